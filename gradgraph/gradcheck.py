@@ -1,0 +1,95 @@
+"""Numerical gradient checking with centred differences.
+
+    df/dx ≈ (f(x + h) - f(x - h)) / 2h
+
+Slow and approximate, but easy to get right: the way to test an analytic
+backward. Use float64 and h around 1e-6; near a kink (ReLU at 0, max with a
+tie) the two can disagree without a bug.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .tensor import Tensor, no_grad
+
+
+class GradcheckError(AssertionError):
+    """The analytic gradient disagrees with the numerical one."""
+
+
+def relative_error(analytic, numerical) -> np.ndarray:
+    """|a - n| / max(|a|, |n|), and 0 where both are 0."""
+    a, n = np.asarray(analytic, dtype=np.float64), np.asarray(numerical, dtype=np.float64)
+    scale = np.maximum(np.abs(a), np.abs(n))
+    return np.divide(np.abs(a - n), scale, out=np.zeros_like(scale), where=scale > 0)
+
+
+def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Centred-difference gradient of the scalar function ``f`` at array ``x`` (changed in place, restored)."""
+    grad = np.zeros(x.shape, dtype=np.float64)
+    flat, flat_grad = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        f_plus = f()
+        flat[i] = old - eps
+        f_minus = f()
+        flat[i] = old
+        flat_grad[i] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def _describe(t: Tensor, i: int) -> str:
+    return f"input {i}" + (f" ({t.name!r})" if t.name else "")
+
+
+def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0) -> bool:
+    """Check ``fn``'s analytic gradients against centred differences.
+
+    ``fn`` maps the Tensors in ``inputs`` to a Tensor. A non-scalar output is
+    reduced to the scalar ``sum(r * out)`` with fixed random weights ``r``, so
+    every output element takes part. An element passes when
+    ``|analytic - numerical| <= atol + rtol * |numerical|``.
+
+    Returns True, or raises :class:`GradcheckError` naming the input, the worst
+    element, both values and their relative error.
+    """
+    inputs = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
+    if any(x.dtype != np.float64 for x in inputs if x.requires_grad):
+        warnings.warn("gradcheck: inputs are not float64; centred differences need double precision", stacklevel=2)
+    out = fn(*inputs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
+    weights = np.random.default_rng(seed).uniform(0.5, 1.5, size=out.shape)
+
+    saved = [x.grad for x in inputs]
+    for x in inputs:
+        x.grad = None
+    try:
+        (out * weights).sum().backward()
+        analytic = [None if x.grad is None else x.grad.astype(np.float64) for x in inputs]
+    finally:
+        for x, g in zip(inputs, saved):
+            x.grad = g
+
+    def scalar() -> float:
+        with no_grad():
+            return float(np.sum(fn(*inputs).data * weights))
+
+    for i, x in enumerate(inputs):
+        if not x.requires_grad:
+            continue
+        numerical = numerical_gradient(scalar, x.data, eps)
+        a = analytic[i] if analytic[i] is not None else np.zeros_like(numerical)
+        excess = np.abs(a - numerical) - (atol + rtol * np.abs(numerical))
+        if np.any(excess > 0) or not np.all(np.isfinite(a)):
+            worst = np.unravel_index(int(np.argmax(np.where(np.isfinite(a), excess, np.inf))), x.shape)
+            where = f"element {tuple(int(k) for k in worst)}" if x.ndim else "the value"
+            rel = relative_error(a[worst], numerical[worst])
+            raise GradcheckError(
+                f"gradcheck failed for {_describe(x, i)} of shape {x.shape}: worst at {where}: "
+                f"analytic {a[worst]:.8g}, numerical {numerical[worst]:.8g}, relative error {rel:.3g}"
+            )
+    return True

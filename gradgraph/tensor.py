@@ -1,0 +1,368 @@
+"""Tensor: a value in the computational graph, and the autograd loop.
+
+A Tensor holds a numpy array (``.data``), the gate that produced it
+(``.gate``, ``None`` for a leaf) and that gate's inputs (``.parents``).
+``backward()`` walks the graph from the output back to the leaves in reverse
+topological order, asking each gate for its input gradients and adding up the
+contributions of every child (a value used twice gets the sum).
+
+The walk is iterative, so a chain of 100,000 gates back-propagates without
+Python's recursion limit getting in the way.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numpy as np
+
+_state = threading.local()
+
+
+def _grad_enabled() -> bool:
+    return getattr(_state, "grad_enabled", True)
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Run operations without recording the graph (inference, optimizer steps)."""
+    previous = _grad_enabled()
+    _state.grad_enabled = False
+    try:
+        yield
+    finally:
+        _state.grad_enabled = previous
+
+
+def _scopes() -> list:
+    if not hasattr(_state, "scopes"):
+        _state.scopes = []
+    return _state.scopes
+
+
+@contextlib.contextmanager
+def scope(name: str):
+    """Group the nodes created inside the block under ``name``.
+
+    Scopes nest: inside ``scope("lenet")`` and ``scope("conv1")`` nodes belong
+    to the group ``"lenet/conv1"``. Graph views collapse a group into one box.
+    """
+    stack = _scopes()
+    stack.append(str(name))
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+def current_scope() -> str | None:
+    stack = _scopes()
+    return "/".join(stack) if stack else None
+
+
+def _as_float_array(data, dtype=None) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    array = np.array(data, dtype=dtype, copy=True) if dtype is not None else np.array(data, copy=True)
+    if array.dtype == object:
+        raise TypeError(f"Tensor data must be numeric, got {type(data).__name__}")
+    if not np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float64)
+    return array
+
+
+class Tensor:
+    """A node of the computational graph.
+
+    ``Tensor(data, name=None)``: a scalar (0-d) or an n-d array, float64 unless
+    the data is already a floating numpy array (float32 stays float32).
+
+    Gradients of leaves *accumulate* across ``backward()`` calls, as in
+    PyTorch. Reset them between steps with ``t.zero_grad()`` (or
+    ``t.grad = None``; an optimizer's ``zero_grad()`` does it for its
+    parameters).
+    """
+
+    __array_priority__ = 100  # numpy scalars on the left defer to Tensor ops
+
+    def __init__(self, data, name: str | None = None, requires_grad: bool = True, dtype=None):
+        self.data: np.ndarray = _as_float_array(data, dtype)
+        self.grad: np.ndarray | None = None
+        self.name = name
+        self.requires_grad = bool(requires_grad)
+        self.gate = None
+        self.parents: tuple = ()
+        self.group = current_scope()
+        self.is_parameter = False
+
+    # -- construction from a gate -------------------------------------------
+    @classmethod
+    def _from_gate(cls, data, gate, parents) -> "Tensor":
+        out = cls.__new__(cls)
+        out.data = np.asarray(data)
+        out.grad = None
+        out.name = None
+        out.group = current_scope()
+        out.is_parameter = False
+        out.requires_grad = _grad_enabled() and any(p.requires_grad for p in parents)
+        out.gate = gate if out.requires_grad else None
+        out.parents = tuple(parents) if out.requires_grad else ()
+        return out
+
+    # -- array-like properties ------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def kind(self) -> str:
+        """``input``, ``parameter``, ``constant`` (a leaf needing no gradient) or ``intermediate``."""
+        if self.gate is not None:
+            return "intermediate"
+        if self.is_parameter:
+            return "parameter"
+        return "input" if self.requires_grad else "constant"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.gate is None
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a single value, this tensor has shape {self.shape}")
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def detach(self) -> "Tensor":
+        """A new leaf sharing no history (and no gradient) with this one."""
+        return Tensor(self.data, name=self.name, requires_grad=False)
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient."""
+        self.grad = None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        label = f", name={self.name!r}" if self.name else ""
+        gate = f", gate={self.gate.name}" if self.gate is not None else ""
+        if self.data.ndim == 0:
+            body = f"{self.data.item():.6g}"
+        else:
+            body = f"shape={self.shape}, dtype={self.dtype}"
+        return f"Tensor({body}{label}{gate})"
+
+    # -- the autograd loop -------------------------------------------------------
+    def backward(self, grad=None) -> None:
+        """Back-propagate from this tensor to every leaf that requires a gradient.
+
+        A scalar output is seeded with dL/dL = 1. A non-scalar output needs
+        ``grad``, the upstream gradient of the same shape.
+        """
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(
+                    f"backward() without a gradient needs a scalar output; this tensor has "
+                    f"shape {self.shape}. Pass grad= (an array of that shape) or reduce it first, "
+                    f"e.g. out.sum().backward()"
+                )
+            grad = np.ones_like(self.data)
+        grad = np.asarray(grad, dtype=self.data.dtype)
+        if grad.shape != self.shape:
+            raise ValueError(f"backward(): grad has shape {grad.shape}, the output has shape {self.shape}")
+
+        pending = {id(self): grad}
+        for node in reversed(topological_order(self)):
+            d_out = pending.pop(id(node), None)
+            if d_out is None:
+                continue
+            if node.gate is None:
+                if node.requires_grad:
+                    node.grad = d_out.copy() if node.grad is None else node.grad + d_out
+                continue
+            node.grad = d_out  # intermediates keep the gradient of the latest pass
+            for parent, d_parent in zip(node.parents, _gate_backward(node, d_out)):
+                if d_parent is None or not parent.requires_grad:
+                    continue
+                key = id(parent)
+                pending[key] = d_parent if key not in pending else pending[key] + d_parent
+
+    # -- operators -----------------------------------------------------------------
+    def __add__(self, other):
+        return ops.Add()(self, other)
+
+    def __radd__(self, other):
+        return ops.Add()(other, self)
+
+    def __sub__(self, other):
+        return ops.Subtract()(self, other)
+
+    def __rsub__(self, other):
+        return ops.Subtract()(other, self)
+
+    def __mul__(self, other):
+        return ops.Multiply()(self, other)
+
+    def __rmul__(self, other):
+        return ops.Multiply()(other, self)
+
+    def __truediv__(self, other):
+        return ops.Divide()(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.Divide()(other, self)
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, Tensor):
+            return (exponent * self.log()).exp()  # x**p = exp(p ln x), for x > 0
+        return ops.Power(exponent)(self)
+
+    def __rpow__(self, base):
+        # base ** x = exp(x ln base)
+        return (self * float(np.log(base))).exp()
+
+    def __neg__(self):
+        return ops.Negate()(self)
+
+    def __matmul__(self, other):
+        return ops.MatMul()(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.MatMul()(other, self)
+
+    def __getitem__(self, index):
+        return ops.Index(index)(self)
+
+    # -- methods -----------------------------------------------------------------
+    def exp(self):
+        return ops.Exp()(self)
+
+    def log(self):
+        return ops.Log()(self)
+
+    def abs(self):
+        return ops.Abs()(self)
+
+    def relu(self):
+        return ops.ReLU()(self)
+
+    def leaky_relu(self, alpha: float = 0.01):
+        return ops.LeakyReLU(alpha)(self)
+
+    def sigmoid(self):
+        return ops.Sigmoid()(self)
+
+    def tanh(self):
+        return ops.Tanh()(self)
+
+    def sum(self, axis=None, keepdims: bool = False):
+        return ops.Sum(axis, keepdims)(self)
+
+    def mean(self, axis=None, keepdims: bool = False):
+        return ops.Mean(axis, keepdims)(self)
+
+    def max(self, axis=None, keepdims: bool = False):
+        return ops.Max(axis, keepdims)(self)
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return ops.Reshape(shape)(self)
+
+    def flatten(self, start_dim: int = 1):
+        return self.reshape(self.shape[:start_dim] + (-1,))
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return ops.Transpose(axes or None)(self)
+
+    @property
+    def T(self):
+        return self.transpose()
+
+    def softmax(self, axis: int = -1):
+        return ops.Softmax(axis)(self)
+
+    def log_softmax(self, axis: int = -1):
+        return ops.LogSoftmax(axis)(self)
+
+
+def _gate_backward(node: Tensor, d_out):
+    gate = node.gate
+    gate.needs_grad = tuple(p.requires_grad for p in node.parents)
+    grads = gate.backward(d_out)
+    if not isinstance(grads, (tuple, list)):
+        grads = (grads,)
+    if len(grads) != len(node.parents):
+        raise ValueError(
+            f"{gate.name}.backward returned {len(grads)} gradient(s) for {len(node.parents)} input(s)"
+        )
+    checked = []
+    for i, (parent, g) in enumerate(zip(node.parents, grads)):
+        if g is not None:
+            g = np.asarray(g, dtype=parent.data.dtype)
+            if g.shape != parent.shape:
+                raise ValueError(
+                    f"{gate.name}.backward returned a gradient of shape {g.shape} for input {i}, "
+                    f"which has shape {parent.shape}"
+                )
+        checked.append(g)
+    return checked
+
+
+def topological_order(root: Tensor) -> list:
+    """All nodes that ``root`` depends on, inputs first, ``root`` last.
+
+    An iterative depth-first search (an explicit stack instead of recursion).
+    """
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in reversed(node.parents):
+            if id(parent) not in visited:
+                stack.append((parent, False))
+    return order
+
+
+def as_tensor(value, like: Tensor | None = None) -> Tensor:
+    """``value`` as a Tensor; plain numbers become constants (no gradient).
+
+    A Python number combined with a float32 tensor becomes float32, so that
+    ``x * 2`` keeps the dtype of ``x``.
+    """
+    if isinstance(value, Tensor):
+        return value
+    dtype = like.dtype if (like is not None and np.isscalar(value)) else None
+    return Tensor(value, requires_grad=False, dtype=dtype)
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise max(a, b): the max gate routes the gradient to the larger input."""
+    return ops.Maximum()(a, b)
+
+
+from . import ops  # noqa: E402  (ops need Tensor defined first)

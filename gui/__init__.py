@@ -1,0 +1,1 @@
+"""gradgraph desktop app (PySide6), installed as the package ``gradgraph_gui``."""
