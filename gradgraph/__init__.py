@@ -7,14 +7,14 @@
 """
 from . import ops
 from .gate import Gate, unbroadcast
-from .gradcheck import GradcheckError, gradcheck, numerical_gradient, relative_error
+from .gradcheck import GradcheckError, compare_gradients, gradcheck, numerical_gradient, relative_error
 from .tensor import Tensor, as_tensor, current_scope, maximum, no_grad, scope, topological_order
-from . import losses
+from . import data, losses
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Gate", "GradcheckError", "Tensor", "as_tensor", "current_scope", "gradcheck", "losses",
+    "Gate", "GradcheckError", "Tensor", "as_tensor", "compare_gradients", "current_scope", "data", "gradcheck", "losses",
     "maximum", "no_grad", "numerical_gradient", "ops", "relative_error", "scope",
     "topological_order", "unbroadcast",
 ]

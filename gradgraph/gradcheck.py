@@ -45,20 +45,15 @@ def _describe(t: Tensor, i: int) -> str:
     return f"input {i}" + (f" ({t.name!r})" if t.name else "")
 
 
-def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0) -> bool:
-    """Check ``fn``'s analytic gradients against centred differences.
+def compare_gradients(fn, inputs, eps: float = 1e-6, seed: int = 0) -> list:
+    """Analytic and numerical gradients of ``fn`` for every input.
 
-    ``fn`` maps the Tensors in ``inputs`` to a Tensor. A non-scalar output is
-    reduced to the scalar ``sum(r * out)`` with fixed random weights ``r``, so
-    every output element takes part. An element passes when
-    ``|analytic - numerical| <= atol + rtol * |numerical|``.
-
-    Returns True, or raises :class:`GradcheckError` naming the input, the worst
-    element, both values and their relative error.
+    Returns one ``(analytic, numerical)`` pair of float64 arrays per input
+    (``None`` for inputs that need no gradient). A non-scalar output is
+    reduced to ``sum(r * out)`` with fixed random weights ``r`` in [0.5, 1.5],
+    so every output element takes part.
     """
     inputs = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
-    if any(x.dtype != np.float64 for x in inputs if x.requires_grad):
-        warnings.warn("gradcheck: inputs are not float64; centred differences need double precision", stacklevel=2)
     out = fn(*inputs)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
@@ -78,11 +73,34 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         with no_grad():
             return float(np.sum(fn(*inputs).data * weights))
 
-    for i, x in enumerate(inputs):
+    pairs = []
+    for x, a in zip(inputs, analytic):
         if not x.requires_grad:
+            pairs.append(None)
             continue
         numerical = numerical_gradient(scalar, x.data, eps)
-        a = analytic[i] if analytic[i] is not None else np.zeros_like(numerical)
+        pairs.append((a if a is not None else np.zeros_like(numerical), numerical))
+    return pairs
+
+
+def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0) -> bool:
+    """Check ``fn``'s analytic gradients against centred differences.
+
+    ``fn`` maps the Tensors in ``inputs`` to a Tensor. A non-scalar output is
+    reduced to the scalar ``sum(r * out)`` with fixed random weights ``r``, so
+    every output element takes part. An element passes when
+    ``|analytic - numerical| <= atol + rtol * |numerical|``.
+
+    Returns True, or raises :class:`GradcheckError` naming the input, the worst
+    element, both values and their relative error.
+    """
+    inputs = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
+    if any(x.dtype != np.float64 for x in inputs if x.requires_grad):
+        warnings.warn("gradcheck: inputs are not float64; centred differences need double precision", stacklevel=2)
+    for i, (x, pair) in enumerate(zip(inputs, compare_gradients(fn, inputs, eps, seed))):
+        if pair is None:
+            continue
+        a, numerical = pair
         excess = np.abs(a - numerical) - (atol + rtol * np.abs(numerical))
         if np.any(excess > 0) or not np.all(np.isfinite(a)):
             worst = np.unravel_index(int(np.argmax(np.where(np.isfinite(a), excess, np.inf))), x.shape)

@@ -351,13 +351,14 @@ def topological_order(root: Tensor) -> list:
 def as_tensor(value, like: Tensor | None = None) -> Tensor:
     """``value`` as a Tensor; plain numbers become constants (no gradient).
 
-    A Python number combined with a float32 tensor becomes float32, so that
-    ``x * 2`` keeps the dtype of ``x``.
+    A Python number or an integer array combined with a float32 tensor
+    becomes float32, so that ``x * 2`` keeps the dtype of ``x``.
     """
     if isinstance(value, Tensor):
         return value
-    dtype = like.dtype if (like is not None and np.isscalar(value)) else None
-    return Tensor(value, requires_grad=False, dtype=dtype)
+    takes_dtype = like is not None and not np.issubdtype(np.asarray(value).dtype, np.floating)
+    takes_dtype = takes_dtype or (like is not None and isinstance(value, float))
+    return Tensor(value, requires_grad=False, dtype=like.dtype if takes_dtype else None)
 
 
 def maximum(a, b) -> Tensor:

@@ -1,0 +1,190 @@
+"""The table of built-in gates and how to gradcheck each one.
+
+``gradgraph check`` walks this table in float64 and prints, per gate, the
+worst relative error between the analytic and the numerical gradient. The
+test suite uses the same table with hypothesis-drawn shapes and values, so a
+gate added here is checked everywhere.
+
+Each case makes inputs away from the gate's kinks (ReLU at 0, max with a tie,
+a hinge margin at exactly 0), where a centred difference straddles the kink
+and disagrees with any one-sided derivative.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import losses, ops
+from .gradcheck import compare_gradients, relative_error
+from .tensor import Tensor
+
+
+@dataclass(frozen=True)
+class GateCase:
+    """``fn(*tensors)`` applies the gate; ``make_inputs(rng, shape)`` draws float64 arrays."""
+
+    name: str
+    fn: Callable
+    make_inputs: Callable
+
+
+def _normal(rng, shape):
+    return rng.normal(size=shape)
+
+
+def _away_from_zero(rng, shape, low=0.2, high=2.0):
+    return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(low, high, size=shape)
+
+
+def _positive(rng, shape):
+    return rng.uniform(0.5, 2.0, size=shape)
+
+
+def _distinct(rng, shape):
+    """Values at least 0.1 apart, so a max has no tie."""
+    n = int(np.prod(shape)) if shape else 1
+    return (rng.permutation(n) * 0.3 + rng.uniform(-0.05, 0.05, size=n) - n * 0.15).reshape(shape)
+
+
+def _matrix(shape):
+    """Read a drawn shape as (rows, cols)."""
+    rows = shape[0] if len(shape) > 0 else 1
+    cols = shape[-1] if len(shape) > 1 else 2
+    return max(rows, 1), max(cols, 2)
+
+
+def _labels(rng, n, c):
+    return rng.integers(0, c, size=n)
+
+
+def _hinge_scores(rng, shape):
+    """Scores whose margins s_j - s_y + 1 stay clear of 0 (the hinge's kink)."""
+    n, c = _matrix(shape)
+    while True:
+        scores, labels = rng.normal(scale=2.0, size=(n, c)), _labels(rng, n, c)
+        margins = scores - scores[np.arange(n), labels][:, None] + 1.0
+        margins[np.arange(n), labels] = 5.0
+        if np.all(np.abs(margins) > 0.05):
+            return [scores, labels]
+
+
+def _conv_inputs(rng, shape):
+    n, c = (shape[0] if shape else 1), 2
+    return [rng.normal(size=(min(n, 2), c, 5, 6)), rng.normal(size=(3, c, 3, 2)), rng.normal(size=(3,))]
+
+
+def _pool_inputs(rng, shape):
+    n = min(shape[0] if shape else 1, 2)
+    return [_distinct(rng, (n, 2, 4, 6))]
+
+
+def _conv_cases():
+    """The convolution and pooling gates, when the conv module is present."""
+    try:
+        from .ops.conv import avg_pool2d, conv2d, max_pool2d
+    except ImportError:
+        return []
+    return [
+        GateCase("Conv2d", lambda x, w, b: conv2d(x, w, b, stride=(1, 2), padding=1, dilation=(1, 1)), _conv_inputs),
+        GateCase("Conv2d (dilated)", lambda x, w, b: conv2d(x, w, b, stride=1, padding=(2, 1), dilation=2), _conv_inputs),
+        GateCase("MaxPool2d", lambda x: max_pool2d(x, 2), _pool_inputs),
+        GateCase("AvgPool2d", lambda x: avg_pool2d(x, 2, stride=1, padding=1), _pool_inputs),
+    ]
+
+
+CASES = [
+    GateCase("Add", lambda a, b: a + b, lambda r, s: [_normal(r, s), _normal(r, s[-1:])]),
+    GateCase("Subtract", lambda a, b: a - b, lambda r, s: [_normal(r, s[-1:]), _normal(r, s)]),
+    GateCase("Multiply", lambda a, b: a * b, lambda r, s: [_normal(r, s), _normal(r, s)]),
+    GateCase("Divide", lambda a, b: a / b, lambda r, s: [_normal(r, s), _away_from_zero(r, s, 0.5)]),
+    GateCase("Maximum", lambda a, b: ops.Maximum()(a, b),
+             lambda r, s: (lambda a: [a, a + _away_from_zero(r, s, 0.1, 1.0)])(_normal(r, s))),
+    GateCase("Power", lambda a: a ** 2.5, lambda r, s: [_positive(r, s)]),
+    GateCase("Negate", lambda a: -a, lambda r, s: [_normal(r, s)]),
+    GateCase("Exp", lambda a: a.exp(), lambda r, s: [_normal(r, s)]),
+    GateCase("Log", lambda a: a.log(), lambda r, s: [_positive(r, s)]),
+    GateCase("Abs", lambda a: a.abs(), lambda r, s: [_away_from_zero(r, s)]),
+    GateCase("ReLU", lambda a: a.relu(), lambda r, s: [_away_from_zero(r, s)]),
+    GateCase("LeakyReLU", lambda a: a.leaky_relu(0.1), lambda r, s: [_away_from_zero(r, s)]),
+    GateCase("Sigmoid", lambda a: a.sigmoid(), lambda r, s: [_normal(r, s) * 3]),
+    GateCase("Tanh", lambda a: a.tanh(), lambda r, s: [_normal(r, s)]),
+    GateCase("Sum", lambda a: a.sum(), lambda r, s: [_normal(r, s)]),
+    GateCase("Sum (axis)", lambda a: a.sum(axis=-1, keepdims=True), lambda r, s: [_normal(r, s)]),
+    GateCase("Mean", lambda a: a.mean(axis=0), lambda r, s: [_normal(r, s)]),
+    GateCase("Max", lambda a: a.max(), lambda r, s: [_distinct(r, s)]),
+    GateCase("Max (axis)", lambda a: a.max(axis=-1), lambda r, s: [_distinct(r, s)]),
+    GateCase("Softmax", lambda a: a.softmax(axis=-1), lambda r, s: [_normal(r, s)]),
+    GateCase("LogSoftmax", lambda a: a.log_softmax(axis=-1), lambda r, s: [_normal(r, s)]),
+    GateCase("MatMul", lambda a, b: a @ b,
+             lambda r, s: (lambda n, k: [_normal(r, (n, k)), _normal(r, (k, 3))])(*_matrix(s))),
+    GateCase("MatMul (vector)", lambda a, b: a @ b,
+             lambda r, s: (lambda n, k: [_normal(r, (n, k)), _normal(r, (k,))])(*_matrix(s))),
+    GateCase("Reshape", lambda a: a.reshape(-1) * np.arange(a.size), lambda r, s: [_normal(r, s)]),
+    GateCase("Transpose", lambda a: a.T, lambda r, s: [_normal(r, s)]),
+    GateCase("Index", lambda a: a[..., ::2], lambda r, s: [_normal(r, s)]),
+    GateCase("CrossEntropy", lambda s, y: losses.cross_entropy(s, y.data),
+             lambda r, s: (lambda n, c: [_normal(r, (n, c)) * 2, _labels(r, n, c)])(*_matrix(s))),
+    GateCase("MulticlassHinge", lambda s, y: losses.hinge(s, y.data), _hinge_scores),
+    GateCase("BinaryCrossEntropy", lambda p, y: losses.binary_cross_entropy(p, y.data),
+             lambda r, s: [r.uniform(0.1, 0.9, size=s), r.integers(0, 2, size=s).astype(float)]),
+] + _conv_cases()
+
+#: Inputs that are data, not differentiable arguments (labels, targets).
+_CONSTANT_INPUTS = {"CrossEntropy": {1}, "MulticlassHinge": {1}, "BinaryCrossEntropy": {1}}
+
+
+def make_tensors(case: GateCase, rng, shape) -> list:
+    """The case's inputs as float64 Tensors (labels and targets need no gradient)."""
+    arrays = case.make_inputs(rng, tuple(shape))
+    constants = _CONSTANT_INPUTS.get(case.name, set())
+    return [Tensor(np.asarray(a, dtype=np.float64), requires_grad=i not in constants) for i, a in enumerate(arrays)]
+
+
+def worst_relative_error(case: GateCase, rng, shape, eps: float = 1e-6) -> float:
+    """Worst |analytic - numerical| / max(|analytic|, |numerical|) over all input elements.
+
+    Elements whose gradients are both below 1e-8 are left out: there the
+    ratio measures round-off, not correctness.
+    """
+    worst = 0.0
+    for pair in compare_gradients(case.fn, make_tensors(case, rng, shape), eps):
+        if pair is None:
+            continue
+        a, n = pair
+        if not np.all(np.isfinite(a)):
+            return float("inf")
+        meaningful = np.maximum(np.abs(a), np.abs(n)) > 1e-8
+        if meaningful.any():
+            worst = max(worst, float(relative_error(a[meaningful], n[meaningful]).max()))
+    return worst
+
+
+#: The lecture's rule of thumb for relative errors (float64, h ~ 1e-6).
+PASS_BELOW = 1e-5
+
+
+def main(args=None) -> int:
+    """``gradgraph check``: gradcheck every built-in gate in float64 and print a table."""
+    seed = getattr(args, "seed", 0) or 0
+    shapes = [(3,), (2, 3), (2, 3, 4)]
+    width = max(len(c.name) for c in CASES) + 2
+    print(f"{'gate':<{width}}{'worst relative error':>22}  result")
+    print("-" * (width + 30))
+    failures = 0
+    for case in CASES:
+        rng = np.random.default_rng(seed)
+        try:
+            error = max(worst_relative_error(case, rng, shape) for shape in shapes)
+            ok = error < PASS_BELOW
+            shown = f"{error:.2e}"
+        except Exception as exc:  # a broken gate is a failed row, not a crash
+            ok, shown = False, f"{type(exc).__name__}: {exc}"[:40]
+        failures += not ok
+        print(f"{case.name:<{width}}{shown:>22}  {'pass' if ok else 'FAIL'}")
+    print("-" * (width + 30))
+    print(f"{len(CASES) - failures} passed, {failures} failed")
+    sys.stdout.flush()
+    return 1 if failures else 0
