@@ -1,0 +1,280 @@
+"""Lessons: discovery, loading and the lesson protocol.
+
+A lesson is a plain Python file ``lessons/NN_slug.py`` (``01_chain_rule.py``)::
+
+    \"\"\"# 1. The chain rule: f = (x + y) z
+
+    Markdown shown in the app: formulas, worked numbers, what to try.
+    \"\"\"
+    import gradgraph as gg
+
+    SUMMARY = "One line for the lesson browser."
+    EXERCISES = ["1.1"]              # optional: exercise ids this lesson uses
+
+    def build():                     # the graph the app steps through -> output Tensor
+        ...
+
+    def run(quick=False):            # the terminal version -> dict of key results
+        ...
+
+    def trainer(quick=False, **options): ...   # optional: a gradgraph.train.Trainer
+    def figures(quick=False): ...              # optional: list of matplotlib Figures
+
+    if __name__ == "__main__":
+        gg.lessons.main(run)
+
+Listing lessons reads the files without running them (the title is the
+docstring's first Markdown heading, ``SUMMARY`` and ``EXERCISES`` are read as
+literals), so a lesson with a bug still shows up in the list. ``load`` executes
+the file as a fresh module every time, so the app picks up a student's edits.
+
+Lessons live in the ``gradgraph_lessons`` package folder (the repository's
+``lessons/`` when installed editable); the environment variable
+``GRADGRAPH_LESSONS`` points somewhere else.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib.util
+import itertools
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "LESSONS_ENV", "Lesson", "LessonNotFoundError", "cli_list", "cli_run", "find_lesson",
+    "lessons_dir", "list_lessons", "load", "main", "walkthrough",
+]
+
+LESSONS_ENV = "GRADGRAPH_LESSONS"
+_FILE = re.compile(r"^(\d{2})_([a-z0-9_]+)\.py$")
+_counter = itertools.count(1)
+
+
+class LessonNotFoundError(LookupError):
+    """No lesson matches the id; the message lists the valid ones."""
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One lesson file, described without running it."""
+
+    id: str              # "01"
+    number: int          # 1
+    slug: str            # "chain_rule"
+    title: str           # first Markdown heading of the docstring
+    summary: str         # SUMMARY
+    path: Path
+    exercises: tuple = field(default_factory=tuple)   # EXERCISES, e.g. ("1.1", "1.2")
+
+    @property
+    def name(self) -> str:
+        """The file stem, ``"01_chain_rule"``."""
+        return f"{self.id}_{self.slug}"
+
+    @property
+    def text(self) -> str:
+        """The lesson's Markdown (its module docstring)."""
+        return _read(self.path)[0]
+
+
+def lessons_dir() -> Path:
+    """The folder holding the lesson files (``GRADGRAPH_LESSONS`` overrides it)."""
+    override = os.environ.get(LESSONS_ENV)
+    if override:
+        return Path(override).expanduser()
+    import gradgraph_lessons
+
+    return Path(gradgraph_lessons.__file__).resolve().parent
+
+
+def _read(path: Path) -> tuple[str, dict]:
+    """The docstring and the literal module-level constants of a lesson file."""
+    source = path.read_text(encoding="utf-8")
+    try:
+        tree = ast.parse(source, filename=str(path))
+    except SyntaxError as error:
+        return f"# {path.stem}\n\n(this lesson has a syntax error on line {error.lineno}: {error.msg})", {}
+    constants = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                constants[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                pass
+    return ast.get_docstring(tree) or "", constants
+
+
+def _title(doc: str, fallback: str) -> str:
+    for line in doc.splitlines():
+        if line.startswith("#"):
+            return line.lstrip("#").strip()
+    return fallback
+
+
+def _describe(path: Path) -> Lesson:
+    match = _FILE.match(path.name)
+    doc, constants = _read(path)
+    return Lesson(
+        id=match.group(1),
+        number=int(match.group(1)),
+        slug=match.group(2),
+        title=_title(doc, match.group(2).replace("_", " ")),
+        summary=str(constants.get("SUMMARY", "")),
+        path=path,
+        exercises=tuple(str(e) for e in constants.get("EXERCISES", ()) or ()),
+    )
+
+
+def list_lessons() -> list[Lesson]:
+    """All lessons, in order of their number."""
+    folder = lessons_dir()
+    if not folder.is_dir():
+        return []
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and _FILE.match(p.name))
+    return [_describe(p) for p in paths]
+
+
+def find_lesson(key) -> Lesson:
+    """The lesson for ``1``, ``"1"``, ``"01"``, ``"chain_rule"`` or ``"01_chain_rule"``
+    (a Lesson is returned as it is)."""
+    if isinstance(key, Lesson):
+        return key
+    lessons = list_lessons()
+    text = str(key).strip()
+    if text.endswith(".py"):
+        text = text[:-3]
+    for lesson in lessons:
+        if text.isdigit() and int(text) == lesson.number:
+            return lesson
+        if text in (lesson.slug, lesson.name):
+            return lesson
+    valid = "\n".join(f"  {l.number:>2}  {l.slug:<22} {l.title}" for l in lessons) or "  (none found)"
+    raise LessonNotFoundError(
+        f"no lesson {key!r} in {lessons_dir()}. Use a number or a name:\n{valid}"
+    )
+
+
+def load(lesson):
+    """Execute the lesson file as a fresh module (a new module on every call)."""
+    lesson = find_lesson(lesson)
+    name = f"gradgraph_lesson_{lesson.name}_{next(_counter)}"
+    spec = importlib.util.spec_from_file_location(name, lesson.path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look modules up by name
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def walkthrough(output, file=None) -> None:
+    """Print the forward values and the backward chain-rule lines of ``output``'s graph.
+
+    Uses ``gradgraph.graph.walk.walkthrough`` when it is available; otherwise a
+    plain listing: each node's value, then each gate's upstream gradient times
+    its local gradient.
+    """
+    file = sys.stdout if file is None else file
+    try:
+        from gradgraph.graph.walk import walkthrough as graph_walkthrough
+    except ImportError:
+        graph_walkthrough = None
+    if graph_walkthrough is not None:
+        graph_walkthrough(output, file=file)
+        return
+    _plain_walkthrough(output, file)
+
+
+def _plain_walkthrough(output, file) -> None:
+    import numpy as np
+
+    from .tensor import _gate_backward, topological_order
+
+    order = topological_order(output)
+    names, counts = {}, {}
+    for node in order:
+        if node.name:
+            names[id(node)] = node.name
+        else:
+            stem = node.gate.short_name if node.gate is not None else "const"
+            counts[stem] = counts.get(stem, 0) + 1
+            names[id(node)] = f"{stem}_{counts[stem]}"
+
+    def show(a) -> str:
+        a = np.asarray(a)
+        if a.size == 1:
+            return f"{a.item():.4g}"
+        return np.array2string(a, precision=4, suppress_small=True, max_line_width=100, threshold=12).replace("\n", " ")
+
+    print("forward:", file=file)
+    for node in order:
+        if node.gate is None:
+            print(f"  {names[id(node)]} = {show(node.data)}", file=file)
+        else:
+            args = ", ".join(names[id(p)] for p in node.parents)
+            print(f"  {names[id(node)]} = {node.gate.name}({args}) = {show(node.data)}", file=file)
+    if output.data.size != 1:
+        return
+    for node in order:
+        if node.requires_grad and node.gate is None:
+            node.grad = None
+    output.backward()
+    print("backward (upstream gradient x local gradient):", file=file)
+    out = names[id(output)]
+    print(f"  d{out}/d{out} = 1", file=file)
+    for node in reversed(order):
+        if node.gate is None or node.grad is None:
+            continue
+        local = "; ".join(node.gate.local)
+        contributions = _gate_backward(node, node.grad)
+        for parent, d_parent in zip(node.parents, contributions):
+            if d_parent is None or not parent.requires_grad:
+                continue
+            print(f"  d{out}/d{names[id(parent)]} += d{out}/d{names[id(node)]} x local = {show(d_parent)}"
+                  + (f"   ({local})" if local else ""), file=file)
+    leaves = [n for n in order if n.gate is None and n.requires_grad]
+    if leaves:
+        print("gradients of the inputs:", file=file)
+        for leaf in leaves:
+            print(f"  d{out}/d{names[id(leaf)]} = {show(leaf.grad)}", file=file)
+
+
+# -- the command line ---------------------------------------------------------
+
+def cli_list(args=None) -> int:
+    """``gradgraph lessons``: one line per lesson."""
+    lessons = list_lessons()
+    if not lessons:
+        print(f"no lessons found in {lessons_dir()}")
+        return 1
+    width = max(len(l.slug) for l in lessons)
+    for lesson in lessons:
+        print(f"{lesson.number:>3}  {lesson.slug:<{width}}  {lesson.summary or lesson.title}")
+    print("\nRun one with `gradgraph run NUMBER` (add --quick for a short run).")
+    return 0
+
+
+def cli_run(args) -> int:
+    """``gradgraph run ID [--quick]``: run a lesson in the terminal."""
+    try:
+        lesson = find_lesson(args.id)
+    except LessonNotFoundError as error:
+        print(error, file=sys.stderr)
+        return 2
+    module = load(lesson)
+    module.run(quick=bool(getattr(args, "quick", False)))
+    return 0
+
+
+def main(run, argv=None) -> None:
+    """What a lesson file does when run as a script: parse ``--quick``, call ``run``."""
+    parser = argparse.ArgumentParser(description="Run this lesson in the terminal.")
+    parser.add_argument("--quick", action="store_true", help="a shortened run (fewer samples or epochs)")
+    args = parser.parse_args(argv)
+    run(quick=args.quick)
