@@ -1,0 +1,256 @@
+"""Optimizers and learning-rate schedules.
+
+An optimizer holds a list of parameters and updates them from their
+gradients. One training step::
+
+    optimizer.zero_grad()          # forget the previous step's gradients
+    loss = loss_fn(model(x), y)
+    loss.backward()                # gradients into p.grad
+    optimizer.step()               # update p.data in place
+
+Gradient descent in one line (the lecture's example): θ = -2, learning rate
+0.01, gradient dL/dθ = -36, so θ ← -2 - 0.01 · (-36) = -1.64.
+
+All updates follow ``torch.optim`` (same defaults, same formulas) so the two
+can be compared step by step. Updates are done in place on ``p.data``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "StepLR", "ExponentialLR", "Scheduler"]
+
+
+class Optimizer:
+    """Base class: ``params`` (Parameters or any Tensors), a learning rate ``lr``.
+
+    ``state_dict()`` gives plain arrays and numbers (``"lr"``, ``"t"``,
+    ``"momentum.3"`` for parameter 3's buffer ...) so checkpoints need no pickle.
+    """
+
+    #: Names of the per-parameter buffers, e.g. ("m", "v") for Adam.
+    buffers: tuple = ()
+    #: Hyper-parameters saved in state_dict, besides lr.
+    hyper: tuple = ()
+
+    def __init__(self, params, lr: float):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        if lr < 0:
+            raise ValueError(f"{type(self).__name__}: the learning rate must be >= 0, got {lr}")
+        self.lr = float(lr)
+        self.t = 0  # steps taken
+        self.state = [dict() for _ in self.params]
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient (set it to None)."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient."""
+        self.t += 1
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            grad = np.asarray(p.grad, dtype=p.data.dtype)
+            self._update(p.data, grad, self.state[i])
+
+    def _update(self, theta: np.ndarray, grad: np.ndarray, state: dict) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    # -- checkpoints -----------------------------------------------------------
+    def state_dict(self) -> dict:
+        """``{"lr": .., "t": .., <hyper>: .., "<buffer>.<i>": array}``: numbers and arrays only."""
+        state = {"lr": self.lr, "t": self.t}
+        for name in self.hyper:
+            value = getattr(self, name)
+            state[name] = list(value) if isinstance(value, tuple) else value
+        for i, s in enumerate(self.state):
+            for name, value in s.items():
+                state[f"{name}.{i}"] = np.array(value)
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict`` returned; buffer shapes must match the parameters."""
+        self.lr = float(state["lr"])
+        self.t = int(state["t"])
+        for name in self.hyper:
+            if name in state:
+                current, value = getattr(self, name), state[name]
+                if isinstance(current, tuple):
+                    value = tuple(float(v) for v in np.ravel(value))
+                else:
+                    value = type(current)(np.asarray(value).item())
+                setattr(self, name, value)
+        new_state = [dict() for _ in self.params]
+        for key, value in state.items():
+            name, _, index = key.rpartition(".")
+            if not name or not index.isdigit():
+                continue
+            i = int(index)
+            if i >= len(self.params):
+                raise ValueError(f"{type(self).__name__}.load_state_dict: {key!r} is for parameter {i}, "
+                                 f"but there are only {len(self.params)}")
+            if np.shape(value) != self.params[i].shape:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: {key!r} has shape {np.shape(value)}, "
+                                 f"parameter {i} has shape {self.params[i].shape}")
+            new_state[i][name] = np.array(value, dtype=self.params[i].data.dtype)
+        self.state = new_state
+
+    def __repr__(self) -> str:
+        hyper = ", ".join(f"{n}={getattr(self, n)}" for n in self.hyper)
+        return f"{type(self).__name__}(lr={self.lr:g}{', ' + hyper if hyper else ''})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional momentum, Nesterov and L2 weight decay.
+
+        g ← ∇θ + λ θ                        (weight_decay λ)
+        v ← μ v + g                         (momentum μ; v = g on the first step)
+        θ ← θ - η g                         (plain SGD, μ = 0)
+        θ ← θ - η v                         (momentum)
+        θ ← θ - η (g + μ v)                 (Nesterov)
+    """
+
+    buffers = ("momentum",)
+    hyper = ("momentum", "weight_decay", "nesterov")
+
+    def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0,
+                 nesterov: bool = False):
+        super().__init__(params, lr)
+        if nesterov and momentum <= 0:
+            raise ValueError("SGD: Nesterov momentum needs momentum > 0")
+        self.momentum, self.weight_decay, self.nesterov = float(momentum), float(weight_decay), bool(nesterov)
+
+    def _update(self, theta, grad, state):
+        if self.weight_decay:
+            grad = grad + self.weight_decay * theta
+        if self.momentum:
+            buf = state.get("momentum")
+            if buf is None:
+                buf = state["momentum"] = grad.copy()
+            else:
+                buf *= self.momentum
+                buf += grad
+            grad = grad + self.momentum * buf if self.nesterov else buf
+        theta -= theta.dtype.type(self.lr) * grad
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015): momentum plus a per-parameter step size.
+
+        g ← ∇θ + λ θ                               (weight_decay λ, L2 as in torch.optim.Adam)
+        m ← β1 m + (1 - β1) g                      (running mean of the gradient)
+        v ← β2 v + (1 - β2) g²                     (running mean of its square)
+        m̂ = m / (1 - β1^t),  v̂ = v / (1 - β2^t)    (bias correction: m, v start at 0)
+        θ ← θ - η m̂ / (√v̂ + ε)
+    """
+
+    buffers = ("m", "v")
+    hyper = ("betas", "eps", "weight_decay")
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        self.betas = (float(betas[0]), float(betas[1]))
+        self.eps, self.weight_decay = float(eps), float(weight_decay)
+
+    def _update(self, theta, grad, state):
+        b1, b2 = self.betas
+        if self.weight_decay:
+            grad = grad + self.weight_decay * theta
+        if "m" not in state:
+            state["m"] = np.zeros_like(theta)
+            state["v"] = np.zeros_like(theta)
+        m, v = state["m"], state["v"]
+        m *= b1
+        m += (1 - b1) * grad
+        v *= b2
+        v += (1 - b2) * (grad * grad)
+        correction1 = 1 - b1 ** self.t
+        correction2 = 1 - b2 ** self.t
+        # θ -= η/c1 · m / (√v/√c2 + ε), the same arithmetic as torch.optim.Adam
+        denom = np.sqrt(v)
+        denom /= theta.dtype.type(math.sqrt(correction2))
+        denom += theta.dtype.type(self.eps)
+        theta -= theta.dtype.type(self.lr / correction1) * (m / denom)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton): divide the step by a running RMS of the gradient.
+
+        v ← α v + (1 - α) g²
+        θ ← θ - η g / (√v + ε)
+    """
+
+    buffers = ("square_avg",)
+    hyper = ("alpha", "eps", "weight_decay")
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        self.alpha, self.eps, self.weight_decay = float(alpha), float(eps), float(weight_decay)
+
+    def _update(self, theta, grad, state):
+        if self.weight_decay:
+            grad = grad + self.weight_decay * theta
+        if "square_avg" not in state:
+            state["square_avg"] = np.zeros_like(theta)
+        v = state["square_avg"]
+        v *= self.alpha
+        v += (1 - self.alpha) * (grad * grad)
+        denom = np.sqrt(v)
+        denom += theta.dtype.type(self.eps)
+        theta -= theta.dtype.type(self.lr) * (grad / denom)
+
+
+# -- learning-rate schedules ------------------------------------------------------------
+class Scheduler:
+    """Changes ``optimizer.lr`` once per epoch: call ``step()`` after each epoch."""
+
+    def __init__(self, optimizer: Optimizer):
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.epoch = 0
+
+    def lr_at(self, epoch: int) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def step(self) -> float:
+        """Advance one epoch and set the optimizer's learning rate; returns it."""
+        self.epoch += 1
+        self.optimizer.lr = self.lr_at(self.epoch)
+        return self.optimizer.lr
+
+    def state_dict(self) -> dict:
+        return {"base_lr": self.base_lr, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.base_lr, self.epoch = float(state["base_lr"]), int(state["epoch"])
+        self.optimizer.lr = self.lr_at(self.epoch)
+
+
+class StepLR(Scheduler):
+    """η_epoch = η_0 · γ^floor(epoch / step_size): multiply by γ every ``step_size`` epochs."""
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
+        super().__init__(optimizer)
+        if int(step_size) < 1:
+            raise ValueError(f"StepLR: step_size must be >= 1, got {step_size}")
+        self.step_size, self.gamma = int(step_size), float(gamma)
+
+    def lr_at(self, epoch: int) -> float:
+        return self.base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class ExponentialLR(Scheduler):
+    """η_epoch = η_0 · γ^epoch."""
+
+    def __init__(self, optimizer: Optimizer, gamma: float):
+        super().__init__(optimizer)
+        self.gamma = float(gamma)
+
+    def lr_at(self, epoch: int) -> float:
+        return self.base_lr * self.gamma ** epoch
