@@ -1,0 +1,128 @@
+"""Entry point: ``gradgraph`` (no arguments) and ``gradgraph gui ...``.
+
+    gradgraph gui --lesson 1 --steps 5 --screenshot shot.png   # render to PNG and exit
+
+Heavy imports (matplotlib, numba) are deferred: the window shows first, the
+last lesson opens right after, and the Numba kernels warm up in a worker
+thread with a status-bar message.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+SCREENSHOT_SIZE = (1400, 900)
+PROBE_ENV = "GRADGRAPH_STARTUP_PROBE"  # print the time of the first paint and quit (benchmarks)
+
+
+def _app():
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+        app.setApplicationName("gradgraph")
+        app.setOrganizationName("gradgraph")
+    return app
+
+
+def process_events(app, seconds: float = 0.0):
+    end = time.perf_counter() + seconds
+    app.processEvents()
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.005)
+
+
+def take_steps(window, steps: int, backward: bool = False):
+    s = window.session
+    if s is None:
+        return
+    if backward:
+        s.to_backward()
+    for _ in range(max(0, int(steps))):
+        if s.position >= s.length:
+            break
+        s.step()
+
+
+def screenshot(args, app, window) -> int:
+    lesson = getattr(args, "lesson", None) or "1"
+    ok = window.open_lesson(lesson)
+    take_steps(window, getattr(args, "steps", 0) or 0, bool(getattr(args, "backward", False)))
+    train_steps = int(getattr(args, "train_steps", 0) or 0)
+    if train_steps and window.train_panel is not None and window.tabs.isTabEnabled(2):
+        window.tabs.setCurrentIndex(2)
+        panel = window.train_panel
+        panel.start(max_steps=train_steps)
+        deadline = time.perf_counter() + 600
+        while panel.running and time.perf_counter() < deadline:
+            process_events(app, 0.05)
+        panel.flush()
+    elif window.session is None and ok:
+        window.tabs.setCurrentIndex(1)
+    else:
+        window.tabs.setCurrentIndex(0)
+    if window.session is not None and window.session.current() is not None:
+        cur = window.session.current()
+        window.inspector.show_node(cur)
+    process_events(app, 0.2)
+    if window.session is not None:
+        window.graph_view.fit()
+        window.graph_view.ensure_current_visible()
+    process_events(app, 0.1)
+    path = os.path.abspath(args.screenshot)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    pixmap = window.grab()
+    if pixmap.isNull() or not pixmap.save(path, "PNG"):
+        print(f"gradgraph gui: could not write {path}", file=sys.stderr)
+        return 1
+    print(f"wrote {path} ({pixmap.width()}x{pixmap.height()})")
+    if window.errors.count:
+        print(f"gradgraph gui: the lesson reported an error: {window.errors.summary.text()}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(args=None) -> int:
+    from PySide6.QtCore import QTimer
+
+    from .main_window import MainWindow
+
+    app = _app()
+    shot = getattr(args, "screenshot", None)
+    window = MainWindow(screenshot_mode=bool(shot))
+    if shot:
+        window.resize(*SCREENSHOT_SIZE)
+        window.show()
+        window.load_lessons()
+        process_events(app, 0.05)
+        try:
+            return screenshot(args, app, window)
+        finally:
+            window.close()
+            window.deleteLater()
+            app.processEvents()
+
+    if os.environ.get(PROBE_ENV):
+        def probe():
+            print(f"first-paint {time.time():.6f}", flush=True)
+            QTimer.singleShot(0, app.quit)
+        window.first_paint_callbacks.append(probe)
+
+    window.show()
+
+    def after_show():
+        window.load_lessons()
+        lesson = getattr(args, "lesson", None) or window.settings.value("last_lesson") or None
+        if lesson is None and window.browser.lessons:
+            lesson = window.browser.lessons[0].id
+        if lesson is not None:
+            window.open_lesson(lesson)
+            take_steps(window, getattr(args, "steps", 0) or 0, bool(getattr(args, "backward", False)))
+        QTimer.singleShot(300, window.browser.update_status)
+        QTimer.singleShot(800, window.start_warmup)
+
+    QTimer.singleShot(0, after_show)
+    return int(app.exec() or 0)

@@ -1,0 +1,410 @@
+"""The graph canvas: nodes as boxes, edges coloured by gradient magnitude.
+
+The scene is laid out once per graph (and when a group is expanded or
+collapsed); stepping only changes item state and repaints the items whose
+state changed.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QKeySequence, QPainter,
+                           QPainterPath, QPen, QShortcut)
+from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsScene, QGraphicsView,
+                               QStyleOptionGraphicsItem)
+
+from .models import GraphSession, fmt_array
+
+KIND_FILL = {
+    "input": QColor("#dbeafe"),
+    "parameter": QColor("#ede9fe"),
+    "constant": QColor("#f1f5f9"),
+    "intermediate": QColor("#ffffff"),
+}
+CURRENT = QColor("#f97316")
+BORDER = QColor("#64748b")
+UNKNOWN_TEXT = QColor("#94a3b8")
+VALUE_TEXT = QColor("#0f172a")
+GRAD_TEXT = QColor("#b91c1c")
+
+
+def error_colour(rel: float | None) -> QColor:
+    """Gradcheck overlay: green < 1e-7, yellow in between, red > 1e-2."""
+    if rel is None:
+        return QColor("#e2e8f0")
+    if rel != rel or rel > 1e-2:
+        return QColor("#fca5a5")
+    if rel < 1e-7:
+        return QColor("#86efac")
+    return QColor("#fde047")
+
+
+def flow_colour(m: float) -> QColor:
+    """Gradient magnitude in [0, 1] -> pale blue .. deep red."""
+    m = min(1.0, max(0.0, float(m)))
+    lo, hi = (96, 165, 250), (220, 38, 38)
+    return QColor(*(int(a + (b - a) * m) for a, b in zip(lo, hi)))
+
+
+class _Fonts:
+    def __init__(self):
+        self.title = QFont()
+        self.title.setPointSizeF(10.5)
+        self.title.setBold(True)
+        self.body = QFont("monospace")
+        self.body.setStyleHint(QFont.Monospace)
+        self.body.setPointSizeF(9.5)
+        self.small = QFont()
+        self.small.setPointSizeF(8.5)
+
+
+class NodeItem(QGraphicsItem):
+    """One node: name and gate on top, then its value and its gradient."""
+
+    def __init__(self, view: "GraphView", index: int, rect: QRectF):
+        super().__init__()
+        self.view, self.index, self.rect = view, index, rect
+        self.setPos(rect.topLeft())
+        self.state = None
+        self.setFlag(QGraphicsItem.ItemIsSelectable, True)
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.PointingHandCursor)
+        self.setToolTip(view.session.name(index))
+
+    def boundingRect(self):
+        return QRectF(-3, -3, self.rect.width() + 6, self.rect.height() + 6)
+
+    def set_state(self, state):
+        if state != self.state:
+            self.state = state
+            self.update()
+
+    def paint(self, p: QPainter, option: QStyleOptionGraphicsItem, widget=None):
+        s = self.view.session
+        i = self.index
+        v_known, g_known, current, value_text, grad_text, overlay = self.state or (False, False, False, "?", "?", None)
+        w, h = self.rect.width(), self.rect.height()
+        box = QRectF(0, 0, w, h)
+        lod = option.levelOfDetailFromTransform(p.worldTransform())
+        fill = overlay if overlay is not None else KIND_FILL.get(s.kind(i), KIND_FILL["intermediate"])
+        if not v_known and overlay is None:
+            fill = QColor(fill).lighter(104)
+        p.setRenderHint(QPainter.Antialiasing, lod > 0.5)
+        if current:
+            pen = QPen(CURRENT, 4)
+        elif self.isSelected():
+            pen = QPen(QColor("#2563eb"), 2.5)
+        else:
+            pen = QPen(BORDER if v_known else QColor("#cbd5e1"), 1.2, Qt.SolidLine if v_known else Qt.DashLine)
+        p.setPen(pen)
+        p.setBrush(QBrush(fill))
+        p.drawRoundedRect(box, 7, 7)
+        if lod < 0.35:
+            return
+        f = self.view.fonts
+        # title row
+        p.setFont(f.title)
+        p.setPen(VALUE_TEXT if v_known else UNKNOWN_TEXT)
+        symbol = s.gate_symbol(i)
+        sym_w = QFontMetricsF(f.small).horizontalAdvance(symbol) + 10
+        title = QFontMetricsF(f.title).elidedText(s.name(i), Qt.ElideRight, w - sym_w - 14)
+        p.drawText(QRectF(7, 3, w - sym_w - 10, 20), Qt.AlignLeft | Qt.AlignVCenter, title)
+        pill = QRectF(w - sym_w - 5, 5, sym_w, 16)
+        p.setPen(Qt.NoPen)
+        p.setBrush(QColor("#334155") if s.gate(i) is not None else QColor("#94a3b8"))
+        p.drawRoundedRect(pill, 5, 5)
+        p.setFont(f.small)
+        p.setPen(QColor("white"))
+        p.drawText(pill, Qt.AlignCenter, symbol)
+        # value and gradient rows
+        p.setFont(f.body)
+        fm = QFontMetricsF(f.body)
+        p.setPen(VALUE_TEXT if v_known else UNKNOWN_TEXT)
+        p.drawText(QRectF(7, 24, w - 12, 18), Qt.AlignLeft | Qt.AlignVCenter,
+                   fm.elidedText("val  " + (value_text if v_known else "?"), Qt.ElideRight, w - 12))
+        p.setPen(GRAD_TEXT if g_known else UNKNOWN_TEXT)
+        p.drawText(QRectF(7, 43, w - 12, 18), Qt.AlignLeft | Qt.AlignVCenter,
+                   fm.elidedText("grad " + (grad_text if g_known else "?"), Qt.ElideRight, w - 12))
+
+    def mousePressEvent(self, event):
+        super().mousePressEvent(event)
+        self.view.nodeClicked.emit(self.index)
+
+
+class GroupItem(QGraphicsItem):
+    """A collapsed layer: one box standing for its nodes. Double-click expands it."""
+
+    def __init__(self, view: "GraphView", name: str, members: list, rect: QRectF):
+        super().__init__()
+        self.view, self.name, self.members, self.rect = view, name, members, rect
+        self.setPos(rect.topLeft())
+        self.state = None
+        self.setCursor(Qt.PointingHandCursor)
+        self.setToolTip(f"{name}: {len(members)} nodes (double-click to expand)")
+
+    def boundingRect(self):
+        return QRectF(-3, -3, self.rect.width() + 6, self.rect.height() + 6)
+
+    def set_state(self, state):
+        if state != self.state:
+            self.state = state
+            self.update()
+
+    def paint(self, p, option, widget=None):
+        n_val, n_grad, current, overlay = self.state or (0, 0, False, None)
+        n = len(self.members)
+        w, h = self.rect.width(), self.rect.height()
+        p.setRenderHint(QPainter.Antialiasing)
+        p.setPen(QPen(CURRENT, 4) if current else QPen(QColor("#475569"), 1.5, Qt.DashLine))
+        p.setBrush(overlay if overlay is not None else QColor("#fef9c3" if n_val == n else "#fefce8"))
+        p.drawRoundedRect(QRectF(0, 0, w, h), 9, 9)
+        f = self.view.fonts
+        p.setFont(f.title)
+        p.setPen(VALUE_TEXT)
+        label = QFontMetricsF(f.title).elidedText("▸ " + self.name.split("/")[-1], Qt.ElideLeft, w - 12)
+        p.drawText(QRectF(7, 3, w - 12, 20), Qt.AlignLeft | Qt.AlignVCenter, label)
+        p.setFont(f.body)
+        p.drawText(QRectF(7, 24, w - 12, 18), Qt.AlignLeft | Qt.AlignVCenter, f"{n_val}/{n} computed")
+        p.setPen(GRAD_TEXT if n_grad else UNKNOWN_TEXT)
+        p.drawText(QRectF(7, 43, w - 12, 18), Qt.AlignLeft | Qt.AlignVCenter, f"{n_grad}/{n} grads")
+
+    def mouseDoubleClickEvent(self, event):
+        self.view.toggle_group(self.name)
+
+    def mousePressEvent(self, event):
+        super().mousePressEvent(event)
+        self.view.nodeClicked.emit(self.members[-1])
+
+
+class GroupFrame(QGraphicsItem):
+    """The outline of an expanded group. Double-click its title to collapse it again."""
+
+    def __init__(self, view, name, rect: QRectF):
+        super().__init__()
+        self.view, self.name, self.rect = view, name, rect
+        self.setZValue(-2)
+        self.setToolTip(f"{name} (double-click the frame to collapse)")
+
+    def boundingRect(self):
+        return self.rect.adjusted(-2, -2, 2, 2)
+
+    def shape(self):
+        path = QPainterPath()
+        path.addRect(QRectF(self.rect.left(), self.rect.top(), self.rect.width(), 22))
+        return path
+
+    def paint(self, p, option, widget=None):
+        p.setPen(QPen(QColor("#a16207"), 1.2, Qt.DashLine))
+        p.setBrush(QColor(254, 249, 195, 70))
+        p.drawRoundedRect(self.rect, 10, 10)
+        p.setFont(self.view.fonts.small)
+        p.setPen(QColor("#854d0e"))
+        p.drawText(QRectF(self.rect.left() + 8, self.rect.top() + 2, self.rect.width() - 16, 18),
+                   Qt.AlignLeft | Qt.AlignVCenter, "▾ " + self.name)
+
+    def mouseDoubleClickEvent(self, event):
+        self.view.toggle_group(self.name)
+
+
+class EdgeItem(QGraphicsPathItem):
+    def __init__(self, src, dst, points):
+        super().__init__()
+        self.src, self.dst = src, dst
+        (x1, y1), (x2, y2) = points[0], points[-1]
+        path = QPainterPath(QPointF(x1, y1))
+        dx = max(30.0, (x2 - x1) * 0.5)
+        path.cubicTo(QPointF(x1 + dx, y1), QPointF(x2 - dx, y2), QPointF(x2, y2))
+        self.setPath(path)
+        self.setZValue(-1)
+        self.state = None
+        self.set_state((False, None))
+
+    def set_state(self, state):
+        if state == self.state:
+            return
+        self.state = state
+        known, flow = state
+        if flow is not None:
+            pen = QPen(flow_colour(flow), 1.5 + 4.5 * flow)
+        elif known:
+            pen = QPen(QColor("#475569"), 1.5)
+        else:
+            pen = QPen(QColor("#cbd5e1"), 1.2, Qt.DashLine)
+        pen.setCapStyle(Qt.RoundCap)
+        self.setPen(pen)
+
+
+class GraphView(QGraphicsView):
+    """Zoom with the wheel or Ctrl +/-, pan by dragging, F to fit."""
+
+    nodeClicked = Signal(int)
+    layoutChanged = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._scene = QGraphicsScene(self)  # owned by the view: never garbage-collected
+        self.setScene(self._scene)
+        self.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing)
+        self.setDragMode(QGraphicsView.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setViewportUpdateMode(QGraphicsView.MinimalViewportUpdate)
+        self.setBackgroundBrush(QColor("#f8fafc"))
+        self.fonts = _Fonts()
+        self.session: GraphSession | None = None
+        self.collapsed: set = set()
+        self.overlay = "none"  # or "gradcheck"
+        self.node_items: dict = {}
+        self.group_items: dict = {}
+        self.edge_items: list = []
+        self.layout_count = 0
+        self._text_cache: dict = {}
+        for keys, slot in ((QKeySequence.ZoomIn, lambda: self.zoom(1.25)),
+                           (QKeySequence.ZoomOut, lambda: self.zoom(0.8)),
+                           ("Ctrl+=", lambda: self.zoom(1.25)),
+                           ("F", self.fit)):
+            sc = QShortcut(QKeySequence(keys), self)
+            sc.setContext(Qt.WidgetWithChildrenShortcut)
+            sc.activated.connect(slot)
+
+    # -- building -------------------------------------------------------------------
+    def set_session(self, session: GraphSession | None):
+        self.session = session
+        self._text_cache.clear()
+        self.collapsed = set()
+        if session is not None and len(session) > 60:
+            self.collapsed = set(session.groups())
+        self.rebuild()
+        self.fit()
+
+    def rebuild(self):
+        """Lay the graph out and create the items (once per graph, or on expand/collapse)."""
+        self._scene.clear()
+        self.node_items, self.group_items, self.edge_items = {}, {}, []
+        s = self.session
+        if s is None:
+            return
+        layout = s.layout(frozenset(self.collapsed))
+        self.layout_count += 1
+        groups = s.groups()
+        for key, (x, y, w, h) in layout.boxes.items():
+            rect = QRectF(x, y, w, h)
+            if isinstance(key, tuple):
+                item = GroupItem(self, key[1], groups[key[1]], rect)
+                self.group_items[key[1]] = item
+            else:
+                item = NodeItem(self, key, rect)
+                self.node_items[key] = item
+            self._scene.addItem(item)
+        for g, members in groups.items():
+            if g in self.collapsed:
+                continue
+            rects = [self.node_items[m].rect for m in members if m in self.node_items]
+            if rects:
+                r = rects[0]
+                for q in rects[1:]:
+                    r = r.united(q)
+                self._scene.addItem(GroupFrame(self, g, r.adjusted(-12, -24, 12, 12)))
+        for src, dst, points in layout.edges:
+            e = EdgeItem(src, dst, points)
+            self.edge_items.append(e)
+            self._scene.addItem(e)
+        self._scene.setSceneRect(self._scene.itemsBoundingRect().adjusted(-40, -40, 40, 40))
+        self.refresh()
+        self.layoutChanged.emit()
+
+    def toggle_group(self, name: str):
+        if name in self.collapsed:
+            self.collapsed.discard(name)
+        else:
+            self.collapsed.add(name)
+        self.rebuild()
+
+    # -- per-step update (no layout) ---------------------------------------------------------
+    def _texts(self, i):
+        s = self.session
+        v, g = s.value(i), s.grad(i)
+        key = (id(v), id(g))
+        cached = self._text_cache.get(i)
+        if cached is None or cached[0] != key:
+            cached = (key, fmt_array(v), fmt_array(g))
+            self._text_cache[i] = cached
+        return cached[1], cached[2]
+
+    def invalidate_texts(self):
+        self._text_cache.clear()
+
+    def refresh(self):
+        s = self.session
+        if s is None:
+            return
+        current = s.current()
+        rel = s.gradcheck() if self.overlay == "gradcheck" else None
+        flow = s.flow() if s.position > s.backward_start else {}
+        known_v, known_g = {}, {}
+        for i, item in self.node_items.items():
+            vk, gk = s.value_known(i), s.grad_known(i)
+            known_v[i], known_g[i] = vk, gk
+            vt, gt = self._texts(i)
+            overlay = error_colour(rel.get(i)) if rel is not None else None
+            item.set_state((vk, gk, i == current, vt, gt, overlay))
+        for name, item in self.group_items.items():
+            nv = ng = 0
+            for m in item.members:
+                vk, gk = s.value_known(m), s.grad_known(m)
+                known_v[m], known_g[m] = vk, gk
+                nv += vk
+                ng += gk
+            overlay = None
+            if rel is not None:
+                errs = [rel[m] for m in item.members if m in rel]
+                overlay = error_colour(max(errs) if errs else None)
+            item.set_state((nv, ng, current in item.members, overlay))
+        for e in self.edge_items:
+            src = e.src if isinstance(e.src, int) else self.group_items[e.src[1]].members[-1]
+            vk = known_v.get(src, False)
+            fl = None
+            if known_g.get(src) and isinstance(e.src, int):
+                fl = flow.get(e.src)
+            elif known_g.get(src):
+                fl = max((flow.get(m, 0.0) for m in self.group_items[e.src[1]].members), default=None)
+            e.set_state((vk, fl))
+
+    def item_for(self, i):
+        item = self.node_items.get(i)
+        if item is None:
+            for g in self.group_items.values():
+                if i in g.members:
+                    return g
+        return item
+
+    def ensure_current_visible(self):
+        s = self.session
+        if s is None:
+            return
+        c = s.current()
+        if c is not None:
+            item = self.item_for(c)
+            if item is not None:
+                self.ensureVisible(item, 40, 40)
+
+    def set_overlay(self, mode: str):
+        self.overlay = mode
+        self.refresh()
+
+    # -- navigation --------------------------------------------------------------------------
+    def zoom(self, factor: float):
+        scale = self.transform().m11() * factor
+        if 0.05 <= scale <= 6:
+            self.scale(factor, factor)
+
+    def fit(self):
+        rect = self._scene.itemsBoundingRect()
+        if rect.isEmpty():
+            return
+        self.fitInView(rect.adjusted(-20, -20, 20, 20), Qt.KeepAspectRatio)
+        if self.transform().m11() > 1.6:  # a tiny graph: do not blow it up
+            self.resetTransform()
+            self.scale(1.6, 1.6)
+            self.centerOn(rect.center())
+
+    def wheelEvent(self, event):
+        self.zoom(1.15 if event.angleDelta().y() > 0 else 1 / 1.15)

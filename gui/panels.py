@@ -1,0 +1,279 @@
+"""Side panels: the node inspector, the chain-rule ledger, the error panel."""
+from __future__ import annotations
+
+import traceback
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QPlainTextEdit, QPushButton, QScrollArea, QSizePolicy,
+                               QVBoxLayout, QWidget)
+
+from . import images
+from .models import GraphSession, fmt_array, fmt_number
+
+
+def _mono(size=9.5) -> QFont:
+    f = QFont("monospace")
+    f.setStyleHint(QFont.Monospace)
+    f.setPointSizeF(size)
+    return f
+
+
+class LedgerPanel(QWidget):
+    """The chain-rule lines of the current step (and what the step did)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.header = QLabel("no graph")
+        f = self.header.font()
+        f.setBold(True)
+        f.setPointSizeF(f.pointSizeF() + 1)
+        self.header.setFont(f)
+        self.text = QPlainTextEdit()
+        self.text.setReadOnly(True)
+        self.text.setFont(_mono(10.5))
+        self.text.setMaximumBlockCount(500)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.addWidget(self.header)
+        layout.addWidget(self.text)
+
+    def show_step(self, header: str, lines: list[str]):
+        self.header.setText(header)
+        self.text.setPlainText("\n".join(lines))
+
+
+class Inspector(QWidget):
+    """One node: gate, formula, value and gradient (numbers or heatmaps), its ledger
+    lines, and for a leaf an editor for its value."""
+
+    valueEdited = Signal(int, object)  # node index, new numpy value
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.session: GraphSession | None = None
+        self.index = None
+        self.title = QLabel("Click a node to inspect it")
+        tf = self.title.font()
+        tf.setBold(True)
+        tf.setPointSizeF(tf.pointSizeF() + 2)
+        self.title.setFont(tf)
+        self.title.setWordWrap(True)
+        self.gate = QLabel()
+        self.gate.setWordWrap(True)
+        self.gate.setTextFormat(Qt.RichText)
+        self.value = QLabel()
+        self.grad = QLabel()
+        for w in (self.value, self.grad):
+            w.setFont(_mono(10))
+            w.setWordWrap(True)
+            w.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.value_img, self.grad_img = QLabel(), QLabel()
+        for w in (self.value_img, self.grad_img):
+            w.setAlignment(Qt.AlignCenter)
+            w.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
+        self.hist_holder = QVBoxLayout()
+        self.hist_canvas = None
+        self.lines = QPlainTextEdit()
+        self.lines.setReadOnly(True)
+        self.lines.setFont(_mono(9))
+        self.lines.setMinimumHeight(80)
+
+        # leaf editor
+        self.editor = QWidget()
+        ed = QHBoxLayout(self.editor)
+        ed.setContentsMargins(0, 0, 0, 0)
+        self.spin = QDoubleSpinBox()
+        self.spin.setRange(-1e6, 1e6)
+        self.spin.setDecimals(4)
+        self.spin.setSingleStep(0.5)
+        self.spin.setKeyboardTracking(False)
+        self.spin.valueChanged.connect(self._apply_spin)
+        self.line = QLineEdit()
+        self.line.setPlaceholderText("values, comma separated (or one number for all)")
+        self.line.returnPressed.connect(self._apply_line)
+        self.apply = QPushButton("Set")
+        self.apply.clicked.connect(self._apply_line)
+        ed.addWidget(QLabel("edit:"))
+        ed.addWidget(self.spin)
+        ed.addWidget(self.line, 1)
+        ed.addWidget(self.apply)
+        self.edit_error = QLabel()
+        self.edit_error.setStyleSheet("color: #b91c1c")
+
+        body = QWidget()
+        form = QVBoxLayout(body)
+        form.addWidget(self.title)
+        form.addWidget(self.gate)
+        form.addWidget(self.editor)
+        form.addWidget(self.edit_error)
+        form.addWidget(QLabel("<b>value</b>"))
+        form.addWidget(self.value)
+        form.addWidget(self.value_img)
+        form.addWidget(QLabel("<b>gradient</b> dL/d(node)"))
+        form.addWidget(self.grad)
+        form.addWidget(self.grad_img)
+        form.addLayout(self.hist_holder)
+        form.addWidget(QLabel("<b>chain-rule lines for this node</b>"))
+        form.addWidget(self.lines)
+        form.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        self.editor.hide()
+
+    def set_session(self, session):
+        self.session = session
+        self.index = None
+        self.title.setText("Click a node to inspect it")
+        for w in (self.gate, self.value, self.grad, self.value_img, self.grad_img):
+            w.clear()
+        self.lines.clear()
+        self.editor.hide()
+        self._clear_hist()
+
+    def _clear_hist(self):
+        if self.hist_canvas is not None:
+            self.hist_canvas.setParent(None)
+            self.hist_canvas.deleteLater()
+            self.hist_canvas = None
+
+    def show_node(self, index):
+        self.index = index
+        self.refresh()
+
+    def refresh(self):
+        s, i = self.session, self.index
+        if s is None or i is None or i >= len(s):
+            return
+        vk, gk = s.value_known(i), s.grad_known(i)
+        shape = s.shape(i)
+        shape_txt = "scalar" if not shape or int(np.prod(shape)) == 1 else "shape " + "×".join(map(str, shape))
+        self.title.setText(f"{s.name(i)}   ({s.kind(i)}, {shape_txt})")
+        formula, local = s.formula(i)
+        if s.gate(i) is None:
+            self.gate.setText("a leaf: its value is given, not computed")
+        else:
+            parents = ", ".join(s.name(p) for p in s.parents[i])
+            self.gate.setText(f"gate <b>{s.gate_name(i)}</b>({parents})<br><code>{formula}</code><br>"
+                              + "<br>".join(f"<code>{l}</code>" for l in local))
+        value, grad = s.value(i), s.grad(i)
+        self.value.setText(self._describe(value) if vk else "? (not computed yet at this step)")
+        self.grad.setText(self._describe(grad) if gk else "? (not known yet at this step)")
+        big = value is not None and np.size(value) > 1
+        self.value_img.setVisible(big and vk)
+        self.grad_img.setVisible(big and gk and grad is not None)
+        if big and vk:
+            self.value_img.setPixmap(images.pixmap(images.diverging(images.to_2d(value)), 260, 160))
+        if big and gk and grad is not None:
+            self.grad_img.setPixmap(images.pixmap(images.diverging(images.to_2d(grad)), 260, 160))
+        self._histogram(value if vk and big else None, grad if gk and big else None)
+        self.lines.setPlainText("\n".join(s.ledger_for(i)) or "(no backward step touches this node)")
+        leaf = s.is_leaf(i) and s.kind(i) in ("input", "parameter")
+        self.editor.setVisible(leaf)
+        self.edit_error.clear()
+        if leaf:
+            scalar = np.size(value) == 1
+            self.spin.setVisible(scalar)
+            self.line.setVisible(not scalar)
+            self.apply.setVisible(not scalar)
+            if scalar:
+                self.spin.blockSignals(True)
+                self.spin.setValue(float(np.asarray(value).reshape(-1)[0]))
+                self.spin.blockSignals(False)
+            else:
+                flat = np.asarray(value).reshape(-1)
+                self.line.setText(", ".join(fmt_number(v) for v in flat[:64]) if flat.size <= 64 else "")
+
+    @staticmethod
+    def _describe(a) -> str:
+        if a is None:
+            return "(none)"
+        a = np.asarray(a)
+        if a.size == 1:
+            return fmt_number(a.reshape(-1)[0])
+        with np.errstate(all="ignore"):
+            stats = (f"min {fmt_number(np.nanmin(a))}  max {fmt_number(np.nanmax(a))}  "
+                     f"mean {fmt_number(np.nanmean(a))}  rms {fmt_number(np.sqrt(np.nanmean(np.square(a))))}")
+        if a.size <= 12:
+            body = np.array2string(a, precision=4, suppress_small=True, max_line_width=60)
+            return body + "\n" + stats
+        return fmt_array(a) + "\n" + stats
+
+    def _histogram(self, value, grad):
+        self._clear_hist()
+        if value is None and grad is None:
+            return
+        from .plots import make_canvas
+
+        canvas, fig = make_canvas(3.0, 1.7)
+        ax = fig.add_subplot(111)
+        if value is not None:
+            ax.hist(np.asarray(value, dtype=np.float64).ravel(), bins=40, alpha=0.6, color="#334155", label="value")
+        if grad is not None:
+            ax.hist(np.asarray(grad, dtype=np.float64).ravel(), bins=40, alpha=0.6, color="#dc2626", label="grad")
+        ax.legend(fontsize=7)
+        ax.tick_params(labelsize=7)
+        fig.tight_layout()
+        canvas.setMinimumHeight(150)
+        self.hist_canvas = canvas
+        self.hist_holder.addWidget(canvas)
+
+    def _apply_spin(self, v):
+        if self.index is not None:
+            self.valueEdited.emit(self.index, np.asarray(v, dtype=np.float64))
+
+    def _apply_line(self):
+        s, i = self.session, self.index
+        if s is None or i is None:
+            return
+        text = self.line.text().replace(";", ",")
+        try:
+            numbers = np.array([float(t) for t in text.split(",") if t.strip()])
+            shape = s.shape(i)
+            size = int(np.prod(shape)) if shape else 1
+            if numbers.size == 1:
+                numbers = np.full(shape, numbers[0])
+            elif numbers.size != size:
+                raise ValueError(f"need {size} numbers for shape {shape}, got {numbers.size}")
+            self.valueEdited.emit(i, numbers.reshape(shape))
+        except ValueError as error:
+            self.edit_error.setText(str(error))
+
+
+class ErrorPanel(QWidget):
+    """Errors of a lesson or of the student's code, with the traceback. The app stays usable."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setStyleSheet("color: #b91c1c; font-weight: bold")
+        self.text = QPlainTextEdit()
+        self.text.setReadOnly(True)
+        self.text.setFont(_mono(9.5))
+        clear = QPushButton("Clear")
+        clear.clicked.connect(self.clear)
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(clear)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.text)
+        self.count = 0
+
+    def show_error(self, where: str, error: BaseException, tb: str | None = None):
+        self.count += 1
+        tb = tb or "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        self.summary.setText(f"{where}: {type(error).__name__}: {error}")
+        self.text.setPlainText(tb)
+
+    def clear(self):
+        self.summary.clear()
+        self.text.clear()
