@@ -1,0 +1,703 @@
+"""The Train tab: a lesson's ``trainer(...)`` run in a worker thread, with live views.
+
+Threads: ``TrainWorker`` (a plain ``threading.Thread``) iterates
+``Trainer.records()`` and, between steps, computes the heavy snapshots
+(filters, feature maps, predictions and confusion matrix, decision boundary)
+because only it may touch the model while training runs. It puts everything
+into a queue; a QTimer on the main thread drains the queue (``_on_record``,
+``_on_snapshot``, ``_on_finished``, ``_on_error``) and redraws at most a few
+times per second, so the event loop never waits for training.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import queue
+import threading
+import time
+import traceback
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout,
+                               QLabel, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox,
+                               QSplitter, QTabWidget, QVBoxLayout, QWidget)
+
+from . import images
+
+IMAGE_DATASETS = ["fashion-mnist-starter", "fashion-mnist", "mnist"]
+TOY_DATASETS = ["xor", "ring", "three_modes", "spiral"]
+OPTIMIZERS = ["adam", "sgd", "rmsprop"]
+REDRAW_INTERVAL = 0.25  # seconds between curve redraws (at most 4/s)
+SNAPSHOT_INTERVAL = 1.5  # seconds of training between snapshots
+PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#db2777", "#65a30d",
+           "#475569", "#ca8a04"]
+
+
+# -- the worker (no Qt) ----------------------------------------------------------------------
+
+def _forward(model, x):
+    """Logits of ``model`` on ``x`` in eval mode without a graph (worker thread only)."""
+    from gradgraph import Tensor, no_grad
+
+    was = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()
+    try:
+        with no_grad():
+            out = model(Tensor(np.asarray(x, dtype=getattr(model, "dtype", np.float32)), requires_grad=False))
+    finally:
+        if hasattr(model, "train"):
+            model.train(was)
+    return np.asarray(out.data)
+
+
+def _classes_of(logits):
+    logits = np.asarray(logits)
+    if logits.ndim == 1 or logits.shape[-1] == 1:
+        return (logits.reshape(len(logits), -1)[:, 0] > 0).astype(int)
+    return np.argmax(logits, axis=1)
+
+
+class TrainWorker(threading.Thread):
+    """Runs a Trainer's record stream and computes snapshots; talks only through ``events``."""
+
+    def __init__(self, trainer, max_steps: int | None = None, image_index: int = 0):
+        super().__init__(name="gradgraph-train", daemon=True)
+        self.trainer = trainer
+        self.max_steps = max_steps
+        self.events: queue.SimpleQueue = queue.SimpleQueue()
+        self.image_index = image_index
+        self.snapshot_requested = threading.Event()
+        self.snapshot_requested.set()  # one right away
+        self._last_snapshot = 0.0
+        x = np.asarray(trainer.x)
+        self.kind = "image" if x.ndim == 4 else ("2d" if x.ndim == 2 and x.shape[1] == 2 else "other")
+        val = getattr(trainer, "val_data", None)
+        self.eval_x, self.eval_y = val if val is not None else (trainer.x, trainer.y)
+        self.eval_x, self.eval_y = np.asarray(self.eval_x)[:500], np.asarray(self.eval_y)[:500]
+
+    def request_snapshot(self, image_index: int | None = None):
+        if image_index is not None:
+            self.image_index = int(image_index)
+        self.snapshot_requested.set()
+
+    def run(self):
+        try:
+            for record in self.trainer.records():
+                self.events.put(("record", record))
+                now = time.perf_counter()
+                if (record.kind != "step" or self.snapshot_requested.is_set()
+                        or now - self._last_snapshot > SNAPSHOT_INTERVAL):
+                    self.snapshot_requested.clear()
+                    self.events.put(("snapshot", self.snapshot()))
+                    self._last_snapshot = time.perf_counter()
+                if (self.max_steps is not None and record.kind == "step"
+                        and record.step >= self.max_steps):
+                    self.trainer.stop()
+                if getattr(record, "final", record.kind in ("done", "stopped", "early_stop", "nan")):
+                    break
+        except BaseException as error:  # the student's model may raise anything
+            self.events.put(("error", error, traceback.format_exc()))
+        finally:
+            self.events.put(("finished", None))
+
+    def snapshot(self) -> dict:
+        model = self.trainer.model
+        snap: dict = {"kind": self.kind}
+        try:
+            if hasattr(model, "filters"):
+                snap["filters"] = {k: np.array(v) for k, v in model.filters().items()}
+            if self.kind == "image" and hasattr(model, "feature_maps") and len(self.eval_x):
+                i = min(max(0, self.image_index), len(self.eval_x) - 1)
+                snap["image"] = np.array(self.eval_x[i])
+                snap["image_label"] = int(self.eval_y[i]) if np.ndim(self.eval_y[i]) == 0 else None
+                snap["feature_maps"] = {k: np.array(v) for k, v in model.feature_maps(self.eval_x[i]).items()}
+            y = self.eval_y
+            if y.ndim == 1 and np.issubdtype(y.dtype, np.integer) or (y.ndim == 2 and y.shape[1] == 1):
+                labels = y.reshape(-1).astype(int)
+                pred = _classes_of(_forward(model, self.eval_x))
+                n = int(max(labels.max(initial=0), pred.max(initial=0)) + 1)
+                confusion = np.zeros((n, n), dtype=int)
+                np.add.at(confusion, (labels, pred), 1)
+                snap["confusion"] = confusion
+                snap["predictions"] = pred[:32]
+                snap["labels"] = labels[:32]
+            if self.kind == "2d":
+                x = np.asarray(self.trainer.x, dtype=np.float64)
+                lo, hi = x.min(axis=0), x.max(axis=0)
+                pad = 0.1 * (hi - lo + 1e-9)
+                lo, hi = lo - pad, hi + pad
+                gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 100), np.linspace(lo[1], hi[1], 100))
+                grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
+                snap["boundary"] = _classes_of(_forward(model, grid)).reshape(100, 100)
+                snap["bounds"] = (lo, hi)
+                snap["points"] = x[:600]
+                snap["point_labels"] = np.asarray(self.trainer.y).reshape(len(x), -1)[:600, 0].astype(int)
+        except Exception as error:  # a snapshot must never stop training
+            snap["error"] = f"{type(error).__name__}: {error}"
+        return snap
+
+
+# -- small painted views ---------------------------------------------------------------------------
+
+class MatrixView(QWidget):
+    """A confusion matrix: rows = true class, columns = predicted, counts in the cells."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.matrix = None
+        self.names = None
+        self.setMinimumSize(260, 220)
+
+    def set_matrix(self, matrix, names=None):
+        self.matrix, self.names = matrix, names
+        self.update()
+
+    def paintEvent(self, event):
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("white"))
+        m = self.matrix
+        if m is None:
+            p.drawText(self.rect(), Qt.AlignCenter, "confusion matrix: start training")
+            return
+        n = len(m)
+        left, top = 90, 28
+        size = max(4.0, min((self.width() - left - 10) / n, (self.height() - top - 30) / n))
+        peak = max(1, int(m.max()))
+        font = QFont()
+        font.setPointSizeF(max(6.0, min(9.0, size / 3.2)))
+        p.setFont(font)
+        total = max(1, int(m.sum()))
+        acc = np.trace(m) / total
+        p.drawText(QRectF(0, 0, self.width(), 22), Qt.AlignCenter,
+                   f"true class (rows) vs predicted (columns) · accuracy {100 * acc:.1f}% on {total}")
+        for r in range(n):
+            name = self.names[r] if self.names and r < len(self.names) else str(r)
+            p.setPen(QColor("#334155"))
+            p.drawText(QRectF(0, top + r * size, left - 4, size), Qt.AlignRight | Qt.AlignVCenter, name[:12])
+            row_total = max(1, int(m[r].sum()))
+            for c in range(n):
+                t = m[r, c] / row_total
+                colour = QColor.fromRgbF(1 - 0.8 * t, 1 - 0.55 * t, 1 - 0.2 * t) if r == c else \
+                    QColor.fromRgbF(1, 1 - 0.7 * t, 1 - 0.7 * t)
+                cell = QRectF(left + c * size, top + r * size, size - 1, size - 1)
+                p.fillRect(cell, colour)
+                if size >= 16 and m[r, c]:
+                    p.setPen(QColor("#0f172a"))
+                    p.drawText(cell, Qt.AlignCenter, str(int(m[r, c])))
+        p.setPen(QColor("#334155"))
+        for c in range(n):
+            p.drawText(QRectF(left + c * size, top + n * size + 2, size, 16), Qt.AlignCenter, str(c))
+
+
+class BoundaryView(QWidget):
+    """Decision regions of a 2-D classifier with the training points on top."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.snap = None
+        self.setMinimumSize(240, 240)
+
+    def set_snapshot(self, snap):
+        self.snap = snap
+        self.update()
+
+    def paintEvent(self, event):
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("white"))
+        s = self.snap
+        if not s or "boundary" not in s:
+            p.drawText(self.rect(), Qt.AlignCenter, "decision boundary (2-D datasets)")
+            return
+        b = s["boundary"]
+        rgb = np.zeros(b.shape + (3,), dtype=np.uint8)
+        for k in range(int(b.max()) + 1):
+            c = QColor(PALETTE[k % len(PALETTE)]).lighter(175)
+            rgb[b == k] = (c.red(), c.green(), c.blue())
+        image = QImage(np.ascontiguousarray(rgb[::-1]).data, b.shape[1], b.shape[0], 3 * b.shape[1],
+                       QImage.Format_RGB888).copy()
+        side = min(self.width(), self.height()) - 10
+        target = QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+        p.drawImage(target, image)
+        lo, hi = s["bounds"]
+        p.setRenderHint(QPainter.Antialiasing)
+        for (x, y), label in zip(s["points"], s["point_labels"]):
+            px = target.left() + (x - lo[0]) / (hi[0] - lo[0]) * side
+            py = target.bottom() - (y - lo[1]) / (hi[1] - lo[1]) * side
+            p.setPen(QPen(QColor("white"), 0.8))
+            p.setBrush(QColor(PALETTE[label % len(PALETTE)]))
+            p.drawEllipse(QRectF(px - 3, py - 3, 6, 6))
+
+
+class ImageGrid(QWidget):
+    """Rows of labelled image grids (conv filters, feature maps of every layer)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.rows: list = []  # (label, QImage, tiles count)
+        self.setMinimumHeight(200)
+
+    def set_rows(self, rows):
+        self.rows = rows
+        height = sum(self._row_height(img) for _, img in rows) + 10
+        self.setMinimumHeight(max(200, height))
+        self.update()
+
+    def _row_height(self, image):
+        scale = self._scale(image)
+        return int(image.height() * scale) + 24
+
+    def _scale(self, image):
+        avail = max(100, self.width() - 20)
+        return max(1.0, min(6.0, avail / max(1, image.width()), 160 / max(1, image.height())))
+
+    def paintEvent(self, event):
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("white"))
+        if not self.rows:
+            p.drawText(self.rect(), Qt.AlignCenter, "start training to see the filters and feature maps")
+            return
+        y = 4
+        bold = QFont()
+        bold.setBold(True)
+        for label, image in self.rows:
+            p.setFont(bold)
+            p.setPen(QColor("#0f172a"))
+            p.drawText(QRectF(8, y, self.width() - 16, 18), Qt.AlignLeft | Qt.AlignVCenter, label)
+            scale = self._scale(image)
+            w, h = image.width() * scale, image.height() * scale
+            p.drawImage(QRectF(8, y + 20, w, h), image)
+            y += int(h) + 24
+
+
+def _grid_image(array: np.ndarray) -> QImage:
+    """Filters (F, C, kh, kw) or maps (C, H, W) / (N,) as one grey grid, each tile scaled alone."""
+    a = np.asarray(array, dtype=np.float64)
+    if a.ndim == 4:
+        f, c = a.shape[:2]
+        tiles = images.normalized_tiles(a.reshape(f * c, a.shape[2], a.shape[3]))
+        return images.greys(images.tile(tiles, cols=c if c > 1 else min(f, 16)))
+    if a.ndim == 3:
+        tiles = images.normalized_tiles(a)
+        return images.greys(images.tile(tiles, cols=min(len(a), 16)))
+    if a.ndim == 2:
+        return images.greys(a)
+    return images.diverging(a.reshape(1, -1))
+
+
+# -- the panel ----------------------------------------------------------------------------------------
+
+class TrainPanel(QWidget):
+    progress = Signal(int, int)       # steps done, total steps
+    finished = Signal(str)            # final record kind ("done", "stopped", ...) or "error"
+    errorRaised = Signal(str, object, object)
+    statusMessage = Signal(str, int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.lesson = self.module = None
+        self.worker: TrainWorker | None = None
+        self.trainer = None
+        self.running = False
+        self.total_steps = 0
+        self.class_names = None
+        self._dirty = False
+        self._last_draw = 0.0
+        self._reset_history()
+
+        # controls
+        self.dataset = QComboBox()
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 1000)
+        self.epochs.setValue(1)
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 4096)
+        self.batch.setValue(64)
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(5)
+        self.lr.setRange(0.0, 10.0)
+        self.lr.setSingleStep(0.001)
+        self.lr.setValue(0.001)
+        self.optimizer = QComboBox()
+        self.optimizer.addItems(OPTIMIZERS)
+        self.optimizer.currentTextChanged.connect(self._on_optimizer_changed)
+        self.start_button = QPushButton("Start")
+        self.start_button.clicked.connect(lambda: self.start())
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.toggled.connect(self._on_pause_toggled)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.clicked.connect(self.stop)
+        self.progress_bar = QProgressBar()
+        self.status = QLabel("choose the settings and press Start")
+        controls = QHBoxLayout()
+        for label, w in (("dataset", self.dataset), ("epochs", self.epochs), ("batch", self.batch),
+                         ("lr", self.lr), ("optimizer", self.optimizer)):
+            controls.addWidget(QLabel(label))
+            controls.addWidget(w)
+        controls.addStretch(1)
+        for b in (self.start_button, self.pause_button, self.stop_button):
+            controls.addWidget(b)
+        bar = QHBoxLayout()
+        bar.addWidget(self.progress_bar, 2)
+        bar.addWidget(self.status, 3)
+
+        # views
+        self.curves_holder = QVBoxLayout()
+        self.curves_widget = QWidget()
+        self.curves_widget.setLayout(self.curves_holder)
+        self.canvas = self.fig = None
+        self.maps = ImageGrid()
+        self.filters = ImageGrid()
+        self.image_index = QSpinBox()
+        self.image_index.setRange(0, 499)
+        self.image_index.setPrefix("input image #")
+        self.image_index.valueChanged.connect(self._on_image_changed)
+        maps_box = QWidget()
+        mv = QVBoxLayout(maps_box)
+        mv.setContentsMargins(0, 0, 0, 0)
+        mv.addWidget(self.image_index)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.maps)
+        mv.addWidget(scroll)
+        filters_scroll = QScrollArea()
+        filters_scroll.setWidgetResizable(True)
+        filters_scroll.setWidget(self.filters)
+        self.confusion = MatrixView()
+        self.boundary = BoundaryView()
+        self.predictions = QLabel()
+        self.predictions.setWordWrap(True)
+        self.predictions.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.top_tabs = QTabWidget()
+        self.top_tabs.addTab(maps_box, "Feature maps")
+        self.top_tabs.addTab(filters_scroll, "Filters")
+        self.bottom_tabs = QTabWidget()
+        self.bottom_tabs.addTab(self.confusion, "Confusion matrix")
+        self.bottom_tabs.addTab(self.boundary, "Decision boundary")
+        self.bottom_tabs.addTab(self.predictions, "Predictions")
+        right = QSplitter(Qt.Vertical)
+        right.addWidget(self.top_tabs)
+        right.addWidget(self.bottom_tabs)
+        split = QSplitter(Qt.Horizontal)
+        split.addWidget(self.curves_widget)
+        split.addWidget(right)
+        split.setSizes([560, 440])
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addLayout(bar)
+        layout.addWidget(split, 1)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(50)
+        self.timer.timeout.connect(self._drain)
+        self._set_running(False)
+
+    # -- lesson ------------------------------------------------------------------------
+    def set_lesson(self, lesson, module):
+        if self.running:
+            self.stop()
+        self.lesson, self.module = lesson, module
+        factory = getattr(module, "trainer", None) if module is not None else None
+        self.params = {}
+        self.accepts_any = False
+        if factory is not None:
+            try:
+                sig = inspect.signature(factory)
+                self.params = {k: v.default for k, v in sig.parameters.items()
+                               if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)}
+                self.accepts_any = any(v.kind == v.VAR_KEYWORD for v in sig.parameters.values())
+            except (TypeError, ValueError):
+                self.accepts_any = True
+        default_ds = self.params.get("dataset", inspect._empty)
+        choices = list(getattr(module, "DATASETS", []) or [])
+        if not choices:
+            choices = TOY_DATASETS if default_ds in TOY_DATASETS else IMAGE_DATASETS
+        self.dataset.clear()
+        self.dataset.addItems(choices)
+        if isinstance(default_ds, str) and default_ds in choices:
+            self.dataset.setCurrentText(default_ds)
+        for name, widget in (("epochs", self.epochs), ("batch_size", self.batch)):
+            d = self.params.get(name)
+            if isinstance(d, int) and not isinstance(d, bool):
+                widget.setValue(d)
+        d = self.params.get("lr")
+        if isinstance(d, (int, float)) and not isinstance(d, bool):
+            self.lr.setValue(float(d))
+        d = self.params.get("optimizer")
+        if isinstance(d, str) and d in OPTIMIZERS:
+            self.optimizer.setCurrentText(d)
+        for name, widget in (("dataset", self.dataset), ("epochs", self.epochs), ("batch_size", self.batch),
+                             ("lr", self.lr), ("optimizer", self.optimizer)):
+            widget.setEnabled(self.accepts_any or name in self.params)
+        self.status.setText("choose the settings and press Start" if module else "")
+
+    def options(self) -> dict:
+        wanted = {"dataset": self.dataset.currentText(), "epochs": self.epochs.value(),
+                  "batch_size": self.batch.value(), "lr": self.lr.value(),
+                  "optimizer": self.optimizer.currentText()}
+        return {k: v for k, v in wanted.items() if self.accepts_any or k in self.params}
+
+    def _on_optimizer_changed(self, name):
+        if "lr" not in self.params or not isinstance(self.params.get("lr"), float):
+            self.lr.setValue({"adam": 1e-3, "sgd": 0.01, "rmsprop": 1e-3}.get(name, 1e-3))
+
+    # -- running ---------------------------------------------------------------------------
+    def start(self, max_steps: int | None = None, quick: bool = False, **overrides):
+        if self.running or self.module is None:
+            return False
+        options = self.options()
+        options.update(overrides)
+        self.statusMessage.emit("building the trainer…", 3000)
+        try:
+            try:
+                trainer = self.module.trainer(quick=quick, **options)
+            except TypeError as error:
+                if "quick" not in str(error):
+                    raise
+                trainer = self.module.trainer(**options)
+        except Exception as error:
+            self.errorRaised.emit(f"lesson {self.lesson.id if self.lesson else ''}: trainer() raised", error, None)
+            self.finished.emit("error")
+            return False
+        self.trainer = trainer
+        self._reset_history()
+        self.class_names = self._class_names(options.get("dataset"))
+        steps_per_epoch = int(getattr(trainer, "steps_per_epoch", 0) or 0)
+        epochs = int(getattr(trainer, "epochs", 1) or 1)
+        self.total_steps = steps_per_epoch * epochs
+        if max_steps:
+            self.total_steps = min(self.total_steps or max_steps, max_steps)
+        self.progress_bar.setRange(0, max(1, self.total_steps))
+        self.progress_bar.setValue(0)
+        self.worker = TrainWorker(trainer, max_steps=max_steps, image_index=self.image_index.value())
+        self.bottom_tabs.setCurrentIndex(1 if self.worker.kind == "2d" else 0)
+        self.top_tabs.setTabEnabled(0, self.worker.kind == "image")
+        self.top_tabs.setTabEnabled(1, hasattr(trainer.model, "filters") and self.worker.kind == "image")
+        self._ensure_canvas()
+        self._set_running(True)
+        self.status.setText(f"training {type(trainer.model).__name__} "
+                            f"({len(trainer.x)} samples, {self.total_steps} steps)…")
+        self.worker.start()
+        self.timer.start()
+        return True
+
+    def stop(self):
+        if self.trainer is not None and self.running:
+            self.trainer.stop()
+            self.status.setText("stopping after this step…")
+
+    def _on_pause_toggled(self, paused):
+        if self.trainer is None or not self.running:
+            return
+        if paused:
+            self.trainer.pause()
+            self.status.setText("paused")
+        else:
+            self.trainer.resume()
+            self.status.setText("training…")
+
+    def shutdown(self, timeout: float = 5.0):
+        """Stop and join the worker (window closing, lesson change)."""
+        if self.trainer is not None and self.running:
+            self.trainer.stop()
+            self.trainer.resume()
+        if self.worker is not None:
+            self.worker.join(timeout)
+        self.flush()
+
+    def flush(self):
+        """Handle every queued event now and redraw (screenshots, tests)."""
+        self._drain(force=True)
+
+    def _set_running(self, on):
+        self.running = on
+        self.start_button.setEnabled(not on)
+        self.pause_button.setEnabled(on)
+        self.stop_button.setEnabled(on)
+        if not on:
+            self.pause_button.blockSignals(True)
+            self.pause_button.setChecked(False)
+            self.pause_button.blockSignals(False)
+
+    def _on_image_changed(self, value):
+        if self.worker is not None and self.running:
+            self.worker.request_snapshot(value)
+
+    # -- events from the worker (main thread) ------------------------------------------------------
+    def _drain(self, force=False):
+        worker = self.worker
+        if worker is None:
+            return
+        latest_snapshot = None
+        handled = 0
+        budget = time.perf_counter() + 0.03
+        while force or time.perf_counter() < budget:
+            try:
+                event = worker.events.get_nowait()
+            except queue.Empty:
+                break
+            handled += 1
+            kind = event[0]
+            if kind == "record":
+                self._on_record(event[1])
+            elif kind == "snapshot":
+                latest_snapshot = event[1]
+            elif kind == "error":
+                self._on_error(event[1], event[2])
+            elif kind == "finished":
+                self._on_finished()
+        if latest_snapshot is not None:
+            self._on_snapshot(latest_snapshot)
+        now = time.perf_counter()
+        if self._dirty and (force or now - self._last_draw >= REDRAW_INTERVAL):
+            self._redraw_curves()
+            self._last_draw = time.perf_counter()
+
+    def _on_record(self, r):
+        h = self.history
+        if r.kind == "step":
+            h["step"].append(r.step)
+            h["loss"].append(r.loss)
+            h["acc"].append(r.accuracy)
+            for name, value in (r.grad_norms or {}).items():
+                h["norms"].setdefault(name, []).append((r.step, value))
+            self.progress_bar.setValue(min(r.step, self.progress_bar.maximum()))
+            self.progress.emit(r.step, self.total_steps)
+            self.status.setText(f"epoch {r.epoch + 1} · step {r.step}/{self.total_steps} · loss {r.loss:.4f}"
+                                + (f" · batch accuracy {100 * r.accuracy:.0f}%" if r.accuracy is not None else "")
+                                + f" · {r.elapsed:.1f} s")
+        elif r.kind == "epoch":
+            h["epoch_step"].append(r.step)
+            h["epoch_loss"].append(r.loss)
+            h["val_loss"].append(r.val_loss)
+            h["epoch_acc"].append(r.accuracy)
+            h["val_acc"].append(r.val_accuracy)
+        else:
+            self.final_kind = r.kind
+            msg = r.message or r.kind
+            self.status.setText(msg)
+            self.statusMessage.emit(f"training: {msg}", 8000)
+        self._dirty = True
+
+    def _on_snapshot(self, snap):
+        self.last_snapshot = snap
+        rows = []
+        for name, array in (snap.get("filters") or {}).items():
+            rows.append((f"{name}: {array.shape[0]} filters × {array.shape[1]} channels, "
+                         f"{array.shape[2]}×{array.shape[3]}", _grid_image(array)))
+        self.filters.set_rows(rows)
+        if "feature_maps" in snap:
+            label = snap.get("image_label")
+            name = (self.class_names[label] if self.class_names and label is not None and label < len(self.class_names)
+                    else label)
+            rows = [(f"input (class {name})", _grid_image(np.asarray(snap["image"]).reshape(
+                -1, *np.shape(snap["image"])[-2:])))]
+            for layer, a in snap["feature_maps"].items():
+                shape = "×".join(map(str, np.shape(a)))
+                rows.append((f"{layer}  ({shape})", _grid_image(a)))
+            self.maps.set_rows(rows)
+        if "confusion" in snap:
+            self.confusion.set_matrix(snap["confusion"], self.class_names)
+            pred, labels = snap["predictions"], snap["labels"]
+            names = self.class_names or []
+            fmt = lambda k: names[k] if k < len(names) else str(k)  # noqa: E731
+            cells = [f"<span style='color:{'#15803d' if p == t else '#b91c1c'}'>#{i}: {fmt(p)}"
+                     f"{'' if p == t else f' (true {fmt(t)})'}</span>" for i, (p, t) in enumerate(zip(pred, labels))]
+            self.predictions.setText("predictions on the first validation samples:<br>" + "<br>".join(cells))
+        if "boundary" in snap:
+            self.boundary.set_snapshot(snap)
+        if "error" in snap:
+            self.statusMessage.emit(f"snapshot: {snap['error']}", 5000)
+
+    def _on_error(self, error, tb):
+        self.status.setText(f"training failed: {type(error).__name__}: {error}")
+        self.errorRaised.emit("training", error, tb)
+        self.final_kind = "error"
+
+    def _on_finished(self):
+        self.timer.stop()
+        self._set_running(False)
+        self._dirty = True
+        self.finished.emit(getattr(self, "final_kind", "done"))
+
+    # -- drawing -------------------------------------------------------------------------------------
+    def _reset_history(self):
+        self.history = {"step": [], "loss": [], "acc": [], "norms": {}, "epoch_step": [], "epoch_loss": [],
+                        "val_loss": [], "epoch_acc": [], "val_acc": []}
+        self.final_kind = None
+        self.last_snapshot = None
+
+    @staticmethod
+    def _class_names(dataset):
+        try:
+            from gradgraph.data import CLASSES
+
+            return list(CLASSES.get(dataset, [])) or None
+        except Exception:
+            return None
+
+    def _ensure_canvas(self):
+        if self.canvas is not None:
+            return
+        from .plots import make_canvas
+
+        self.canvas, self.fig = make_canvas(6, 6)
+        self.ax_loss, self.ax_acc, self.ax_norm = self.fig.subplots(3, 1, sharex=True)
+        self.curves_holder.addWidget(self.canvas)
+
+    def _redraw_curves(self):
+        self._dirty = False
+        if self.canvas is None:
+            return
+        h = self.history
+        ax1, ax2, ax3 = self.ax_loss, self.ax_acc, self.ax_norm
+        for ax in (ax1, ax2, ax3):
+            ax.clear()
+            ax.grid(alpha=0.3)
+        steps = np.asarray(h["step"])
+        if len(steps):
+            loss = np.asarray(h["loss"], dtype=float)
+            ax1.plot(steps, loss, color="#94a3b8", lw=0.8, label="batch loss")
+            if len(loss) >= 10:
+                k = max(5, len(loss) // 30)
+                smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
+                ax1.plot(steps[k - 1:], smooth, color="#1d4ed8", lw=1.6, label=f"mean of {k}")
+        if h["epoch_step"]:
+            ax1.plot(h["epoch_step"], h["epoch_loss"], "o-", color="#0f172a", ms=4, label="epoch (train)")
+            if any(v is not None for v in h["val_loss"]):
+                ax1.plot(h["epoch_step"], [np.nan if v is None else v for v in h["val_loss"]], "s-",
+                         color="#dc2626", ms=4, label="validation")
+        ax1.set_ylabel("loss")
+        ax1.set_title("loss, accuracy and gradient norms (live)", fontsize=10)
+        if len(steps):
+            ax1.legend(fontsize=7, loc="upper right")
+        acc = [np.nan if a is None else 100 * a for a in h["acc"]]
+        if len(steps) and not all(math.isnan(a) for a in acc):
+            ax2.plot(steps, acc, color="#94a3b8", lw=0.8, label="batch")
+            if h["epoch_step"]:
+                ax2.plot(h["epoch_step"], [np.nan if a is None else 100 * a for a in h["epoch_acc"]], "o-",
+                         color="#0f172a", ms=4, label="epoch (train)")
+                if any(v is not None for v in h["val_acc"]):
+                    ax2.plot(h["epoch_step"], [np.nan if a is None else 100 * a for a in h["val_acc"]], "s-",
+                             color="#dc2626", ms=4, label="validation")
+            ax2.set_ylim(0, 100)
+            ax2.legend(fontsize=7, loc="lower right")
+        ax2.set_ylabel("accuracy %")
+        for k, (name, pts) in enumerate(h["norms"].items()):
+            if not pts:
+                continue
+            xs, ys = zip(*pts)
+            ax3.plot(xs, ys, lw=1, color=PALETTE[k % len(PALETTE)], label=name)
+        if h["norms"]:
+            ax3.set_yscale("log")
+            ax3.legend(fontsize=6, ncol=2, loc="upper right")
+        ax3.set_ylabel("‖grad‖ per layer")
+        ax3.set_xlabel("step")
+        for ax in (ax1, ax2, ax3):
+            ax.tick_params(labelsize=7)
+        self.fig.tight_layout()
+        self.canvas.draw_idle()
