@@ -69,7 +69,7 @@ def screenshot(args, app, window) -> int:
         window.inspector.show_node(cur)
     process_events(app, 0.2)
     if window.session is not None:
-        window.graph_view.fit()
+        window.graph_view.fit(readable=True)
         window.graph_view.ensure_current_visible()
     process_events(app, 0.1)
     path = os.path.abspath(args.screenshot)

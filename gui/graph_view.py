@@ -45,6 +45,9 @@ def flow_colour(m: float) -> QColor:
     return QColor(*(int(a + (b - a) * m) for a, b in zip(lo, hi)))
 
 
+MIN_FIT_SCALE = 0.7  # below this the node labels are unreadable
+
+
 class _Fonts:
     def __init__(self):
         self.title = QFont()
@@ -71,7 +74,7 @@ class NodeItem(QGraphicsItem):
         self.setToolTip(view.session.name(index))
 
     def boundingRect(self):
-        return QRectF(-3, -3, self.rect.width() + 6, self.rect.height() + 6)
+        return QRectF(-3, -3, self.rect.width() + 6, self.rect.height() + 18)
 
     def set_state(self, state):
         if state != self.state:
@@ -81,7 +84,8 @@ class NodeItem(QGraphicsItem):
     def paint(self, p: QPainter, option: QStyleOptionGraphicsItem, widget=None):
         s = self.view.session
         i = self.index
-        v_known, g_known, current, value_text, grad_text, overlay = self.state or (False, False, False, "?", "?", None)
+        v_known, g_known, current, value_text, grad_text, overlay, flag = \
+            self.state or (False, False, False, "?", "?", None, "")
         w, h = self.rect.width(), self.rect.height()
         box = QRectF(0, 0, w, h)
         lod = option.levelOfDetailFromTransform(p.worldTransform())
@@ -123,7 +127,15 @@ class NodeItem(QGraphicsItem):
                    fm.elidedText("val  " + (value_text if v_known else "?"), Qt.ElideRight, w - 12))
         p.setPen(GRAD_TEXT if g_known else UNKNOWN_TEXT)
         p.drawText(QRectF(7, 43, w - 12, 18), Qt.AlignLeft | Qt.AlignVCenter,
-                   fm.elidedText("grad " + (grad_text if g_known else "?"), Qt.ElideRight, w - 12))
+                   fm.elidedText("grad " + grad_text, Qt.ElideRight, w - 12))
+        if flag:
+            p.setFont(f.small)
+            tag = QRectF(6, h - 2, w - 12, 15)
+            p.setPen(Qt.NoPen)
+            p.setBrush(QColor("#fee2e2"))
+            p.drawRoundedRect(tag, 4, 4)
+            p.setPen(QColor("#b91c1c"))
+            p.drawText(tag, Qt.AlignCenter, "⚠ " + flag)
 
     def mousePressEvent(self, event):
         super().mousePressEvent(event)
@@ -136,6 +148,7 @@ class GroupItem(QGraphicsItem):
     def __init__(self, view: "GraphView", name: str, members: list, rect: QRectF):
         super().__init__()
         self.view, self.name, self.members, self.rect = view, name, members, rect
+        self.member_set = set(members)
         self.setPos(rect.topLeft())
         self.state = None
         self.setCursor(Qt.PointingHandCursor)
@@ -176,39 +189,52 @@ class GroupItem(QGraphicsItem):
 
 
 class GroupFrame(QGraphicsItem):
-    """The outline of an expanded group. Double-click its title to collapse it again."""
+    """The outline of an expanded group, hugging its members (a union of padded boxes).
+    Double-click its title to collapse the group again."""
 
-    def __init__(self, view, name, rect: QRectF):
+    def __init__(self, view, name, rects):
         super().__init__()
-        self.view, self.name, self.rect = view, name, rect
+        self.view, self.name = view, name
+        path = QPainterPath()
+        path.setFillRule(Qt.WindingFill)
+        for r in rects:
+            box = QPainterPath()
+            box.addRoundedRect(r.adjusted(-12, -12, 12, 12), 10, 10)
+            path = path.united(box)
+        self.path = path.simplified()
+        top = min(rects, key=lambda r: (r.top(), r.left()))
+        self.title = QRectF(top.left() - 8, top.top() - 27, max(120.0, top.width()), 17)
         self.setZValue(-2)
-        self.setToolTip(f"{name} (double-click the frame to collapse)")
+        self.setToolTip(f"{name} (double-click the title to collapse)")
 
     def boundingRect(self):
-        return self.rect.adjusted(-2, -2, 2, 2)
+        return self.path.boundingRect().united(self.title).adjusted(-2, -2, 2, 2)
 
     def shape(self):
         path = QPainterPath()
-        path.addRect(QRectF(self.rect.left(), self.rect.top(), self.rect.width(), 22))
+        path.addRect(self.title)
         return path
 
     def paint(self, p, option, widget=None):
-        p.setPen(QPen(QColor("#a16207"), 1.2, Qt.DashLine))
-        p.setBrush(QColor(254, 249, 195, 70))
-        p.drawRoundedRect(self.rect, 10, 10)
+        p.setRenderHint(QPainter.Antialiasing)
+        p.setPen(QPen(QColor("#ca8a04"), 1.2, Qt.DashLine))
+        p.setBrush(QColor(254, 249, 195, 90))
+        p.drawPath(self.path)
         p.setFont(self.view.fonts.small)
         p.setPen(QColor("#854d0e"))
-        p.drawText(QRectF(self.rect.left() + 8, self.rect.top() + 2, self.rect.width() - 16, 18),
-                   Qt.AlignLeft | Qt.AlignVCenter, "▾ " + self.name)
+        p.drawText(self.title, Qt.AlignLeft | Qt.AlignVCenter, "▾ " + self.name)
 
     def mouseDoubleClickEvent(self, event):
         self.view.toggle_group(self.name)
 
 
 class EdgeItem(QGraphicsPathItem):
-    def __init__(self, src, dst, points):
+    """``pairs``: the (source, target) node edges this drawn edge stands for (several when a
+    group is collapsed)."""
+
+    def __init__(self, src, dst, points, pairs):
         super().__init__()
-        self.src, self.dst = src, dst
+        self.src, self.dst, self.pairs = src, dst, pairs
         (x1, y1), (x2, y2) = points[0], points[-1]
         path = QPainterPath(QPointF(x1, y1))
         dx = max(30.0, (x2 - x1) * 0.5)
@@ -273,7 +299,7 @@ class GraphView(QGraphicsView):
         if session is not None and len(session) > 60:
             self.collapsed = set(session.groups())
         self.rebuild()
-        self.fit()
+        self.fit(readable=True)
 
     def rebuild(self):
         """Lay the graph out and create the items (once per graph, or on expand/collapse)."""
@@ -299,12 +325,16 @@ class GraphView(QGraphicsView):
                 continue
             rects = [self.node_items[m].rect for m in members if m in self.node_items]
             if rects:
-                r = rects[0]
-                for q in rects[1:]:
-                    r = r.united(q)
-                self._scene.addItem(GroupFrame(self, g, r.adjusted(-12, -24, 12, 12)))
+                self._scene.addItem(GroupFrame(self, g, rects))
+        box_of = {m: ("group", g) for g in self.collapsed if g in groups for m in groups[g]}
+        pairs: dict = {}
+        for i in range(len(s)):
+            for p in s.parents[i]:
+                key = (box_of.get(p, p), box_of.get(i, i))
+                if key[0] != key[1]:
+                    pairs.setdefault(key, []).append((p, i))
         for src, dst, points in layout.edges:
-            e = EdgeItem(src, dst, points)
+            e = EdgeItem(src, dst, points, pairs.get((src, dst), []))
             self.edge_items.append(e)
             self._scene.addItem(e)
         self._scene.setSceneRect(self._scene.itemsBoundingRect().adjusted(-40, -40, 40, 40))
@@ -319,54 +349,61 @@ class GraphView(QGraphicsView):
         self.rebuild()
 
     # -- per-step update (no layout) ---------------------------------------------------------
-    def _texts(self, i):
-        s = self.session
-        v, g = s.value(i), s.grad(i)
-        key = (id(v), id(g))
-        cached = self._text_cache.get(i)
-        if cached is None or cached[0] != key:
-            cached = (key, fmt_array(v), fmt_array(g))
-            self._text_cache[i] = cached
-        return cached[1], cached[2]
+    def _value_text(self, i):
+        key = ("v", i, self.session.graph.version)
+        text = self._text_cache.get(key)
+        if text is None:
+            text = self._text_cache[key] = fmt_array(self.session.value(i))
+        return text
+
+    def _grad_text(self, i, state):
+        if state == "partial":  # a sum still growing: not cached
+            return fmt_array(self.session.grad(i)) + " (partial)"
+        key = ("g", i, self.session.graph.version)
+        text = self._text_cache.get(key)
+        if text is None:
+            text = self._text_cache[key] = fmt_array(self.session.grad(i))
+        return text
 
     def invalidate_texts(self):
         self._text_cache.clear()
 
     def refresh(self):
+        """Update every item's state from the stepper (cheap: no layout, only changed items repaint)."""
         s = self.session
         if s is None:
             return
+        if len(self._text_cache) > 20000:
+            self._text_cache.clear()
         current = s.current()
+        known_v = s.known_values()
+        known_g = s.known_grads()
+        backward = s.position > s.backward_start
         rel = s.gradcheck() if self.overlay == "gradcheck" else None
-        flow = s.flow() if s.position > s.backward_start else {}
-        known_v, known_g = {}, {}
+        levels, edge_levels, flags = ({}, {}, {}) if not backward else s.flow()[:3]
+        crossed = s.edge_grad_crossed() if backward else {}
         for i, item in self.node_items.items():
-            vk, gk = s.value_known(i), s.grad_known(i)
-            known_v[i], known_g[i] = vk, gk
-            vt, gt = self._texts(i)
+            vk = bool(known_v[i])
+            gstate = s.grad_state(i) if backward else "unknown"
+            gk = gstate in ("known", "partial")
+            vt = self._value_text(i) if vk else "?"
+            gt = self._grad_text(i, gstate) if gk else ("–" if gstate == "none" else "?")
             overlay = error_colour(rel.get(i)) if rel is not None else None
-            item.set_state((vk, gk, i == current, vt, gt, overlay))
+            flag = ", ".join(flags.get(i, ())) if s.position >= s.length else ""
+            item.set_state((vk, gk, i == current, vt, gt, overlay, flag))
         for name, item in self.group_items.items():
-            nv = ng = 0
-            for m in item.members:
-                vk, gk = s.value_known(m), s.grad_known(m)
-                known_v[m], known_g[m] = vk, gk
-                nv += vk
-                ng += gk
+            members = item.members
+            nv = int(sum(bool(known_v[m]) for m in members))
+            ng = int(sum(bool(known_g[m]) for m in members))
             overlay = None
             if rel is not None:
-                errs = [rel[m] for m in item.members if m in rel]
+                errs = [rel[m] for m in members if m in rel]
                 overlay = error_colour(max(errs) if errs else None)
-            item.set_state((nv, ng, current in item.members, overlay))
+            item.set_state((nv, ng, current in item.member_set, overlay))
         for e in self.edge_items:
-            src = e.src if isinstance(e.src, int) else self.group_items[e.src[1]].members[-1]
-            vk = known_v.get(src, False)
-            fl = None
-            if known_g.get(src) and isinstance(e.src, int):
-                fl = flow.get(e.src)
-            elif known_g.get(src):
-                fl = max((flow.get(m, 0.0) for m in self.group_items[e.src[1]].members), default=None)
-            e.set_state((vk, fl))
+            vk = any(bool(known_v[a]) for a, _ in e.pairs)
+            hit = [edge_levels.get(pair, 0.0) for pair in e.pairs if pair in crossed]
+            e.set_state((vk, max(hit) if hit else None))
 
     def item_for(self, i):
         item = self.node_items.get(i)
@@ -396,15 +433,22 @@ class GraphView(QGraphicsView):
         if 0.05 <= scale <= 6:
             self.scale(factor, factor)
 
-    def fit(self):
+    def fit(self, readable: bool = False):
+        """Fit the whole graph; with ``readable`` never below MIN_FIT_SCALE (then centre on
+        the current node)."""
         rect = self._scene.itemsBoundingRect()
         if rect.isEmpty():
             return
         self.fitInView(rect.adjusted(-20, -20, 20, 20), Qt.KeepAspectRatio)
-        if self.transform().m11() > 1.6:  # a tiny graph: do not blow it up
+        scale = self.transform().m11()
+        if scale > 1.6 or (readable and scale < MIN_FIT_SCALE):
+            # a tiny graph is not blown up; a big one stays readable (pan or zoom out to see all)
+            target = 1.6 if scale > 1.6 else MIN_FIT_SCALE
             self.resetTransform()
-            self.scale(1.6, 1.6)
-            self.centerOn(rect.center())
+            self.scale(target, target)
+            c = self.session.current() if self.session is not None else None
+            item = self.item_for(c) if c is not None else None
+            self.centerOn(item.sceneBoundingRect().center() if item is not None else rect.center())
 
     def wheelEvent(self, event):
         self.zoom(1.15 if event.angleDelta().y() > 0 else 1 / 1.15)

@@ -14,7 +14,7 @@ import traceback
 from PySide6.QtCore import QFileSystemWatcher, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QLabel, QListWidget, QListWidgetItem, QMainWindow,
-                               QSlider, QStatusBar, QTabWidget, QToolBar, QVBoxLayout, QWidget)
+                               QSlider, QStatusBar, QStyle, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
 from .code_view import LessonView
 from .graph_view import GraphView
@@ -70,8 +70,11 @@ class LessonBrowser(QListWidget):
 
     @staticmethod
     def _text(lesson, status):
+        import re
+
+        title = re.sub(r"^\s*\d+\s*[.:)]\s*", "", lesson.title)
         extra = f"   [{status}]" if status else ""
-        return f"{lesson.id}  {lesson.title}{extra}\n      {lesson.summary}"
+        return f"{lesson.number}. {title}{extra}\n{lesson.summary}"
 
     def update_status(self):
         for row, lesson in enumerate(self.lessons):
@@ -170,8 +173,16 @@ class MainWindow(QMainWindow):
         self.addToolBar(tb)
         self.actions = {}
 
+        style = self.style()
+        icons = {"reset": QStyle.SP_MediaSkipBackward, "back": QStyle.SP_MediaSeekBackward,
+                 "step": QStyle.SP_MediaSeekForward, "play": QStyle.SP_MediaPlay,
+                 "backward": QStyle.SP_ArrowLeft, "reload": QStyle.SP_BrowserReload}
+        tb.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+
         def act(key, text, tip, shortcuts, slot, checkable=False):
             a = QAction(text, self)
+            if key in icons:
+                a.setIcon(style.standardIcon(icons[key]))
             a.setToolTip(f"{tip} ({', '.join(shortcuts)})" if shortcuts else tip)
             a.setShortcuts([QKeySequence(s) for s in shortcuts])
             a.setShortcutContext(Qt.WindowShortcut)
@@ -181,10 +192,10 @@ class MainWindow(QMainWindow):
             self.actions[key] = a
             return a
 
-        act("reset", "⏮ Reset", "Back to the start", ["Home"], lambda: self._do("reset"))
-        act("back", "◀ Back", "One step back", ["Left"], lambda: self._do("back"))
-        act("step", "Step ▶", "One step forward", ["Right", "Space"], lambda: self._do("step"))
-        act("play", "⏯ Play", "Play / pause", ["P"], self.toggle_play, checkable=True)
+        act("reset", "Reset", "Back to the start", ["Home"], lambda: self._do("reset"))
+        act("back", "Back", "One step back", ["Left"], lambda: self._do("back"))
+        act("step", "Step", "One step forward", ["Right", "Space"], lambda: self._do("step"))
+        act("play", "Play", "Play / pause", ["P"], self.toggle_play, checkable=True)
         tb.addWidget(QLabel(" speed "))
         self.speed = QSlider(Qt.Horizontal)
         self.speed.setRange(1, 30)
@@ -193,7 +204,7 @@ class MainWindow(QMainWindow):
         self.speed.setToolTip("steps per second")
         self.speed.valueChanged.connect(self._on_speed_changed)
         tb.addWidget(self.speed)
-        act("backward", "⇤ Backward", "Jump to the start of the backward pass", ["B", "End"],
+        act("backward", "To backward", "Jump to the start of the backward pass", ["B", "End"],
             lambda: self._do("backward"))
         tb.addSeparator()
         act("fit", "Fit", "Fit the graph in the window", ["F"], self.graph_view.fit)
@@ -343,16 +354,18 @@ class MainWindow(QMainWindow):
         header = format_ledger_header(s)
         lines = s.ledger()
         cur = s.current()
-        if not lines and cur is not None and s.position <= s.backward_start:
+        if s.position == 0:
+            lines = ["start: nothing is computed yet.",
+                     "Step (→ or Space) to compute the values one by one; B jumps to the backward pass."]
+        elif not lines and cur is not None and s.position <= s.backward_start:
             formula, _ = s.formula(cur)
-            args = ", ".join(s.name(p) for p in s.parents[cur])
-            from .models import fmt_array
-
-            lines = [f"forward: {s.name(cur)} = {s.gate_name(cur)}({args}) = {fmt_array(s.value(cur))}"
-                     + (f"      [{formula}]" if formula else "")]
-        elif not lines and s.position == 0:
-            lines = ["start: only the leaves (inputs and parameters) are known.",
-                     "Step (→ or Space) to compute the gates one by one; B jumps to the backward pass."]
+            lines = ["forward: " + s.current_text() + (f"      [{formula}]" if formula else "")]
+        if s.position >= s.length and s.length > s.backward_start:
+            try:
+                summary = s.flow()[3]
+                lines = lines + ["", "gradient flow: " + summary.replace("\n", "\n  ")]
+            except Exception:
+                pass
         self.ledger.show_step(header, lines)
         self.step_label.setText(f"step {s.position}/{s.length} · {s.phase}")
         self.inspector.refresh()
@@ -427,8 +440,19 @@ class MainWindow(QMainWindow):
             self._reload_timer.start()
 
     def _on_tab_changed(self, index):
-        if self.tabs.widget(index) is self.figures_holder and self.figures_holder.count() == 0:
+        widget = self.tabs.widget(index)
+        if widget is self.figures_holder and self.figures_holder.count() == 0:
             self._load_figures()
+        # the inspector and the ledger belong to the graph: give the other tabs the room
+        on_graph = widget is self.graph_view
+        for dock in (self.inspector_dock, self.ledger_dock):
+            if on_graph:
+                if dock.property("autoHidden"):
+                    dock.setProperty("autoHidden", False)
+                    dock.show()
+            elif dock.isVisible():
+                dock.setProperty("autoHidden", True)
+                dock.hide()
 
     def _reset_figures(self):
         while self.figures_holder.count():

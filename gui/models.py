@@ -1,9 +1,9 @@
-"""Qt-free adapters between the engine's public APIs and the views.
+"""Qt-free adapter between the engine's public graph API and the views.
 
-``GraphSession`` wraps ``gradgraph.graph.Graph`` (or the stand-in in
-:mod:`gradgraph_gui.standin` when the engine has none) and gives the views one
-small, stable vocabulary: node indices, a stepper, a layout computed once,
-formatted values, ledger lines, flow and gradcheck results.
+``GraphSession`` wraps ``gradgraph.graph.Graph`` and its Stepper and gives the
+views one small vocabulary: node indices, what is known at the current
+position, a layout computed once, formatted values, ledger lines, flow and
+gradcheck results.
 """
 from __future__ import annotations
 
@@ -50,142 +50,151 @@ def fmt_array(a) -> str:
         return f"[{shape}] |·|={fmt_number(float(np.sqrt(np.mean(np.square(a, dtype=np.float64)))))}"
 
 
-def _graph_module():
-    try:
-        from gradgraph import graph as g
-    except Exception:  # pragma: no cover - engine without the package
-        return None
-    return g if hasattr(g, "Graph") else None
-
-
 class GraphSession:
-    """One lesson graph as the views see it."""
+    """One lesson graph as the views see it: ``gradgraph.graph.Graph`` and a Stepper.
 
-    def __init__(self, output, use_standin: bool | None = None):
-        module = None if use_standin else _graph_module()
-        if module is not None:
-            self.graph = module.Graph(output)
-            self.engine = "gradgraph.graph"
-        else:
-            from . import standin
+    Node numbers are indices into ``graph.nodes``. Values and gradients are
+    read through the stepper, so a view shows exactly what is known at the
+    current position (gradients may be partial: some contributions arrived).
+    """
 
-            self.graph = standin.Graph(output)
-            self.engine = "stand-in"
+    def __init__(self, output):
+        from gradgraph.graph import Graph
+
+        self.graph = Graph(output)
         self.nodes = list(self.graph.nodes)
-        self.index = {id(n): i for i, n in enumerate(self.nodes)}
-        self.parents = [[self.index[id(p)] for p in self._parents_of(n)] for n in self.nodes]
-        self.children = [[] for _ in self.nodes]
-        for i, ps in enumerate(self.parents):
-            for p in ps:
-                self.children[p].append(i)
+        self.parents = [[p.index for p in n.parents] for n in self.nodes]
+        self.children = [[c.index for c in n.children] for n in self.nodes]
         self.stepper = self.graph.stepper()
-        self._gradcheck = None
+        self._cache: dict = {}
+        self._cache_version = None
+
+    def _cached(self, key, compute):
+        """Results that depend only on the graph's values (flow, gradcheck, full ledger)."""
+        version = self.graph.version
+        if self._cache_version != version:
+            self._cache = {}
+            self._cache_version = version
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     # -- node facts ------------------------------------------------------------------
-    def _parents_of(self, node):
-        ps = getattr(node, "parents", ())
-        return [self.nodes[p] if isinstance(p, int) else p for p in ps]
-
     def __len__(self):
         return len(self.nodes)
 
     def name(self, i) -> str:
-        return str(getattr(self.nodes[i], "name", f"n{i}"))
+        return self.nodes[i].name
 
     def gate(self, i):
-        return getattr(self.nodes[i], "gate", None)
+        return self.nodes[i].gate
 
     def gate_symbol(self, i) -> str:
-        g = self.gate(i)
-        if g is None:
-            return {"parameter": "param", "constant": "const"}.get(self.kind(i), "input")
-        return getattr(g, "symbol", "") or getattr(g, "name", type(g).__name__)
+        n = self.nodes[i]
+        if n.gate is None:
+            return {"parameter": "param", "constant": "const"}.get(n.kind, "input")
+        return n.gate.symbol or n.gate.name
 
     def gate_name(self, i) -> str:
-        g = self.gate(i)
-        return "" if g is None else getattr(g, "name", type(g).__name__)
+        g = self.nodes[i].gate
+        return "" if g is None else g.name
 
     def kind(self, i) -> str:
-        return str(getattr(self.nodes[i], "kind", "intermediate"))
+        return self.nodes[i].kind
 
     def is_leaf(self, i) -> bool:
-        return self.gate(i) is None
+        return self.nodes[i].is_leaf
 
     def group(self, i):
-        return getattr(self.nodes[i], "group", None)
+        return self.nodes[i].group
 
     def value(self, i):
-        return getattr(self.nodes[i], "value", None)
+        """The node's value (an array) if known at this position, else None."""
+        return self.stepper.value(i)
 
     def grad(self, i):
-        return getattr(self.nodes[i], "grad", None)
+        """The gradient at this position (complete or partial), else None."""
+        return self.stepper.grad(i)
+
+    def grad_state(self, i) -> str:
+        """"known", "partial", "unknown" or "none" (a constant)."""
+        return self.stepper.grad_state(i)
 
     def shape(self, i) -> tuple:
-        v = self.value(i)
-        return tuple(np.shape(v)) if v is not None else tuple(getattr(self.nodes[i], "shape", ()))
+        return tuple(self.nodes[i].shape)
 
-    def formula(self, i) -> tuple[str, tuple]:
-        g = self.gate(i)
-        if g is None:
-            return "", ()
-        return getattr(g, "formula", "") or "", tuple(getattr(g, "local", ()) or ())
+    def formula(self, i) -> tuple:
+        n = self.nodes[i]
+        return n.formula, tuple(n.local)
+
+    def expression(self, i) -> str:
+        from gradgraph.graph.stepper import expression
+
+        return expression(self.nodes[i])
 
     # -- stepping ----------------------------------------------------------------------
     @property
     def position(self) -> int:
-        return int(self.stepper.position)
+        return self.stepper.position
 
     @property
     def length(self) -> int:
-        for attr in ("length", "total", "n_steps", "end"):
-            v = getattr(self.stepper, attr, None)
-            if v is not None:
-                return int(v() if callable(v) else v)
-        return len(self.nodes) * 2
+        return len(self.stepper)
 
     @property
     def backward_start(self) -> int:
-        return int(self.stepper.backward_start)
+        return self.stepper.backward_start
 
     @property
     def phase(self) -> str:
-        return str(self.stepper.phase)
+        return self.stepper.phase
 
     def current(self):
-        c = self.stepper.current
-        c = c() if callable(c) else c
-        if c is None:
-            return None
-        if isinstance(c, int):
-            return c
-        node = getattr(c, "node", c)
-        return self.index.get(id(node))
+        step = self.stepper.current
+        return None if step is None else step.node.index
+
+    def current_text(self) -> str:
+        step = self.stepper.current
+        return "" if step is None else step.text
+
+    def known_values(self):
+        return self.stepper.known_values()
+
+    def known_grads(self):
+        return self.stepper.known_grads()
 
     def value_known(self, i) -> bool:
-        return bool(self.stepper.value_known(self.nodes[i]))
+        return self.stepper.value_known(i)
 
     def grad_known(self, i) -> bool:
-        return bool(self.stepper.grad_known(self.nodes[i]))
+        return self.stepper.grad_known(i)
 
-    def ledger(self) -> list[str]:
-        for attr in ("ledger", "lines"):
-            v = getattr(self.stepper, attr, None)
-            if v is not None:
-                v = v() if callable(v) else v
-                return [str(x) for x in v]
-        return []
+    def edge_grad_crossed(self):
+        """{(source, target): True} for the edges the gradient has already travelled back along."""
+        graph, pos = self.graph, self.position
+        if pos <= self.backward_start:
+            return {}
+        graph.steps()
+        bwd = graph._bwd_step if hasattr(graph, "_bwd_step") else None
+        out = {}
+        for e in graph.edges:
+            crossed = self.stepper.edge_known(e)[1] if bwd is None else (
+                bwd[e.target.index] is not None and pos > bwd[e.target.index])
+            if crossed:
+                out[(e.source.index, e.target.index)] = True
+        return out
 
-    def ledger_for(self, i) -> list[str]:
-        """Every ledger line (over the whole backward pass) that mentions node ``i``."""
+    def ledger(self) -> list:
+        return [line.text for line in self.stepper.ledger()]
+
+    def ledger_for(self, i) -> list:
+        """The backward pass's chain-rule lines that send a gradient to or through node ``i``,
+        among the steps done so far."""
         name = self.name(i)
-        steps = getattr(self.graph, "ledger_steps", None)
-        lines = []
-        if steps is not None:
-            for node, ls, touched in steps:
-                if i in touched:
-                    lines.extend(ls)
-            return [l for l in lines if f"d{name}" in l] or lines
-        return lines
+        full = self._cached("ledger", self.graph.ledger)
+        pos = self.position
+        return [line.text for line in full
+                if (line.target == name or line.via == name) and (line.step is None or line.step < pos)]
 
     def step(self):
         self.stepper.step()
@@ -207,49 +216,95 @@ class GraphSession:
 
     # -- editing ---------------------------------------------------------------------------
     def set_value(self, i, value):
-        position = self.position
-        self.graph.set_value(self.nodes[i], value)
-        self._gradcheck = None
-        self.stepper.seek(position)
+        """Give leaf ``i`` a new value and replay up to the same position."""
+        self.graph.set_value(i, value)
+        self.stepper.replay()
 
     # -- analyses ----------------------------------------------------------------------------
-    def flow(self) -> dict:
-        """{node index: gradient magnitude normalized to [0, 1]}."""
-        try:
-            result = self.graph.flow()
-        except Exception:
-            return {}
-        if isinstance(result, dict):
-            out = {}
-            for k, v in result.items():
-                i = k if isinstance(k, int) else self.index.get(id(k))
-                if i is not None:
-                    out[i] = float(getattr(v, "normalized", v))
-            return out
-        return {}
+    def flow(self):
+        """(node levels {index: [0, 1]}, edge levels {(source, target): [0, 1]}, flags {index: [words]})."""
+        def compute():
+            flow = self.graph.flow()
+            nodes, flags = {}, {}
+            for n in self.nodes:
+                info = flow[n.name]
+                nodes[n.index] = info.level
+                if info.flags:
+                    flags[n.index] = list(info.flags)
+            edges = {}
+            for e, ef in zip(self.graph.edges, flow.edges):
+                key = (e.source.index, e.target.index)
+                edges[key] = max(edges.get(key, 0.0), ef.level)
+            return nodes, edges, flags, flow.summary()
+        return self._cached("flow", compute)
 
     def gradcheck(self) -> dict:
-        """{node index: worst relative error}, cached until a value changes."""
-        if self._gradcheck is None:
+        """{node index: worst relative error} (analytic vs centred differences)."""
+        return self._cached("gradcheck", self._gradcheck)
+
+    def _gradcheck(self) -> dict:
+        try:
             result = self.graph.gradcheck()
-            out = {}
-            items = result.items() if isinstance(result, dict) else enumerate(result)
-            for k, v in items:
-                i = k if isinstance(k, int) else self.index.get(id(k))
-                if i is None:
-                    continue
-                out[i] = float(getattr(v, "rel_error", v))
-            self._gradcheck = out
-        return self._gradcheck
+        except ImportError:  # an engine without graph checking: leaves only, via set_value
+            return self._leaf_gradcheck()
+        out = {}
+        items = result.items() if hasattr(result, "items") else enumerate(result)
+        for key, info in items:
+            try:
+                i = self.graph.node(getattr(info, "node", key)).index
+            except (KeyError, TypeError):
+                continue
+            rel = getattr(info, "rel_error", getattr(info, "relative_error", info))
+            try:
+                out[i] = float(rel)
+            except (TypeError, ValueError):
+                continue
+        return out
+
+    def _leaf_gradcheck(self, eps=1e-6, max_elements=12) -> dict:
+        graph = self.graph
+        rng = np.random.default_rng(0)
+        out = {}
+        output = graph.output.index
+        weights = rng.uniform(0.5, 1.5, size=graph.output.shape)
+        for n in self.nodes:
+            if not n.is_leaf or not n.requires_grad:
+                continue
+            base = np.array(graph.value(n.index), dtype=np.float64)
+            analytic = graph.grad(n.index)
+            if analytic is None:
+                continue
+            flat = base.reshape(-1)
+            idx = np.arange(flat.size)
+            if flat.size > max_elements:
+                idx = rng.choice(flat.size, max_elements, replace=False)
+            worst = 0.0
+            seed = graph.seed
+            try:
+                for k in idx:
+                    vals = []
+                    for sign in (1, -1):
+                        trial = flat.copy()
+                        trial[k] += sign * eps
+                        graph.set_value(n.index, trial.reshape(base.shape))
+                        vals.append(float(np.sum(graph.value(output) * seed)))
+                    num = (vals[0] - vals[1]) / (2 * eps)
+                    ana = float(np.asarray(analytic).reshape(-1)[k])
+                    scale = max(abs(num), abs(ana))
+                    worst = max(worst, 0.0 if scale == 0 else abs(num - ana) / scale)
+            finally:
+                graph.set_value(n.index, base)
+            out[n.index] = worst
+        self.stepper.replay()
+        return out
 
     # -- layout ---------------------------------------------------------------------------------
     def groups(self) -> dict:
-        """{group name: [node indices]} for groups of two or more nodes."""
+        """{group path: [node indices]} for the groups nodes are directly in (two or more nodes)."""
         out: dict = {}
-        for i in range(len(self.nodes)):
-            g = self.group(i)
-            if g:
-                out.setdefault(g, []).append(i)
+        for n in self.nodes:
+            if n.group:
+                out.setdefault(n.group, []).append(n.index)
         return {g: ms for g, ms in out.items() if len(ms) >= 2}
 
     def layout(self, collapsed=frozenset()) -> Layout:
@@ -277,6 +332,5 @@ class GraphSession:
 
 def format_ledger_header(session: GraphSession) -> str:
     pos, total = session.position, session.length
-    cur = session.current()
-    where = f" · current: {session.name(cur)}" if cur is not None else ""
-    return f"step {pos}/{total} · {session.phase}{where}"
+    text = session.current_text()
+    return f"step {pos}/{total} · {session.phase}" + (f" · {text}" if text else "")

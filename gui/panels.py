@@ -130,6 +130,7 @@ class Inspector(QWidget):
     def set_session(self, session):
         self.session = session
         self.index = None
+        self._shown = None
         self.title.setText("Click a node to inspect it")
         for w in (self.gate, self.value, self.grad, self.value_img, self.grad_img):
             w.clear()
@@ -145,13 +146,21 @@ class Inspector(QWidget):
 
     def show_node(self, index):
         self.index = index
+        self._shown = None
         self.refresh()
 
     def refresh(self):
         s, i = self.session, self.index
         if s is None or i is None or i >= len(s):
             return
-        vk, gk = s.value_known(i), s.grad_known(i)
+        vk = s.value_known(i)
+        gstate = s.grad_state(i)
+        gk = gstate in ("known", "partial")
+        key = (id(s), i, s.graph.version, vk, gstate, s.position if gstate == "partial" else None,
+               len(s.ledger_for(i)))
+        if key == getattr(self, "_shown", None):
+            return  # nothing this node shows has changed: keep stepping cheap
+        self._shown = key
         shape = s.shape(i)
         shape_txt = "scalar" if not shape or int(np.prod(shape)) == 1 else "shape " + "×".join(map(str, shape))
         self.title.setText(f"{s.name(i)}   ({s.kind(i)}, {shape_txt})")
@@ -159,12 +168,20 @@ class Inspector(QWidget):
         if s.gate(i) is None:
             self.gate.setText("a leaf: its value is given, not computed")
         else:
-            parents = ", ".join(s.name(p) for p in s.parents[i])
-            self.gate.setText(f"gate <b>{s.gate_name(i)}</b>({parents})<br><code>{formula}</code><br>"
-                              + "<br>".join(f"<code>{l}</code>" for l in local))
+            import html
+
+            self.gate.setText(f"gate <b>{s.gate_name(i)}</b>: <code>{html.escape(s.name(i))} = "
+                              f"{html.escape(s.expression(i))}</code><br><code>{html.escape(formula)}</code><br>"
+                              + "<br>".join(f"<code>{html.escape(l)}</code>" for l in local))
         value, grad = s.value(i), s.grad(i)
         self.value.setText(self._describe(value) if vk else "? (not computed yet at this step)")
-        self.grad.setText(self._describe(grad) if gk else "? (not known yet at this step)")
+        if gstate == "none":
+            self.grad.setText("– (a constant: no gradient needed)")
+        elif gk:
+            self.grad.setText(self._describe(grad) + ("\n(partial: more contributions to come)"
+                                                      if gstate == "partial" else ""))
+        else:
+            self.grad.setText("? (not known yet at this step)")
         big = value is not None and np.size(value) > 1
         self.value_img.setVisible(big and vk)
         self.grad_img.setVisible(big and gk and grad is not None)

@@ -420,10 +420,9 @@ class TrainPanel(QWidget):
         self.dataset.addItems(choices)
         if isinstance(default_ds, str) and default_ds in choices:
             self.dataset.setCurrentText(default_ds)
-        for name, widget in (("epochs", self.epochs), ("batch_size", self.batch)):
+        for name, widget, fallback in (("epochs", self.epochs, 20), ("batch_size", self.batch, 64)):
             d = self.params.get(name)
-            if isinstance(d, int) and not isinstance(d, bool):
-                widget.setValue(d)
+            widget.setValue(d if isinstance(d, int) and not isinstance(d, bool) else fallback)
         d = self.params.get("lr")
         if isinstance(d, (int, float)) and not isinstance(d, bool):
             self.lr.setValue(float(d))
@@ -432,14 +431,17 @@ class TrainPanel(QWidget):
             self.optimizer.setCurrentText(d)
         for name, widget in (("dataset", self.dataset), ("epochs", self.epochs), ("batch_size", self.batch),
                              ("lr", self.lr), ("optimizer", self.optimizer)):
-            widget.setEnabled(self.accepts_any or name in self.params)
+            widget.setEnabled(name in self.params or (self.accepts_any and name in ("epochs", "batch_size")))
         self.status.setText("choose the settings and press Start" if module else "")
 
     def options(self) -> dict:
         wanted = {"dataset": self.dataset.currentText(), "epochs": self.epochs.value(),
                   "batch_size": self.batch.value(), "lr": self.lr.value(),
                   "optimizer": self.optimizer.currentText()}
-        return {k: v for k, v in wanted.items() if self.accepts_any or k in self.params}
+        # Only the lesson's own parameters: extra **options usually go on to Trainer(...),
+        # which knows epochs and batch_size but not dataset, lr or optimizer.
+        return {k: v for k, v in wanted.items()
+                if k in self.params or (self.accepts_any and k in ("epochs", "batch_size"))}
 
     def _on_optimizer_changed(self, name):
         if "lr" not in self.params or not isinstance(self.params.get("lr"), float):

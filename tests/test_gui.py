@@ -102,6 +102,10 @@ def test_stepping_moves_the_highlight_and_reveals_values(window, qtbot):
     window.actions["step"].trigger()
     second = [i for i, item in view.node_items.items() if item.state[2]]
     assert second and second != [first]
+    while not s.value_known(names["q"]):
+        window.actions["step"].trigger()
+    assert s.current() == names["q"]
+    assert view.node_items[names["q"]].state[2] is True
     assert view.node_items[names["q"]].state[0] is True and view.node_items[names["q"]].state[3] == "3"
 
     window.actions["backward"].trigger()
