@@ -1,0 +1,294 @@
+"""The training loop (records, control from another thread, NaN, early stopping, run folders),
+checkpoints (round trip, no pickle, atomic writes) and the `gradgraph train` command."""
+import csv
+import json
+import threading
+import time
+import types
+
+import numpy as np
+import pytest
+
+import gradgraph as gg
+from gradgraph import nn, optim
+from gradgraph.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
+from gradgraph.train import Record, Trainer, fit, make_run_dir, run_name
+
+
+def blobs(n=120, seed=0):
+    """Three well separated 2-d clusters."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 3.0], [3.0, -2.0], [-3.0, -2.0]])
+    y = rng.integers(0, 3, size=n)
+    x = (centres[y] + rng.normal(scale=0.6, size=(n, 2))).astype(np.float32)
+    return x, y
+
+
+def mlp(seed=0):
+    return nn.Sequential(nn.Linear(2, 16, rng=seed), nn.ReLU(), nn.Linear(16, 3, init="xavier", rng=seed + 1))
+
+
+def test_records_stream_and_learning():
+    x, y = blobs()
+    model = mlp()
+    trainer = Trainer(model, optim.Adam(model.parameters(), lr=0.05), (x[:100], y[:100]), (x[100:], y[100:]),
+                      epochs=3, batch_size=16)
+    records = list(trainer.records())
+    kinds = [r.kind for r in records]
+    assert kinds.count("step") == 3 * 7 and kinds.count("epoch") == 3 and kinds[-1] == "done"
+    assert sum(r.final for r in records) == 1
+    steps = [r for r in records if r.kind == "step"]
+    assert [r.step for r in steps] == list(range(1, 22)) and all(r.steps_per_epoch == 7 for r in steps)
+    assert set(steps[0].grad_norms) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    assert all(v >= 0 for v in steps[0].grad_norms.values())
+    assert steps[-1].elapsed >= steps[0].elapsed > 0
+    epochs = trainer.history
+    assert [r.epoch for r in epochs] == [0, 1, 2] and epochs[-1].loss < epochs[0].loss
+    assert epochs[-1].val_accuracy > 0.9 and epochs[-1].accuracy > 0.9
+    assert isinstance(records[-1], Record) and records[-1].val_accuracy == epochs[-1].val_accuracy
+    loss, acc = trainer.evaluate(x, y)
+    assert loss < 0.5 and acc > 0.9
+    with pytest.raises(RuntimeError, match="once"):
+        next(trainer.records())
+
+
+def test_log_every_and_fit_and_scheduler():
+    x, y = blobs(64)
+    model = mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    trainer = fit(model, opt, (x, y), epochs=3, batch_size=8, log_every=3,
+                  scheduler=optim.StepLR(opt, step_size=1, gamma=0.5))
+    assert [r.lr for r in trainer.history] == [0.1, 0.05, 0.025]
+    assert trainer.last_record.kind == "done"
+    stream = Trainer(mlp(), optim.SGD(mlp().parameters()), (x, y), epochs=1, batch_size=8, log_every=3).records()
+    steps = [r.step for r in stream if r.kind == "step"]
+    assert steps == [3, 6, 8]  # and the epoch's last step
+
+
+def test_mse_loss_has_no_accuracy():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3)).astype(np.float32)
+    y = (x @ np.array([[1.0], [-2.0], [0.5]], dtype=np.float32))
+    model = nn.Linear(3, 1, rng=0)
+    trainer = fit(model, optim.SGD(model.parameters(), lr=0.1), (x, y), (x, y), loss="mse", epochs=5, batch_size=8)
+    assert trainer.history[-1].accuracy is None and trainer.history[-1].val_accuracy is None
+    assert trainer.history[-1].val_loss < trainer.history[0].val_loss
+    custom = fit(nn.Linear(3, 1, rng=0), optim.SGD(nn.Linear(3, 1).parameters()), (x, y),
+                 loss=lambda out, t: gg.losses.l1(out, t), epochs=1)
+    assert custom.loss_name == "<lambda>"
+    with pytest.raises(ValueError, match="unknown loss"):
+        Trainer(model, optim.SGD(model.parameters()), (x, y), loss="huber")
+
+
+def test_pause_resume_and_stop_from_another_thread():
+    x, y = blobs(64)
+    model = mlp()
+    trainer = Trainer(model, optim.SGD(model.parameters(), lr=0.01), (x, y), epochs=100000, batch_size=8)
+    collected = []
+
+    def consume():
+        for r in trainer.records():
+            collected.append(r)
+
+    worker = threading.Thread(target=consume, daemon=True)
+    began = time.perf_counter()
+    worker.start()
+    try:
+        deadline = time.time() + 10
+        while len(collected) < 5 and time.time() < deadline:
+            time.sleep(0.005)
+        trainer.pause()
+        time.sleep(0.1)
+        assert trainer.paused
+        frozen = len(collected)
+        time.sleep(0.3)
+        assert len(collected) == frozen  # nothing happens while paused
+        trainer.resume()
+        while len(collected) < frozen + 5 and time.time() < deadline:
+            time.sleep(0.005)
+        assert len(collected) >= frozen + 5
+        trainer.pause()
+        time.sleep(0.05)
+        trainer.stop()  # also ends a pause
+    finally:
+        trainer.stop()
+        worker.join(5)
+    wall = time.perf_counter() - began
+    assert not worker.is_alive()
+    assert collected[-1].kind == "stopped" and sum(r.final for r in collected) == 1
+    assert collected[-1].elapsed < wall - 0.2  # the time spent paused is not counted
+
+
+class Boom(nn.Module):
+    """A layer that overflows float32."""
+
+    def forward(self, x):
+        return x * 1e30 * 1e30
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_nan_stop_names_the_layer():
+    x, y = blobs(32)
+    model = nn.Sequential()
+    model.fc1 = nn.Linear(2, 4, rng=0)
+    model.boom = Boom()
+    model.fc2 = nn.Linear(4, 3, rng=1)
+    records = list(Trainer(model, optim.SGD(model.parameters()), (x, y), epochs=2, batch_size=8).records())
+    assert [r.kind for r in records] == ["nan"]
+    assert "'boom'" in records[0].message and "Boom" in records[0].message
+    assert "epoch 1, step 1" in records[0].message
+
+    model = mlp()
+    model[2].weight.data[0, 0] = np.nan
+    final = list(Trainer(model, optim.SGD(model.parameters()), (x, y), epochs=1).records())[-1]
+    assert final.kind == "nan" and "'2.weight'" in final.message and "layer '2'" in final.message
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_exploding_learning_rate_stops_with_nan_record():
+    x, y = blobs(64)
+    x = x * 1000
+    model = mlp()
+    records = list(Trainer(model, optim.SGD(model.parameters(), lr=1e6), (x, y), epochs=50, batch_size=8).records())
+    assert records[-1].kind == "nan"
+    assert "layer" in records[-1].message and "learning rate" in records[-1].message
+
+
+def test_early_stopping_restores_best_weights(tmp_path):
+    x, y = blobs(96)
+    model = mlp()
+    # The validation labels are shifted: the better the model learns, the worse the validation loss.
+    trainer = Trainer(model, optim.Adam(model.parameters(), lr=0.05), (x, y), (x, (y + 1) % 3), epochs=20,
+                      batch_size=16, patience=2, run_dir=tmp_path / "run")
+    records = list(trainer.records())
+    assert records[-1].kind == "early_stop"
+    assert "restored the weights of epoch 1" in records[-1].message
+    assert len(trainer.history) == 3 and trainer.best_epoch == 0
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, trainer.best_state[name])
+    best = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 3))
+    meta = load_checkpoint(tmp_path / "run" / "checkpoint.npz", best)
+    assert meta["extra"]["epoch"] == 0
+    np.testing.assert_array_equal(best[0].weight.data, model[0].weight.data)
+
+
+def test_run_folder_contents(tmp_path):
+    x, y = blobs(64)
+    run = make_run_dir(tmp_path, "mlp", "blobs", lr=0.01, epochs=2, batch=16, opt="adam")
+    assert run.name == "mlp_blobs_lr_0.01_epochs_2_batch_16_opt_adam"
+    again = make_run_dir(tmp_path, "mlp", "blobs", lr=0.01, epochs=2, batch=16, opt="adam")
+    assert again.name == run.name + "_2"
+    assert run_name("lenet", "fashion-mnist", lr=1e-3, epochs=10, batch=64, opt="adam") == \
+        "lenet_fashion-mnist_lr_0.001_epochs_10_batch_64_opt_adam"
+    model = mlp()
+    fit(model, optim.Adam(model.parameters()), (x[:48], y[:48]), (x[48:], y[48:]), epochs=2, batch_size=16,
+        run_dir=run, config={"dataset": "blobs"})
+    files = sorted(p.name for p in run.iterdir())
+    assert files == ["checkpoint.npz", "checkpoint_last.npz", "config.json", "history.csv", "loss_curve.png"]
+    config = json.loads((run / "config.json").read_text())
+    assert config["dataset"] == "blobs" and config["optimizer"] == "Adam" and config["batch_size"] == 16
+    rows = list(csv.DictReader((run / "history.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and rows[0]["val_accuracy"] != ""
+    assert (run / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- checkpoints -----------------------------------------------------------------------------
+def test_checkpoint_round_trip_with_optimizer(tmp_path):
+    x, y = blobs(64)
+    model = mlp()
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    fit(model, opt, (x, y), epochs=1, batch_size=16)
+    path = save_checkpoint(tmp_path / "ck.npz", model, opt, extra={"epoch": 3, "acc": np.float32(0.5)})
+    model2 = mlp(seed=5)
+    opt2 = optim.Adam(model2.parameters(), lr=0.5)
+    meta = load_checkpoint(path, model2, opt2)
+    assert meta["extra"] == {"epoch": 3, "acc": 0.5} and meta["model"] == "Sequential"
+    assert opt2.lr == 0.01 and opt2.t == opt.t
+    for a, b in zip(model.parameters(), model2.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    # Both continue identically.
+    fit(model, opt, (x, y), epochs=1, batch_size=16, seed=1)
+    fit(model2, opt2, (x, y), epochs=1, batch_size=16, seed=1)
+    for a, b in zip(model.parameters(), model2.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    state, opt_state, meta = read_checkpoint(path)
+    assert set(state) == {"0.weight", "0.bias", "2.weight", "2.bias"} and "m.0" in opt_state
+    with pytest.raises(CheckpointError, match="Adam optimizer, not SGD"):
+        load_checkpoint(path, mlp(), optim.SGD(mlp().parameters()))
+
+
+def test_checkpoint_refuses_object_arrays(tmp_path):
+    model = mlp()
+    path = tmp_path / "evil.npz"
+    arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
+    arrays["model/0.weight"] = np.array([{"payload": 1}, None], dtype=object)
+    arrays["__meta__"] = np.array(json.dumps({"format": "gradgraph-checkpoint", "version": 1}))
+    np.savez(path, **arrays)
+    with pytest.raises(CheckpointError, match="Python objects"):
+        load_checkpoint(path, model)
+    np.savez(tmp_path / "plain.npz", a=np.zeros(2))
+    with pytest.raises(CheckpointError, match="not a gradgraph checkpoint"):
+        load_checkpoint(tmp_path / "plain.npz", model)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(CheckpointError):
+        read_checkpoint(tmp_path / "junk.npz")
+
+
+def test_checkpoint_mismatch_errors(tmp_path):
+    path = save_checkpoint(tmp_path / "ck.npz", mlp())
+    with pytest.raises(nn.StateDictError, match="missing keys"):
+        load_checkpoint(path, nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 3), nn.Linear(3, 3)))
+    with pytest.raises(nn.StateDictError, match=r"0.weight.*\(2, 16\).*\(2, 8\)"):
+        load_checkpoint(path, nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(16, 3)))
+    with pytest.raises(CheckpointError, match="no optimizer state"):
+        m = mlp()
+        load_checkpoint(path, m, optim.SGD(m.parameters()))
+
+
+def test_interrupted_checkpoint_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    path = tmp_path / "ck.npz"
+    model = mlp()
+    save_checkpoint(path, model)
+    before = path.read_bytes()
+
+    def broken_savez(file, **arrays):
+        file.write(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    model[0].weight.data += 1
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, model)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(tmp_path / "new.npz", model)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz"]
+
+
+# -- the command line ------------------------------------------------------------------------
+def test_cli_train_on_the_starter_subset(tmp_path, capsys):
+    from gradgraph.cli import build_parser
+
+    args = build_parser().parse_args(["train", "lenet", "--epochs", "1", "--limit", "640", "--batch-size", "32",
+                                      "--runs-dir", str(tmp_path)])
+    assert args.run(args) == 0
+    out, err = capsys.readouterr()
+    assert "epoch 1/1" in out and "val acc" in out and "test accuracy" in out
+    assert "epoch 1/1 [" in err and "loss" in err
+    run = tmp_path / "lenet_fashion-mnist-starter_lr_0.001_epochs_1_batch_32_opt_adam"
+    assert str(run) in out and (run / "checkpoint.npz").exists() and (run / "loss_curve.png").exists()
+    # Resuming from the checkpoint works and makes a second folder.
+    args = build_parser().parse_args(["train", "lenet", "--epochs", "1", "--limit", "320", "--batch-size", "32",
+                                      "--runs-dir", str(tmp_path), "--resume", str(run / "checkpoint.npz")])
+    assert args.run(args) == 0
+    assert (tmp_path / (run.name + "_2") / "history.csv").exists()
+
+
+def test_cli_train_accepts_a_plain_namespace(tmp_path, capsys):
+    from gradgraph.train import cli_train
+
+    args = types.SimpleNamespace(dataset="fashion-mnist-starter", epochs=1, limit=200, batch_size=50,
+                                 val_fraction=0.0, runs_dir=str(tmp_path), optimizer="sgd", activation="tanh",
+                                 pool="avg")
+    assert cli_train(args) == 0
+    assert "test accuracy" in capsys.readouterr().out
