@@ -46,7 +46,7 @@ from pathlib import Path
 
 __all__ = [
     "LESSONS_ENV", "Lesson", "LessonNotFoundError", "cli_list", "cli_run", "find_lesson",
-    "lessons_dir", "list_lessons", "load", "main", "walkthrough",
+    "lessons_dir", "list_lessons", "load", "main",
 ]
 
 LESSONS_ENV = "GRADGRAPH_LESSONS"
@@ -171,78 +171,6 @@ def load(lesson):
         sys.modules.pop(name, None)
         raise
     return module
-
-
-def walkthrough(output, file=None) -> None:
-    """Print the forward values and the backward chain-rule lines of ``output``'s graph.
-
-    Uses ``gradgraph.graph.walk.walkthrough`` when it is available; otherwise a
-    plain listing: each node's value, then each gate's upstream gradient times
-    its local gradient.
-    """
-    file = sys.stdout if file is None else file
-    try:
-        from gradgraph.graph.walk import walkthrough as graph_walkthrough
-    except ImportError:
-        graph_walkthrough = None
-    if graph_walkthrough is not None:
-        graph_walkthrough(output, file=file)
-        return
-    _plain_walkthrough(output, file)
-
-
-def _plain_walkthrough(output, file) -> None:
-    import numpy as np
-
-    from .tensor import _gate_backward, topological_order
-
-    order = topological_order(output)
-    names, counts = {}, {}
-    for node in order:
-        if node.name:
-            names[id(node)] = node.name
-        else:
-            stem = node.gate.short_name if node.gate is not None else "const"
-            counts[stem] = counts.get(stem, 0) + 1
-            names[id(node)] = f"{stem}_{counts[stem]}"
-
-    def show(a) -> str:
-        a = np.asarray(a)
-        if a.size == 1:
-            return f"{a.item():.4g}"
-        return np.array2string(a, precision=4, suppress_small=True, max_line_width=100, threshold=12).replace("\n", " ")
-
-    print("forward:", file=file)
-    for node in order:
-        if node.gate is None:
-            print(f"  {names[id(node)]} = {show(node.data)}", file=file)
-        else:
-            args = ", ".join(names[id(p)] for p in node.parents)
-            print(f"  {names[id(node)]} = {node.gate.name}({args}) = {show(node.data)}", file=file)
-    if output.data.size != 1:
-        return
-    for node in order:
-        if node.requires_grad and node.gate is None:
-            node.grad = None
-    output.backward()
-    print("backward (upstream gradient x local gradient):", file=file)
-    out = names[id(output)]
-    print(f"  d{out}/d{out} = 1", file=file)
-    for node in reversed(order):
-        if node.gate is None or node.grad is None:
-            continue
-        local = "; ".join(node.gate.local)
-        contributions = _gate_backward(node, node.grad)
-        for parent, d_parent in zip(node.parents, contributions):
-            if d_parent is None or not parent.requires_grad:
-                continue
-            print(f"  d{out}/d{names[id(parent)]} += d{out}/d{names[id(node)]} x local = {show(d_parent)}"
-                  + (f"   ({local})" if local else ""), file=file)
-    leaves = [n for n in order if n.gate is None and n.requires_grad]
-    if leaves:
-        print("gradients of the inputs:", file=file)
-        for leaf in leaves:
-            print(f"  d{out}/d{names[id(leaf)]} = {show(leaf.grad)}", file=file)
 
 
 # -- the command line ---------------------------------------------------------

@@ -87,7 +87,8 @@ class Multiply(gg.Gate):
   yourself (`gradgraph exercise 1.1`).
 """
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (gg.lessons: walkthrough and main)
+import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
+from gradgraph.graph.walk import walkthrough
 
 SUMMARY = "f = (x + y) z at x=-2, y=5, z=-4: forward values, local gradients, the chain rule."
 EXERCISES = ["1.1", "1.2"]
@@ -122,7 +123,7 @@ def run(quick=False):
 
     print("\nThe engine, gate by gate")
     out = build(x, y, z)
-    gg.lessons.walkthrough(out)
+    walkthrough(out)
     inputs = {n.name: n for n in gg.topological_order(out) if n.is_leaf}
     grads = {name: float(t.grad) for name, t in inputs.items()}
 

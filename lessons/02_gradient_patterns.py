@@ -50,7 +50,8 @@ must reset them (`zero_grad()`) before each step.
 - Exercise 2.1: the backward pass of the max gate.
 """
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (gg.lessons: walkthrough and main)
+import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
+from gradgraph.graph.walk import walkthrough
 
 SUMMARY = "Add distributes, max routes, multiply switches; a value used twice sums its gradients."
 EXERCISES = ["2.1"]
@@ -81,7 +82,7 @@ def used_twice(x=3.0, y=-4.0):
 def run(quick=False):
     print("f = 2 (x y + max(z, w)) at x = 3, y = -4, z = 2, w = -1\n")
     f = build()
-    gg.lessons.walkthrough(f)
+    walkthrough(f)
     leaves = {n.name: n for n in gg.topological_order(f) if n.is_leaf and n.requires_grad}
     grads = {name: float(t.grad) for name, t in leaves.items()}
     print("\n  add distributes: both inputs of the sum get 2")

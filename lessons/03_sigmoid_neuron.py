@@ -62,7 +62,8 @@ Both graphs give the same gradients (`run()` checks it).
 - Exercise 3.1: write the sigmoid gate's backward.
 """
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (gg.lessons: walkthrough and main)
+import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
+from gradgraph.graph.walk import walkthrough
 
 SUMMARY = "1/(1+exp(-(w0x0+w1x1+w2))) as eight small gates and with one sigmoid gate: same gradients."
 EXERCISES = ["3.1"]
@@ -92,12 +93,12 @@ def gradients(f):
 def run(quick=False):
     print("The neuron as many gates\n")
     long = build()
-    gg.lessons.walkthrough(long)
+    walkthrough(long)
     g_long = gradients(long)
 
     print("\nThe neuron with one sigmoid gate\n")
     short = build(fused=True)
-    gg.lessons.walkthrough(short)
+    walkthrough(short)
     g_short = gradients(short)
 
     sigma = float(short.data)

@@ -77,7 +77,8 @@ gradgraph's binary gates do this with `gg.unbroadcast(grad, shape)`.
 import numpy as np
 
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (gg.lessons: walkthrough and main)
+import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
+from gradgraph.graph.walk import walkthrough
 
 SUMMARY = "Matmul gradients, Jacobian shapes, and why broadcasting sums gradients back."
 
@@ -154,7 +155,7 @@ def run(quick=False):
 
     print("\nThe graph L = sum(relu(X W + b))")
     loss = build()
-    gg.lessons.walkthrough(loss)
+    walkthrough(loss)
     ok = gg.gradcheck(lambda a, c, d: (a @ c + d).relu().sum(), list(tensors()))
     print("gradcheck of the whole graph:", "passes" if ok else "fails")
 

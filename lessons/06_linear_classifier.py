@@ -111,7 +111,8 @@ guessing. Lesson 8 fixes that with a hidden layer.
 import numpy as np
 
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (gg.lessons: walkthrough and main)
+import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
+from gradgraph.graph.walk import walkthrough
 
 SUMMARY = "SVM loss on three images (2.9, 0, 12.9, mean 5.27), cross-entropy 2.04, the ln(C) check."
 EXERCISES = ["6.1", "6.2"]
@@ -189,7 +190,7 @@ def run(quick=False):
     print(f"  gg.losses.cross_entropy: {float(fused.data):.4f}")
 
     loss = build()
-    gg.lessons.walkthrough(loss)
+    walkthrough(loss)
     scores = [n for n in gg.topological_order(loss) if n.name == "scores"][0]
     print(f"  dL/ds = {np.round(scores.grad, 3)} = p - onehot(cat) = {np.round(p - [1, 0, 0], 3)}")
 

@@ -82,7 +82,7 @@ far too many: lesson 9's convolutions share a few weights across positions.
 import numpy as np
 
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (gg.lessons: walkthrough and main)
+import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
 from gradgraph import nn
 
 SUMMARY = "Activations; a 2-layer ReLU net on XOR, a ring and three modes; vanishing gradients; dead ReLUs."
@@ -91,13 +91,13 @@ DATASETS = ("xor", "ring", "three_modes")
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU}
 
 
-def two_layer(hidden=32, activation="relu", seed=0, dtype=np.float32):
-    """s = W2 f(W1 x + b1) + b2 for 2-D inputs and 2 classes (hidden=0: a linear classifier)."""
+def two_layer(hidden=32, activation="relu", seed=0, dtype=np.float32, classes=2):
+    """s = W2 f(W1 x + b1) + b2 for 2-D inputs (hidden=0: a linear classifier, s = W x + b)."""
     if hidden == 0:
-        return nn.Sequential(nn.Linear(2, 2, init="xavier", rng=seed, dtype=dtype))
+        return nn.Sequential(nn.Linear(2, classes, init="xavier", rng=seed, dtype=dtype))
     init = "kaiming" if activation in ("relu", "leaky_relu") else "xavier"
     return nn.Sequential(nn.Linear(2, hidden, init=init, rng=seed, dtype=dtype), ACTIVATIONS[activation](),
-                         nn.Linear(hidden, 2, init="xavier", rng=seed + 1, dtype=dtype))
+                         nn.Linear(hidden, classes, init="xavier", rng=seed + 1, dtype=dtype))
 
 
 def load_points(name, quick=False, seed=0):
@@ -106,16 +106,21 @@ def load_points(name, quick=False, seed=0):
     return make(n=200 if quick else 400, seed=seed)
 
 
-def trainer(quick=False, *, dataset="ring", hidden=32, activation="relu", lr=0.03, epochs=None, batch_size=32,
-            seed=0, **options):
+OPTIMIZERS = {"adam": gg.optim.Adam, "sgd": gg.optim.SGD, "rmsprop": gg.optim.RMSprop}
+
+
+def trainer(quick=False, *, dataset="ring", hidden=32, activation="relu", lr=0.03, optimizer="adam", epochs=None,
+            batch_size=32, seed=0, **options):
     """A Trainer for a 2-layer network on a 2-D toy dataset (the app draws its decision boundary).
 
-    ``trainer.x``/``trainer.y`` hold the points; ``trainer.model`` maps (n, 2) points to 2 class scores.
+    ``dataset``: xor, ring, three_modes or spiral; ``hidden``: hidden units (0: a linear classifier);
+    ``activation``: relu, tanh, sigmoid or leaky_relu. Other options go to gg.train.Trainer.
+    ``trainer.x``/``trainer.y`` hold the points; ``trainer.model`` maps (n, 2) points to class scores.
     """
     X, y = load_points(dataset, quick, seed)
-    model = two_layer(hidden, activation, seed)
+    model = two_layer(hidden, activation, seed, classes=int(y.max()) + 1)
     epochs = epochs if epochs is not None else (15 if quick else 100)
-    return gg.train.Trainer(model, gg.optim.Adam(model.parameters(), lr=lr), (X, y), epochs=epochs,
+    return gg.train.Trainer(model, OPTIMIZERS[optimizer](model.parameters(), lr=lr), (X, y), epochs=epochs,
                             batch_size=batch_size, seed=seed, **options)
 
 

@@ -3,7 +3,6 @@ import ast
 import os
 import subprocess
 import sys
-import time
 from argparse import Namespace
 from pathlib import Path
 
@@ -108,13 +107,10 @@ def _module(modules, lesson):
 def test_run_quick(lesson_id, modules, capsys):
     lesson = lessons.find_lesson(lesson_id)
     module = _module(modules, lesson)
-    began = time.perf_counter()
     results = module.run(quick=True)
-    elapsed = time.perf_counter() - began
     out = capsys.readouterr().out
     assert isinstance(results, dict) and results
     assert out.strip(), "run() should print its walkthrough"
-    assert elapsed < 60, f"lesson {lesson_id} took {elapsed:.1f} s in quick mode"
 
 
 @pytest.mark.parametrize("lesson_id", IDS)
