@@ -9,6 +9,7 @@ from . import ops
 from .gate import Gate, unbroadcast
 from .gradcheck import GradcheckError, compare_gradients, gradcheck, numerical_gradient, relative_error
 from .tensor import Tensor, as_tensor, current_scope, maximum, no_grad, scope, topological_order
+from .graph import Graph, Stepper
 from . import data, losses
 from .ops.conv import avg_pool2d, conv2d, max_pool2d
 from . import nn, optim, train
@@ -16,7 +17,7 @@ from . import nn, optim, train
 __version__ = "0.1.0"
 
 __all__ = [
-    "Gate", "GradcheckError", "Tensor", "as_tensor", "compare_gradients", "current_scope", "data", "gradcheck", "losses",
+    "Gate", "GradcheckError", "Graph", "Stepper", "Tensor", "as_tensor", "compare_gradients", "current_scope", "data", "gradcheck", "losses",
     "maximum", "no_grad", "numerical_gradient", "ops", "relative_error", "scope",
     "topological_order", "unbroadcast",
     "avg_pool2d", "conv2d", "max_pool2d", "nn", "optim", "train",

@@ -1,0 +1,270 @@
+"""The graph model: nodes, stepping, the chain-rule ledger, set_value + replay."""
+import numpy as np
+import pytest
+
+import gradgraph as gg
+from gradgraph.graph import Graph, Stepper
+
+
+def lecture():
+    """f = (x + y) z at x = -2, y = 5, z = -4, with q and f named as in the lecture."""
+    x, y, z = gg.Tensor(-2.0, name="x"), gg.Tensor(5.0, name="y"), gg.Tensor(-4.0, name="z")
+    q = x + y
+    q.name = "q"
+    f = q * z
+    f.name = "f"
+    return f
+
+
+# -- nodes ------------------------------------------------------------------------------
+
+def test_nodes_in_topological_order_with_leaves_first():
+    graph = Graph(lecture())
+    assert [n.name for n in graph.nodes] == ["x", "y", "z", "q", "f"]
+    assert [n.kind for n in graph.nodes] == ["input"] * 3 + ["intermediate"] * 2
+    assert [n.index for n in graph.nodes] == list(range(5))
+    assert graph.output is graph.nodes[-1]
+
+
+def test_node_fields():
+    graph = Graph(lecture())
+    x, q, f = graph.node("x"), graph.node("q"), graph.node("f")
+    assert x.gate is None and x.is_leaf
+    assert q.gate == "Add" and f.gate == "Multiply"
+    assert f.gate.symbol == "*" and f.gate.formula == "z = x * y" and f.op is f.tensor.gate
+    assert [p.name for p in f.parents] == ["q", "z"]
+    assert [c.name for c in x.children] == ["q"]
+    assert (x.value, q.value, f.value) == (-2.0, 3.0, -12.0)
+    assert isinstance(f.value, float)
+    assert (x.grad, graph.node("y").grad, graph.node("z").grad, q.grad, f.grad) == (-4.0, -4.0, 3.0, -4.0, 1.0)
+    assert x.shape == () and q.group is None
+    assert graph.node(0) is x and graph.node(x.tensor) is x and "q" in graph
+
+
+def test_graph_never_touches_tensor_grads():
+    f = lecture()
+    graph = Graph(f)
+    graph.backward()
+    assert all(n.tensor.grad is None for n in graph.nodes)
+
+
+def test_unnamed_nodes_get_unique_automatic_names():
+    a, b = gg.Tensor(1.0), gg.Tensor(2.0)
+    out = (a * b + a) * 3.0
+    graph = Graph(out)
+    names = [n.name for n in graph.nodes]
+    assert len(set(names)) == len(names)
+    assert {"x_0", "x_1", "c_0", "mul_0", "add_0", "mul_1"} == set(names)
+
+
+def test_repeated_user_names_are_made_unique():
+    w1, w2 = gg.Tensor(1.0, name="w"), gg.Tensor(2.0, name="w")
+    graph = Graph(w1 * w2)
+    assert len({n.name for n in graph.nodes}) == 3
+
+
+def test_a_leaf_as_output():
+    x = gg.Tensor(3.0, name="x")
+    graph = Graph(x)
+    assert [s.kind for s in graph.steps()] == ["leaf", "seed"]
+    assert graph.node("x").grad == 1.0
+
+
+# -- steps and the stepper ---------------------------------------------------------------
+
+def test_steps_forward_then_backward():
+    graph = Graph(lecture())
+    steps = graph.steps()
+    assert [(s.phase, s.kind, s.node.name) for s in steps] == [
+        ("forward", "leaf", "x"), ("forward", "leaf", "y"), ("forward", "leaf", "z"),
+        ("forward", "gate", "q"), ("forward", "gate", "f"),
+        ("backward", "seed", "f"), ("backward", "gate", "f"), ("backward", "gate", "q"),
+    ]
+    assert graph.backward_start == 5
+    assert steps[3].text == "q = x + y = 3"
+    assert steps[4].text == "f = q * z = -12"
+
+
+def test_stepper_states_forward_back_seek_reset():
+    graph = Graph(lecture())
+    s = graph.stepper()
+    assert isinstance(s, Stepper) and s.position == 0 and len(s) == s.len == 8 and s.current is None
+    assert not any(s.known_values()) and not any(s.known_grads())
+    assert s.step().node.name == "x"
+    assert s.value_known("x") and not s.value_known("y") and s.value("y") is None
+    s.seek(4)
+    assert s.current.node.name == "q" and s.value_known("q") and not s.value_known("f")
+    assert s.phase == "forward"
+    s.seek(s.backward_start)
+    assert s.known_values().all() and not s.known_grads().any()
+    s.step()  # the seed
+    assert s.phase == "backward" and s.grad_known("f") and not s.grad_known("q")
+    assert s.grad("f") == 1.0
+    s.step()  # back through f = q * z
+    assert s.grad_known("q") and s.grad_known("z") and not s.grad_known("x")
+    assert s.grad("q") == -4.0 and s.grad("z") == 3.0 and s.grad("x") is None
+    assert s.grad_state("x") == "unknown" and s.grad_state("q") == "known"
+    s.step()
+    assert s.known_grads().all() and s.at_end and s.step() is None
+    undone = s.back()
+    assert undone.node.name == "q" and s.position == 7 and not s.grad_known("x")
+    s.reset()
+    assert s.position == 0 and s.back() is None
+    s.run_to_end()
+    assert s.position == len(s)
+    s.seek(-5)
+    assert s.position == 0
+    s.seek(1000)
+    assert s.position == len(s)
+
+
+def test_gg_stepper_accepts_a_graph_or_a_tensor():
+    assert len(gg.Stepper(lecture())) == 8
+    assert len(gg.Stepper(gg.Graph(lecture()))) == 8
+
+
+def test_stepping_does_one_gate_of_work_and_back_does_none():
+    calls = []
+
+    class Counting(gg.Gate):
+        symbol = "c"
+
+        def forward(self, x):
+            calls.append("forward")
+            return x * 1.0
+
+        def backward(self, d_out):
+            calls.append("backward")
+            return (d_out,)
+
+    x = gg.Tensor(1.0, name="x")
+    h = x
+    for _ in range(5):
+        h = Counting()(h)
+    calls.clear()
+    s = Graph(h).stepper()
+    s.step()
+    assert calls == []                    # a leaf: nothing to compute
+    s.step()
+    assert calls == ["forward"]           # exactly one gate
+    s.seek(s.backward_start)
+    assert calls.count("forward") == 5
+    s.seek(s.backward_start + 2)
+    assert calls.count("backward") == 1
+    before = list(calls)
+    s.back()
+    s.back()
+    s.seek(s.backward_start + 2)          # cached: nothing recomputed
+    assert calls == before
+
+
+def test_partial_gradients_of_a_node_used_twice():
+    x = gg.Tensor(3.0, name="x")
+    a = x * 2.0
+    a.name = "a"
+    b = x * 5.0
+    b.name = "b"
+    f = a + b
+    f.name = "f"
+    s = Graph(f).stepper()
+    s.seek(s.backward_start + 2)  # seed, back through f: a and b known
+    s.step()                      # back through b (reverse topological order): x gets 5
+    assert s.grad_state("x") == "partial" and s.grad("x") == 5.0
+    s.step()                      # back through a: x gets 2 more
+    assert s.grad_state("x") == "known" and s.grad("x") == 7.0
+
+
+def test_subscribers_hear_position_and_value_changes():
+    graph = Graph(lecture())
+    s = graph.stepper()
+    events = []
+    unsubscribe = s.subscribe(events.append)
+    s.step()
+    s.seek(3)
+    s.back()
+    assert [(e.kind, e.previous, e.position) for e in events] == [("position", 0, 1), ("position", 1, 3),
+                                                                   ("position", 3, 2)]
+    graph.set_value("x", 1.0)
+    assert events[-1].kind == "values"
+    unsubscribe()
+    s.step()
+    assert len(events) == 4
+
+
+# -- set_value and replay ------------------------------------------------------------------
+
+def test_set_value_replays_values_and_gradients():
+    graph = Graph(lecture())
+    s = graph.stepper()
+    s.run_to_end()
+    graph.set_value("x", 1.0)
+    assert graph.node("f").value == -24.0        # (1 + 5) * -4
+    assert graph.node("q").value == 6.0
+    assert graph.node("z").grad == 6.0           # df/dz = q
+    assert s.value("f") == -24.0 and s.grad("z") == 6.0
+    assert "df/dz = df/df · df/dz = 1 · 6 = 6" in graph.ledger().text
+    graph.reset_values()
+    assert graph.node("f").value == -12.0 and graph.node("z").grad == 3.0
+
+
+def test_set_value_only_recomputes_what_depends_on_the_node():
+    graph = Graph(lecture())
+    graph.forward()
+    graph.set_value("z", 2.0)
+    assert graph._value[graph.node("q").index] is not None  # q = x + y does not depend on z
+    assert graph._value[graph.node("f").index] is None
+    assert graph.node("f").value == 6.0
+
+
+def test_set_value_checks_the_node_and_the_shape():
+    graph = Graph(lecture())
+    with pytest.raises(ValueError, match="gate"):
+        graph.set_value("q", 1.0)
+    w = gg.Tensor(np.ones(3), name="w")
+    g2 = Graph((w * 2.0).sum())
+    with pytest.raises(ValueError, match="shape"):
+        g2.set_value("w", np.ones(4))
+    g2.set_value("w", [1.0, 2.0, 3.0])
+    assert g2.output.value == 12.0
+
+
+def test_shared_gate_object_is_reprimed_before_backward():
+    mul = gg.ops.Multiply()
+    x, y, z = gg.Tensor(2.0, name="x"), gg.Tensor(3.0, name="y"), gg.Tensor(4.0, name="z")
+    a = mul(x, y)          # the same gate object used twice: its state is the last call's
+    f = mul(a, z)
+    graph = Graph(f)
+    assert graph.node("x").grad == 12.0 and graph.node("y").grad == 8.0 and graph.node("z").grad == 6.0
+
+
+def test_non_scalar_output_is_seeded_with_ones():
+    w = gg.Tensor(np.array([1.0, -2.0]), name="w")
+    graph = Graph(w * 3.0)
+    np.testing.assert_allclose(graph.node("w").grad, [3.0, 3.0])
+    graph = Graph(w * 3.0, grad=np.array([1.0, 0.5]))
+    np.testing.assert_allclose(graph.node("w").grad, [3.0, 1.5])
+
+
+# -- big graphs ----------------------------------------------------------------------------
+
+def test_100000_node_chain_without_recursion_errors():
+    x = gg.Tensor(0.5, name="x")
+    h = x
+    for _ in range(100_000):
+        h = -h
+    graph = Graph(h)
+    assert len(graph.nodes) == 100_001
+    assert graph.output.value == 0.5 and graph.node("x").grad == 1.0
+    s = graph.stepper()
+    s.seek(len(s) - 1)
+    assert s.grad_known(graph.nodes[1]) and not s.grad_known("x")
+
+
+def test_no_qt_in_the_graph_package():
+    import pathlib
+
+    import gradgraph.graph
+
+    for path in pathlib.Path(gradgraph.graph.__file__).parent.glob("*.py"):
+        text = path.read_text()
+        assert "PySide6" not in text and "gradgraph_gui" not in text, path

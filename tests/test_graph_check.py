@@ -1,0 +1,132 @@
+"""Gradient flow (dead ReLUs, saturation, NaN, vanishing) and gradcheck on the graph."""
+import numpy as np
+import pytest
+
+import gradgraph as gg
+from gradgraph.graph import Graph
+
+
+def named(tensor, name):
+    tensor.name = name
+    return tensor
+
+
+class WrongSquare(gg.Gate):
+    """z = x²  with a student's bug: dz/dx = x (the 2 is missing)."""
+
+    symbol = "sq"
+
+    def forward(self, x):
+        self.x = x
+        return x * x
+
+    def backward(self, d_out):
+        return (d_out * self.x,)
+
+
+# -- gradcheck ---------------------------------------------------------------------------
+
+def test_gradcheck_passes_on_a_correct_graph():
+    x, y, z = gg.Tensor(-2.0, name="x"), gg.Tensor(5.0, name="y"), gg.Tensor(-4.0, name="z")
+    f = named(named(x + y, "q") * z, "f")
+    result = Graph(f).gradcheck(eps=1e-6)
+    assert set(result) == {"x", "y", "z", "q", "f"}
+    assert result.ok and not result.suspects
+    assert result["x"].analytic == -4.0 and result["x"].numerical == pytest.approx(-4.0)
+    assert result["z"].rel_error < 1e-6 and result["z"].ok
+
+
+def test_gradcheck_flags_a_wrong_custom_gate():
+    x, y = gg.Tensor(1.5, name="x"), gg.Tensor(-2.0, name="y")
+    s = named(WrongSquare()(x), "s")
+    f = named(s * y, "f")
+    result = Graph(f).gradcheck()
+    assert result["s"].ok and result["f"].ok and result["y"].ok   # downstream of the bug: fine
+    assert not result["x"].ok                                      # the input of the wrong gate
+    assert result["x"].analytic == pytest.approx(-3.0)             # dz/dx = x (wrong)
+    assert result["x"].numerical == pytest.approx(-6.0)            # 2x (right)
+    assert result.suspects == ["s"] and result["s"].blamed
+    assert result.failures == ["x"] and not result.ok
+
+
+def test_gradcheck_blames_the_right_gate_when_the_bug_is_deep():
+    x = gg.Tensor(np.array([0.5, -1.0, 2.0]), name="x")
+    h = named(WrongSquare()(x), "h")
+    t = named(h.tanh(), "t")
+    loss = named(t.sum(), "L")
+    result = Graph(loss).gradcheck()
+    assert result.suspects == ["h"]
+    assert result["t"].ok and result["h"].ok and not result["x"].ok
+
+
+def test_gradcheck_samples_big_tensors_and_leaves_the_graph_intact():
+    rng = np.random.default_rng(0)
+    w = gg.Tensor(rng.normal(size=(30, 20)), name="W")
+    x = gg.Tensor(rng.normal(size=(5, 30)), name="X")
+    loss = named((x @ w).tanh().mean(), "L")
+    graph = Graph(loss)
+    before = graph.node("W").grad.copy()
+    result = graph.gradcheck(max_elements=10)
+    assert result.ok
+    assert result["W"].sampled and len(result["W"].indices) == 10 and result["W"].analytic.shape == (10,)
+    np.testing.assert_array_equal(graph.node("W").grad, before)
+    # the gates were left with other inputs by the replays; backward still uses the right ones
+    graph.set_value("X", x.data)
+    np.testing.assert_allclose(graph.node("W").grad, before)
+
+
+def test_gradcheck_skips_constants():
+    x = gg.Tensor(2.0, name="x")
+    graph = Graph(named(x * 3.0, "f"))
+    assert set(graph.gradcheck()) == {"x", "f"}
+
+
+# -- flow ----------------------------------------------------------------------------------
+
+def test_flow_levels_are_normalised():
+    x, y, z = gg.Tensor(-2.0, name="x"), gg.Tensor(5.0, name="y"), gg.Tensor(-4.0, name="z")
+    f = named(named(x + y, "q") * z, "f")
+    graph = Graph(f)
+    flow = graph.flow()
+    assert flow["x"].magnitude == 4.0 and flow["f"].magnitude == 1.0
+    assert all(0.0 <= info.level <= 1.0 for info in flow.values())
+    assert flow["x"].level == 1.0 and flow["f"].level == 0.0
+    assert len(flow.edges) == len(graph.edges)
+    assert flow.summary() == "no problems found" and flow.first_nonfinite is None
+
+
+def test_flow_flags_a_dead_relu():
+    x = gg.Tensor(np.array([-3.0, -2.0, -1.0, 0.5]), name="x")
+    r = named(x.relu(), "r")
+    flow = Graph(named(r.sum(), "L")).flow()
+    assert flow["r"].dead_fraction == 0.75
+    assert flow.dead_relus == ["r"] and "dead" in flow["r"].flags
+    assert "dead ReLU" in flow.summary()
+
+
+def test_flow_flags_saturated_sigmoid_and_vanishing_gradient():
+    x = gg.Tensor(np.array([30.0, 40.0, -50.0]), name="x")
+    s = named(x.sigmoid(), "s")
+    w = gg.Tensor(np.array([1.0, 1.0, 1.0]), name="w")
+    loss = named((s * w).sum(), "L")
+    flow = Graph(loss).flow()
+    assert flow.saturated == ["s"] and flow["s"].saturated_fraction == 1.0
+    assert "x" in flow.vanishing
+
+
+def test_flow_finds_the_first_nan():
+    x = gg.Tensor(np.array([1.0, -1.0]), name="x")
+    with np.errstate(all="ignore"):
+        lg = named(x.log(), "lg")      # log(-1) = nan
+        out = named((lg * 2.0).sum(), "L")
+        flow = Graph(out).flow()
+    assert flow.first_nonfinite.name == "lg" and flow.first_nonfinite_in == "value"
+    assert flow.first_nan is flow.first_nonfinite
+
+
+def test_flow_finds_a_nan_born_in_the_backward_pass():
+    x = gg.Tensor(0.0, name="x")
+    r = named(x ** 0.5, "r")           # value 0 is fine, d/dx = 0.5 x^-0.5 = inf
+    with np.errstate(all="ignore"):
+        flow = Graph(named(r * 3.0, "f")).flow()
+    assert flow.first_nonfinite.name == "x" and flow.first_nonfinite_in == "grad"
