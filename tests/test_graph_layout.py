@@ -65,6 +65,7 @@ def test_collapsed_view_shows_one_box_per_layer_and_expands():
     assert [(e.source.name, e.target.name) for e in view.edges] == [
         ("input", "net/fc0"), ("net/fc0", "net/fc1"), ("net/fc1", "net/fc2"), ("net/fc2", "loss")]
     assert view.box_of("fc1.weight").name == "net/fc1"
+    assert all(e.source.index < e.target.index for e in view.edges)   # boxes in topological order
 
     opened = view.expand("net/fc1")
     assert "fc1.weight" in [v.name for v in opened.nodes] and "net/fc1" not in [v.name for v in opened.nodes]

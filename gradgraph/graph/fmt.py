@@ -49,7 +49,10 @@ def stats(array) -> dict:
     if a.size == 0:
         return {"mean": 0.0, "absmax": 0.0, "norm": 0.0}
     with np.errstate(all="ignore"):
-        return {"mean": float(a.mean()), "absmax": float(np.abs(a).max()), "norm": float(np.sqrt(np.sum(a * a)))}
+        mean, absmax = float(a.mean()), float(np.abs(a).max())
+        if abs(mean) <= 1e-12 * absmax:
+            mean = 0.0  # rounding noise of a mean that is zero (e.g. softmax gradients)
+        return {"mean": mean, "absmax": absmax, "norm": float(np.sqrt(np.sum(a * a)))}
 
 
 def fmt_shape(shape) -> str:

@@ -27,8 +27,8 @@ That is exactly the work of one step of the :class:`~gradgraph.graph.stepper.Ste
 so stepping costs the work of one gate, and stepping back costs nothing.
 Both walks are iterative (explicit stacks), so a chain of 100,000 gates is fine.
 
-Node order: all leaves first (inputs, parameters, constants, in the order a
-depth-first search meets them), then the gates in topological order. That is
+Node order: all leaves first (inputs and parameters, then constants, each in
+the order a depth-first search meets them), then the gates in topological order. That is
 what a student expects: ``x``, ``y`` and ``z`` appear, then ``q``, then ``f``.
 """
 from __future__ import annotations
@@ -225,8 +225,11 @@ def _natural(array):
 
 
 def _leaves_first(tensors: list) -> list:
-    """Topological order with every leaf moved to the front (still a topological order)."""
-    return [t for t in tensors if t.gate is None] + [t for t in tensors if t.gate is not None]
+    """Topological order with the leaves moved to the front (still a topological order):
+    inputs and parameters first, then constants, then the gates."""
+    return ([t for t in tensors if t.gate is None and t.requires_grad]
+            + [t for t in tensors if t.gate is None and not t.requires_grad]
+            + [t for t in tensors if t.gate is not None])
 
 
 class Graph:
@@ -647,12 +650,18 @@ class Graph:
 
         return Flow(self, **thresholds)
 
-    def gradcheck(self, eps: float = 1e-6, max_elements: int = 20, seed: int = 0, atol: float = 1e-5,
-                  rtol: float = 1e-3):
-        """Compare every node's gradient with a centred difference (see :mod:`.check`)."""
+    def gradcheck(self, eps=None, max_elements: int = 20, seed: int = 0, atol=None, rtol=None, nodes=None):
+        """Compare every node's gradient with a centred difference: a
+        :class:`~gradgraph.graph.check.GraphCheck`, ``{node name: NodeCheck}``.
+
+        ``eps`` defaults to 1e-6 for float64 nodes and 1e-3 for float32 ones;
+        ``atol``/``rtol`` to 1e-5/1e-3 (float64) and 1e-3/1e-2 (float32). Tensors
+        with more than ``max_elements`` elements are checked at that many random
+        positions. ``nodes``: only these (names or Nodes). See :mod:`.check`.
+        """
         from .check import check_graph
 
-        return check_graph(self, eps=eps, max_elements=max_elements, seed=seed, atol=atol, rtol=rtol)
+        return check_graph(self, eps=eps, max_elements=max_elements, seed=seed, atol=atol, rtol=rtol, nodes=nodes)
 
     # -- views and drawings ------------------------------------------------------------------
     def view(self):

@@ -136,6 +136,9 @@ class GraphView:
         for view_node in boxes.values():
             leaving = [m for m in view_node.members if any(box_of[c.index] is not view_node for c in m.children)]
             view_node.output = leaving[-1] if leaving else view_node.members[-1]
+        nodes = _topological(nodes, edges)
+        for k, view_node in enumerate(nodes):
+            view_node.index = k
         return cls(graph, nodes, edges, box_of, expanded, ("collapsed", expanded))
 
     # -- use -----------------------------------------------------------------------------
@@ -169,6 +172,49 @@ class GraphView:
     def __repr__(self) -> str:
         groups = sum(1 for v in self.nodes if v.is_group)
         return f"GraphView({len(self.nodes)} boxes ({groups} groups), {len(self.edges)} arrows)"
+
+
+def _topological(nodes: list, edges: list) -> list:
+    """The boxes in an order where arrows point forward (Kahn's algorithm).
+
+    Among the boxes that are ready, the one whose first gate comes first in
+    the graph goes first (a box of leaves counts from its first consumer), so
+    the order follows the computation. Boxes of groups that call each other in
+    turn (A -> B -> A) form a cycle; it is broken at the earliest such box.
+    """
+    import heapq
+
+    def key(view_node):
+        gates = [m.index for m in view_node.members if m.op is not None]
+        if gates:
+            return min(gates)
+        users = [c.index for m in view_node.members for c in m.children]
+        return (min(users) - 0.5) if users else view_node.members[0].index
+
+    keys = {id(v): (key(v), v.index) for v in nodes}
+    waiting = {id(v): 0 for v in nodes}
+    after: dict = {id(v): [] for v in nodes}
+    for e in edges:
+        waiting[id(e.target)] += 1
+        after[id(e.source)].append(e.target)
+    ready = [(keys[id(v)], id(v), v) for v in nodes if waiting[id(v)] == 0]
+    heapq.heapify(ready)
+    order, placed = [], set()
+    while len(order) < len(nodes):
+        if not ready:  # a cycle: release the earliest box still waiting
+            v = min((v for v in nodes if id(v) not in placed), key=lambda v: keys[id(v)])
+            waiting[id(v)] = 0
+            ready.append((keys[id(v)], id(v), v))
+        _, vid, v = heapq.heappop(ready)
+        if vid in placed:
+            continue
+        placed.add(vid)
+        order.append(v)
+        for t in after[vid]:
+            waiting[id(t)] -= 1
+            if waiting[id(t)] == 0 and id(t) not in placed:
+                heapq.heappush(ready, (keys[id(t)], id(t), t))
+    return order
 
 
 def _box_path(group, expanded) -> str | None:
