@@ -128,7 +128,7 @@ def run(quick=False):
     print(f"  max-pooled outputs identical: {same}")
 
     rng = np.random.default_rng(0)
-    ok = all(gg.gradcheck(lambda t, k=k, s=s: pool(t, k, s), [gg.Tensor(rng.normal(size=(2, 2, 6, 6)))])
+    ok = all(gg.gradcheck(lambda t, k=k, s=s: pool(t, k, s), [gg.Tensor(rng.normal(size=(1, 2, 6, 6)))])
              for pool in (gg.max_pool2d, gg.avg_pool2d) for k, s in ((2, 2), (3, 2)))
     print(f"\ngradcheck of max and average pooling (2x2/2 and overlapping 3x3/2): {'passes' if ok else 'fails'}")
 
