@@ -12,7 +12,9 @@ from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QKeySequence, Q
 from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsScene, QGraphicsView,
                                QStyleOptionGraphicsItem)
 
-from .models import GraphSession, fmt_array
+import numpy as np
+
+from .models import GraphSession, fmt_array, fmt_shape
 
 KIND_FILL = {
     "input": QColor("#dbeafe"),
@@ -71,7 +73,9 @@ class NodeItem(QGraphicsItem):
         self.setFlag(QGraphicsItem.ItemIsSelectable, True)
         self.setAcceptHoverEvents(True)
         self.setCursor(Qt.PointingHandCursor)
-        self.setToolTip(view.session.name(index))
+        shape = view.session.shape(index)
+        self.shape_text = fmt_shape(shape) if shape and int(np.prod(shape)) > 1 else ""
+        self.setToolTip(view.session.name(index) + (f"  ({self.shape_text})" if self.shape_text else ""))
 
     def boundingRect(self):
         return QRectF(-3, -3, self.rect.width() + 6, self.rect.height() + 18)
@@ -110,8 +114,17 @@ class NodeItem(QGraphicsItem):
         p.setPen(VALUE_TEXT if v_known else UNKNOWN_TEXT)
         symbol = s.gate_symbol(i)
         sym_w = QFontMetricsF(f.small).horizontalAdvance(symbol) + 10
-        title = QFontMetricsF(f.title).elidedText(s.name(i), Qt.ElideRight, w - sym_w - 14)
+        title_fm = QFontMetricsF(f.title)
+        title = title_fm.elidedText(s.name(i), Qt.ElideRight, w - sym_w - 14)
         p.drawText(QRectF(7, 3, w - sym_w - 10, 20), Qt.AlignLeft | Qt.AlignVCenter, title)
+        if self.shape_text:
+            used = title_fm.horizontalAdvance(title) + 12
+            room = w - sym_w - 10 - used
+            if room > 20:
+                p.setFont(f.small)
+                p.setPen(QColor("#64748b"))
+                p.drawText(QRectF(used, 4, room, 20), Qt.AlignLeft | Qt.AlignVCenter,
+                           QFontMetricsF(f.small).elidedText(self.shape_text, Qt.ElideRight, room))
         pill = QRectF(w - sym_w - 5, 5, sym_w, 16)
         p.setPen(Qt.NoPen)
         p.setBrush(QColor("#334155") if s.gate(i) is not None else QColor("#94a3b8"))
@@ -145,14 +158,16 @@ class NodeItem(QGraphicsItem):
 class GroupItem(QGraphicsItem):
     """A collapsed layer: one box standing for its nodes. Double-click expands it."""
 
-    def __init__(self, view: "GraphView", name: str, members: list, rect: QRectF):
+    def __init__(self, view: "GraphView", name: str, members: list, rect: QRectF, output=None, gates=()):
         super().__init__()
         self.view, self.name, self.members, self.rect = view, name, members, rect
         self.member_set = set(members)
+        self.output = members[-1] if output is None else output
+        self.gates = ", ".join(gates)
         self.setPos(rect.topLeft())
         self.state = None
         self.setCursor(Qt.PointingHandCursor)
-        self.setToolTip(f"{name}: {len(members)} nodes (double-click to expand)")
+        self.setToolTip(f"{name}: {len(members)} nodes ({self.gates})\ndouble-click to expand")
 
     def boundingRect(self):
         return QRectF(-3, -3, self.rect.width() + 6, self.rect.height() + 6)
@@ -175,17 +190,22 @@ class GroupItem(QGraphicsItem):
         p.setPen(VALUE_TEXT)
         label = QFontMetricsF(f.title).elidedText("▸ " + self.name.split("/")[-1], Qt.ElideLeft, w - 12)
         p.drawText(QRectF(7, 3, w - 12, 20), Qt.AlignLeft | Qt.AlignVCenter, label)
+        p.setFont(f.small)
+        p.setPen(QColor("#854d0e"))
+        p.drawText(QRectF(7, 22, w - 12, 15), Qt.AlignLeft | Qt.AlignVCenter,
+                   QFontMetricsF(f.small).elidedText(self.gates, Qt.ElideRight, w - 12))
         p.setFont(f.body)
-        p.drawText(QRectF(7, 24, w - 12, 18), Qt.AlignLeft | Qt.AlignVCenter, f"{n_val}/{n} computed")
+        p.setPen(VALUE_TEXT if n_val else UNKNOWN_TEXT)
+        p.drawText(QRectF(7, 38, w - 12, 13), Qt.AlignLeft | Qt.AlignVCenter, f"{n_val}/{n} computed")
         p.setPen(GRAD_TEXT if n_grad else UNKNOWN_TEXT)
-        p.drawText(QRectF(7, 43, w - 12, 18), Qt.AlignLeft | Qt.AlignVCenter, f"{n_grad}/{n} grads")
+        p.drawText(QRectF(7, 51, w - 12, 13), Qt.AlignLeft | Qt.AlignVCenter, f"{n_grad}/{n} gradients")
 
     def mouseDoubleClickEvent(self, event):
         self.view.toggle_group(self.name)
 
     def mousePressEvent(self, event):
         super().mousePressEvent(event)
-        self.view.nodeClicked.emit(self.members[-1])
+        self.view.nodeClicked.emit(self.output)
 
 
 class GroupFrame(QGraphicsItem):
@@ -232,13 +252,24 @@ class EdgeItem(QGraphicsPathItem):
     """``pairs``: the (source, target) node edges this drawn edge stands for (several when a
     group is collapsed)."""
 
-    def __init__(self, src, dst, points, pairs):
+    def __init__(self, route, pairs):
         super().__init__()
-        self.src, self.dst, self.pairs = src, dst, pairs
-        (x1, y1), (x2, y2) = points[0], points[-1]
-        path = QPainterPath(QPointF(x1, y1))
-        dx = max(30.0, (x2 - x1) * 0.5)
-        path.cubicTo(QPointF(x1 + dx, y1), QPointF(x2 - dx, y2), QPointF(x2, y2))
+        self.pairs = pairs
+        bezier = getattr(route, "bezier", None)
+        points = route.points
+        if bezier and len(bezier) >= 4:
+            path = QPainterPath(QPointF(*bezier[0]))
+            for k in range(1, len(bezier) - 2, 3):
+                path.cubicTo(QPointF(*bezier[k]), QPointF(*bezier[k + 1]), QPointF(*bezier[k + 2]))
+        elif len(points) == 2:
+            (x1, y1), (x2, y2) = points
+            path = QPainterPath(QPointF(x1, y1))
+            dx = max(30.0, (x2 - x1) * 0.5)
+            path.cubicTo(QPointF(x1 + dx, y1), QPointF(x2 - dx, y2), QPointF(x2, y2))
+        else:
+            path = QPainterPath(QPointF(*points[0]))
+            for pt in points[1:]:
+                path.lineTo(QPointF(*pt))
         self.setPath(path)
         self.setZValue(-1)
         self.state = None
@@ -276,7 +307,9 @@ class GraphView(QGraphicsView):
         self.setBackgroundBrush(QColor("#f8fafc"))
         self.fonts = _Fonts()
         self.session: GraphSession | None = None
-        self.collapsed: set = set()
+        self.expanded = None  # group paths shown node by node (None: the engine's choice)
+        self.graph_view_model = None
+        self.layout_engine = ""
         self.overlay = "none"  # or "gradcheck"
         self.node_items: dict = {}
         self.group_items: dict = {}
@@ -295,57 +328,56 @@ class GraphView(QGraphicsView):
     def set_session(self, session: GraphSession | None):
         self.session = session
         self._text_cache.clear()
-        self.collapsed = set()
-        if session is not None and len(session) > 60:
-            self.collapsed = set(session.groups())
+        self.expanded = session.default_expanded() if session is not None else None
         self.rebuild()
         self.fit(readable=True)
 
     def rebuild(self):
-        """Lay the graph out and create the items (once per graph, or on expand/collapse)."""
+        """Lay the view out and create the items (once per graph, or on expand/collapse)."""
         self._scene.clear()
         self.node_items, self.group_items, self.edge_items = {}, {}, []
         s = self.session
         if s is None:
             return
-        layout = s.layout(frozenset(self.collapsed))
+        view = s.view(self.expanded)
+        self.graph_view_model = view
+        layout = s.layout(view)
         self.layout_count += 1
-        groups = s.groups()
-        for key, (x, y, w, h) in layout.boxes.items():
+        self.layout_engine = getattr(layout, "engine", "gui")
+        for v in view.nodes:
+            x, y, w, h = tuple(layout.boxes[v.name])
             rect = QRectF(x, y, w, h)
-            if isinstance(key, tuple):
-                item = GroupItem(self, key[1], groups[key[1]], rect)
-                self.group_items[key[1]] = item
+            if v.is_group:
+                item = GroupItem(self, v.group, [m.index for m in v.members], rect, v.output.index, v.gate_names)
+                self.group_items[v.group] = item
             else:
-                item = NodeItem(self, key, rect)
-                self.node_items[key] = item
+                item = NodeItem(self, v.node.index, rect)
+                self.node_items[v.node.index] = item
             self._scene.addItem(item)
-        for g, members in groups.items():
-            if g in self.collapsed:
-                continue
-            rects = [self.node_items[m].rect for m in members if m in self.node_items]
-            if rects:
-                self._scene.addItem(GroupFrame(self, g, rects))
-        box_of = {m: ("group", g) for g in self.collapsed if g in groups for m in groups[g]}
-        pairs: dict = {}
-        for i in range(len(s)):
-            for p in s.parents[i]:
-                key = (box_of.get(p, p), box_of.get(i, i))
-                if key[0] != key[1]:
-                    pairs.setdefault(key, []).append((p, i))
-        for src, dst, points in layout.edges:
-            e = EdgeItem(src, dst, points, pairs.get((src, dst), []))
-            self.edge_items.append(e)
-            self._scene.addItem(e)
+        # outlines of the expanded groups that have members on screen
+        for path in sorted(view.expanded or (), key=len):
+            rects = [item.rect for i, item in self.node_items.items()
+                     if s.group(i) and (s.group(i) == path or s.group(i).startswith(path + "/"))]
+            if len(rects) >= 1 and len(self.node_items) > len(rects):
+                self._scene.addItem(GroupFrame(self, path, rects))
+        for route in layout.routes:
+            e = view.edges[route.index]
+            pairs = [(ge.source.index, ge.target.index) for ge in e.edges]
+            item = EdgeItem(route, pairs)
+            self.edge_items.append(item)
+            self._scene.addItem(item)
         self._scene.setSceneRect(self._scene.itemsBoundingRect().adjusted(-40, -40, 40, 40))
         self.refresh()
         self.layoutChanged.emit()
 
-    def toggle_group(self, name: str):
-        if name in self.collapsed:
-            self.collapsed.discard(name)
+    def toggle_group(self, path: str):
+        """Expand a collapsed group (double-click its box) or collapse an expanded one (its frame)."""
+        view = self.graph_view_model
+        if path in self.group_items:
+            view = view.expand(path)
         else:
-            self.collapsed.add(name)
+            view = view.collapse(path)
+        self.expanded = set(view.expanded or ())
         self.rebuild()
 
     # -- per-step update (no layout) ---------------------------------------------------------
@@ -380,6 +412,7 @@ class GraphView(QGraphicsView):
         known_g = s.known_grads()
         backward = s.position > s.backward_start
         rel = s.gradcheck() if self.overlay == "gradcheck" else None
+        blamed = s.blamed() if rel is not None else set()
         levels, edge_levels, flags = ({}, {}, {}) if not backward else s.flow()[:3]
         crossed = s.edge_grad_crossed() if backward else {}
         for i, item in self.node_items.items():
@@ -390,6 +423,8 @@ class GraphView(QGraphicsView):
             gt = self._grad_text(i, gstate) if gk else ("–" if gstate == "none" else "?")
             overlay = error_colour(rel.get(i)) if rel is not None else None
             flag = ", ".join(flags.get(i, ())) if s.position >= s.length else ""
+            if rel is not None and i in blamed:
+                flag = "wrong backward" + (", " + flag if flag else "")
             item.set_state((vk, gk, i == current, vt, gt, overlay, flag))
         for name, item in self.group_items.items():
             members = item.members

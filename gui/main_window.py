@@ -509,10 +509,9 @@ class MainWindow(QMainWindow):
             except Exception:
                 cold = True
             if cold:
-                self._bridge.warmupProgress.emit("Compiling the Numba kernels (first start only, ~1 min)…")
+                self._bridge.warmupProgress.emit("Compiling the Numba kernels (first start only)…")
             try:
-                warmup(progress=lambda *a: self._bridge.warmupProgress.emit(
-                    "Compiling the Numba kernels (first start only): " + " ".join(str(x) for x in a)))
+                warmup(progress=lambda *a: self._bridge.warmupProgress.emit(" ".join(str(x) for x in a)))
             except TypeError:
                 warmup()
             except Exception as error:

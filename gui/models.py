@@ -8,6 +8,7 @@ gradcheck results.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from .layout import Layout, layered_layout
 
 NODE_W, NODE_H = 150.0, 66.0
 GROUP_W, GROUP_H = 170.0, 66.0
+SMALL_GRAPH = 60  # up to this many nodes every node is shown; above, one box per layer
 
 
 def fmt_number(v: float) -> str:
@@ -35,19 +37,25 @@ def fmt_number(v: float) -> str:
 
 
 def fmt_array(a) -> str:
-    """A short label: the number for a scalar, shape and a summary for a tensor."""
+    """A short label for a box: the number for a scalar, the values of a tiny tensor,
+    else the RMS (size-independent magnitude); the shape is drawn separately."""
     if a is None:
         return "?"
     a = np.asarray(a)
     if a.size == 1:
         return fmt_number(a.reshape(-1)[0])
-    shape = "×".join(str(s) for s in a.shape)
     if a.size == 0:
-        return f"[{shape}]"
+        return "[]"
     with np.errstate(all="ignore"):
         if not np.all(np.isfinite(a)):
-            return f"[{shape}] NaN!" if np.isnan(a).any() else f"[{shape}] inf!"
-        return f"[{shape}] |·|={fmt_number(float(np.sqrt(np.mean(np.square(a, dtype=np.float64)))))}"
+            return "NaN!" if np.isnan(a).any() else "inf!"
+        if a.size <= 3:
+            return "[" + " ".join(fmt_number(v) for v in a.reshape(-1)) + "]"
+        return "rms " + fmt_number(float(np.sqrt(np.mean(np.square(a, dtype=np.float64)))))
+
+
+def fmt_shape(shape) -> str:
+    return "×".join(str(s) for s in shape)
 
 
 class GraphSession:
@@ -68,6 +76,7 @@ class GraphSession:
         self.stepper = self.graph.stepper()
         self._cache: dict = {}
         self._cache_version = None
+        self._blamed: set = set()
 
     def _cached(self, key, compute):
         """Results that depend only on the graph's values (flow, gradcheck, full ledger)."""
@@ -243,6 +252,7 @@ class GraphSession:
         return self._cached("gradcheck", self._gradcheck)
 
     def _gradcheck(self) -> dict:
+        self._blamed = set()
         try:
             result = self.graph.gradcheck()
         except ImportError:  # an engine without graph checking: leaves only, via set_value
@@ -259,7 +269,14 @@ class GraphSession:
                 out[i] = float(rel)
             except (TypeError, ValueError):
                 continue
+            if getattr(info, "blamed", False):
+                self._blamed.add(i)
         return out
+
+    def blamed(self) -> set:
+        """Gate nodes whose backward sends wrong gradients (after ``gradcheck()``)."""
+        self.gradcheck()
+        return set(self._blamed)
 
     def _leaf_gradcheck(self, eps=1e-6, max_elements=12) -> dict:
         graph = self.graph
@@ -298,36 +315,38 @@ class GraphSession:
         self.stepper.replay()
         return out
 
-    # -- layout ---------------------------------------------------------------------------------
-    def groups(self) -> dict:
-        """{group path: [node indices]} for the groups nodes are directly in (two or more nodes)."""
-        out: dict = {}
-        for n in self.nodes:
-            if n.group:
-                out.setdefault(n.group, []).append(n.index)
-        return {g: ms for g, ms in out.items() if len(ms) >= 2}
+    # -- views and layout ----------------------------------------------------------------------
+    def group_paths(self) -> set:
+        """Every group path in the graph (nested paths included: "lenet", "lenet/conv1")."""
+        return set(self.graph.groups)
 
-    def layout(self, collapsed=frozenset()) -> Layout:
-        """Boxes keyed by node index, or by ``("group", name)`` for a collapsed group."""
-        groups = self.groups()
-        box_of = {}
-        for g, members in groups.items():
-            if g in collapsed:
-                for m in members:
-                    box_of[m] = ("group", g)
-        keys, seen, parents, sizes = [], set(), {}, {}
-        for i in range(len(self.nodes)):
-            k = box_of.get(i, i)
-            if k not in seen:
-                seen.add(k)
-                keys.append(k)
-                parents[k] = []
-                sizes[k] = (GROUP_W, GROUP_H) if isinstance(k, tuple) else (NODE_W, NODE_H)
-            for p in self.parents[i]:
-                pk = box_of.get(p, p)
-                if pk != k and pk not in parents[k]:
-                    parents[k].append(pk)
-        return layered_layout(keys, parents, sizes)
+    def default_expanded(self):
+        """Small graphs show every node; big ones one box per layer (the engine's automatic choice)."""
+        return self.group_paths() if len(self.nodes) <= SMALL_GRAPH else None
+
+    def view(self, expanded=None):
+        """The engine's GraphView: groups not in ``expanded`` drawn as one box each."""
+        return self.graph.collapsed(expanded)
+
+    def layout(self, view):
+        """Positions for ``view`` (Graphviz dot when available, else the engine's built-in
+        layered layout; this module's own as a last resort). Called once per view, never per step."""
+        sizes = {v.name: (GROUP_W, GROUP_H) if v.is_group else (NODE_W, NODE_H) for v in view.nodes}
+        try:
+            return self.graph.layout(view, sizes=sizes)
+        except Exception:
+            keys = [v.name for v in view.nodes]
+            parents = {v.name: [] for v in view.nodes}
+            for e in view.edges:
+                if e.source.name not in parents[e.target.name]:
+                    parents[e.target.name].append(e.source.name)
+            result = layered_layout(keys, parents, sizes)
+            result.routes = []
+            for e in view.edges:
+                (sx, sy, sw, sh), (tx, ty, tw, th) = result.boxes[e.source.name], result.boxes[e.target.name]
+                result.routes.append(SimpleNamespace(index=e.index, points=[(sx + sw, sy + sh / 2),
+                                                                          (tx, ty + th / 2)], bezier=None))
+            return result
 
 
 def format_ledger_header(session: GraphSession) -> str:

@@ -25,12 +25,14 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGridLayo
                                QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from . import images
+from .lineplot import LinePlot, Series
 
 IMAGE_DATASETS = ["fashion-mnist-starter", "fashion-mnist", "mnist"]
 TOY_DATASETS = ["xor", "ring", "three_modes", "spiral"]
 OPTIMIZERS = ["adam", "sgd", "rmsprop"]
-REDRAW_INTERVAL = 0.25  # seconds between curve redraws (at most 4/s)
-SNAPSHOT_INTERVAL = 1.5  # seconds of training between snapshots
+REDRAW_INTERVAL = 0.2  # seconds between curve redraws (at most 5/s)
+SNAPSHOT_INTERVAL = 1.5  # seconds of training between snapshots (filters, feature maps)
+HEAVY_INTERVAL = 6.0  # seconds between predictions on the validation sample (confusion matrix)
 PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#db2777", "#65a30d",
            "#475569", "#ca8a04"]
 
@@ -72,6 +74,7 @@ class TrainWorker(threading.Thread):
         self.snapshot_requested = threading.Event()
         self.snapshot_requested.set()  # one right away
         self._last_snapshot = 0.0
+        self._last_heavy = 0.0
         x = np.asarray(trainer.x)
         self.kind = "image" if x.ndim == 4 else ("2d" if x.ndim == 2 and x.shape[1] == 2 else "other")
         val = getattr(trainer, "val_data", None)
@@ -90,9 +93,12 @@ class TrainWorker(threading.Thread):
                 now = time.perf_counter()
                 if (record.kind != "step" or self.snapshot_requested.is_set()
                         or now - self._last_snapshot > SNAPSHOT_INTERVAL):
+                    heavy = record.kind != "step" or now - self._last_heavy > HEAVY_INTERVAL
                     self.snapshot_requested.clear()
-                    self.events.put(("snapshot", self.snapshot()))
+                    self.events.put(("snapshot", self.snapshot(heavy=heavy)))
                     self._last_snapshot = time.perf_counter()
+                    if heavy:
+                        self._last_heavy = self._last_snapshot
                 if (self.max_steps is not None and record.kind == "step"
                         and record.step >= self.max_steps):
                     self.trainer.stop()
@@ -103,7 +109,8 @@ class TrainWorker(threading.Thread):
         finally:
             self.events.put(("finished", None))
 
-    def snapshot(self) -> dict:
+    def snapshot(self, heavy: bool = True) -> dict:
+        """Filters and feature maps; with ``heavy`` also predictions (confusion matrix, boundary)."""
         model = self.trainer.model
         snap: dict = {"kind": self.kind}
         try:
@@ -115,6 +122,8 @@ class TrainWorker(threading.Thread):
                 snap["image_label"] = int(self.eval_y[i]) if np.ndim(self.eval_y[i]) == 0 else None
                 snap["feature_maps"] = {k: np.array(v) for k, v in model.feature_maps(self.eval_x[i]).items()}
             y = self.eval_y
+            if not heavy:
+                return snap
             if y.ndim == 1 and np.issubdtype(y.dtype, np.integer) or (y.ndim == 2 and y.shape[1] == 1):
                 labels = y.reshape(-1).astype(int)
                 pred = _classes_of(_forward(model, self.eval_x))
@@ -345,10 +354,16 @@ class TrainPanel(QWidget):
         bar.addWidget(self.status, 3)
 
         # views
-        self.curves_holder = QVBoxLayout()
-        self.curves_widget = QWidget()
-        self.curves_widget.setLayout(self.curves_holder)
-        self.canvas = self.fig = None
+        self.loss_plot = LinePlot("loss, accuracy and gradient norms (live)", "loss")
+        self.acc_plot = LinePlot("", "accuracy %", y_range=(0, 100), legend_loc="lower right")
+        self.norm_plot = LinePlot("", "‖grad‖ per layer (log)", log_y=True)
+        self.norm_plot.xlabel = "step"
+        self.curves = QWidget()
+        cv = QVBoxLayout(self.curves)
+        cv.setContentsMargins(0, 0, 0, 0)
+        cv.setSpacing(0)
+        for plot in (self.loss_plot, self.acc_plot, self.norm_plot):
+            cv.addWidget(plot)
         self.maps = ImageGrid()
         self.filters = ImageGrid()
         self.image_index = QSpinBox()
@@ -382,7 +397,7 @@ class TrainPanel(QWidget):
         right.addWidget(self.top_tabs)
         right.addWidget(self.bottom_tabs)
         split = QSplitter(Qt.Horizontal)
-        split.addWidget(self.curves_widget)
+        split.addWidget(self.curves)
         split.addWidget(right)
         split.setSizes([560, 440])
 
@@ -479,7 +494,6 @@ class TrainPanel(QWidget):
         self.bottom_tabs.setCurrentIndex(1 if self.worker.kind == "2d" else 0)
         self.top_tabs.setTabEnabled(0, self.worker.kind == "image")
         self.top_tabs.setTabEnabled(1, hasattr(trainer.model, "filters") and self.worker.kind == "image")
-        self._ensure_canvas()
         self._set_running(True)
         self.status.setText(f"training {type(trainer.model).__name__} "
                             f"({len(trainer.x)} samples, {self.total_steps} steps)…")
@@ -502,6 +516,11 @@ class TrainPanel(QWidget):
             self.trainer.resume()
             self.status.setText("training…")
 
+    def _stop_timer_if_idle(self):
+        if not self.running:
+            self._drain()
+            self.timer.stop()
+
     def shutdown(self, timeout: float = 5.0):
         """Stop and join the worker (window closing, lesson change)."""
         if self.trainer is not None and self.running:
@@ -509,7 +528,7 @@ class TrainPanel(QWidget):
             self.trainer.resume()
         if self.worker is not None:
             self.worker.join(timeout)
-        self.flush()
+
 
     def flush(self):
         """Handle every queued event now and redraw (screenshots, tests)."""
@@ -546,8 +565,8 @@ class TrainPanel(QWidget):
             kind = event[0]
             if kind == "record":
                 self._on_record(event[1])
-            elif kind == "snapshot":
-                latest_snapshot = event[1]
+            elif kind == "snapshot":  # light ones do not erase what a heavy one brought
+                latest_snapshot = event[1] if latest_snapshot is None else {**latest_snapshot, **event[1]}
             elif kind == "error":
                 self._on_error(event[1], event[2])
             elif kind == "finished":
@@ -621,8 +640,8 @@ class TrainPanel(QWidget):
         self.final_kind = "error"
 
     def _on_finished(self):
-        self.timer.stop()
         self._set_running(False)
+        QTimer.singleShot(1500, self._stop_timer_if_idle)
         self._dirty = True
         self.finished.emit(getattr(self, "final_kind", "done"))
 
@@ -642,64 +661,41 @@ class TrainPanel(QWidget):
         except Exception:
             return None
 
-    def _ensure_canvas(self):
-        if self.canvas is not None:
-            return
-        from .plots import make_canvas
-
-        self.canvas, self.fig = make_canvas(6, 6)
-        self.ax_loss, self.ax_acc, self.ax_norm = self.fig.subplots(3, 1, sharex=True)
-        self.curves_holder.addWidget(self.canvas)
-
-    def _redraw_curves(self):
+    def _redraw_curves(self, now=False):
+        """Repaint the three live panels from the history (a few ms: QPainter, main thread)."""
         self._dirty = False
-        if self.canvas is None:
-            return
         h = self.history
-        ax1, ax2, ax3 = self.ax_loss, self.ax_acc, self.ax_norm
-        for ax in (ax1, ax2, ax3):
-            ax.clear()
-            ax.grid(alpha=0.3)
-        steps = np.asarray(h["step"])
-        if len(steps):
-            loss = np.asarray(h["loss"], dtype=float)
-            ax1.plot(steps, loss, color="#94a3b8", lw=0.8, label="batch loss")
-            if len(loss) >= 10:
-                k = max(5, len(loss) // 30)
-                smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
-                ax1.plot(steps[k - 1:], smooth, color="#1d4ed8", lw=1.6, label=f"mean of {k}")
+        steps = h["step"]
+        x_range = (0, max(self.total_steps, steps[-1] if steps else 1))
+        loss_series = [Series("batch loss", steps, h["loss"], "#94a3b8", 0.8)]
+        if len(steps) >= 10:
+            k = max(5, len(steps) // 30)
+            smooth = np.convolve(np.asarray(h["loss"], dtype=float), np.ones(k) / k, mode="valid")
+            loss_series.append(Series(f"mean of {k} steps", steps[k - 1:], smooth, "#1d4ed8", 2.0))
         if h["epoch_step"]:
-            ax1.plot(h["epoch_step"], h["epoch_loss"], "o-", color="#0f172a", ms=4, label="epoch (train)")
+            loss_series.append(Series("epoch (train)", h["epoch_step"], h["epoch_loss"], "#0f172a", 1.5, True))
             if any(v is not None for v in h["val_loss"]):
-                ax1.plot(h["epoch_step"], [np.nan if v is None else v for v in h["val_loss"]], "s-",
-                         color="#dc2626", ms=4, label="validation")
-        ax1.set_ylabel("loss")
-        ax1.set_title("loss, accuracy and gradient norms (live)", fontsize=10)
-        if len(steps):
-            ax1.legend(fontsize=7, loc="upper right")
+                loss_series.append(Series("validation", h["epoch_step"],
+                                          [np.nan if v is None else v for v in h["val_loss"]], "#dc2626", 1.5, True))
+        self.loss_plot.set_series(loss_series, x_range)
         acc = [np.nan if a is None else 100 * a for a in h["acc"]]
-        if len(steps) and not all(math.isnan(a) for a in acc):
-            ax2.plot(steps, acc, color="#94a3b8", lw=0.8, label="batch")
+        acc_series = []
+        if acc and not all(math.isnan(a) for a in acc):
+            acc_series.append(Series("batch", steps, acc, "#94a3b8", 0.8))
             if h["epoch_step"]:
-                ax2.plot(h["epoch_step"], [np.nan if a is None else 100 * a for a in h["epoch_acc"]], "o-",
-                         color="#0f172a", ms=4, label="epoch (train)")
+                acc_series.append(Series("epoch (train)", h["epoch_step"],
+                                         [np.nan if a is None else 100 * a for a in h["epoch_acc"]],
+                                         "#0f172a", 1.5, True))
                 if any(v is not None for v in h["val_acc"]):
-                    ax2.plot(h["epoch_step"], [np.nan if a is None else 100 * a for a in h["val_acc"]], "s-",
-                             color="#dc2626", ms=4, label="validation")
-            ax2.set_ylim(0, 100)
-            ax2.legend(fontsize=7, loc="lower right")
-        ax2.set_ylabel("accuracy %")
+                    acc_series.append(Series("validation", h["epoch_step"],
+                                             [np.nan if a is None else 100 * a for a in h["val_acc"]],
+                                             "#dc2626", 1.5, True))
+        self.acc_plot.set_series(acc_series, x_range)
+        norm_series = []
         for k, (name, pts) in enumerate(h["norms"].items()):
-            if not pts:
-                continue
-            xs, ys = zip(*pts)
-            ax3.plot(xs, ys, lw=1, color=PALETTE[k % len(PALETTE)], label=name)
-        if h["norms"]:
-            ax3.set_yscale("log")
-            ax3.legend(fontsize=6, ncol=2, loc="upper right")
-        ax3.set_ylabel("‖grad‖ per layer")
-        ax3.set_xlabel("step")
-        for ax in (ax1, ax2, ax3):
-            ax.tick_params(labelsize=7)
-        self.fig.tight_layout()
-        self.canvas.draw_idle()
+            if pts:
+                xs, ys = zip(*pts)
+                norm_series.append(Series(name, xs, ys, PALETTE[k % len(PALETTE)], 1.0))
+        self.norm_plot.set_series(norm_series, x_range)
+
+
