@@ -98,6 +98,12 @@ def to_dot(view, stepper=None, flow=True, check=None, values: bool = True, grads
     def grad_of(node):
         if not grads or not node.requires_grad:
             return None
+        try:
+            return known_grad(node)
+        except Exception:  # a gate whose backward fails: still draw the values
+            return "error"
+
+    def known_grad(node):
         if stepper is None:
             g = graph.grad(node.index)
             return None if g is None else _grad_text(g)

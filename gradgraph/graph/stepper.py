@@ -19,7 +19,9 @@ Position ``p`` means the first ``p`` steps are done; ``current`` is step
 ====================  ==================================================
 
 A step does the work of its own gate only (the graph caches each result), so
-``back()`` and ``seek()`` to an earlier position cost nothing. The stepper
+``back()`` and ``seek()`` to an earlier position cost nothing. If a gate's
+``forward`` or ``backward`` raises (a student's unfinished gate), ``step()``
+raises that error and the position does not change. The stepper
 keeps no numbers of its own: it asks the graph, which never touches the
 tensors' ``.grad``. Observers (``subscribe``) are plain Python callables.
 """
@@ -256,7 +258,7 @@ class Stepper:
             return "none"
         if self._position > graph._complete_step[i]:
             return "known"
-        if any(self._position > graph._bwd_step[c] for c, _ in graph._kids[i]):
+        if any(graph._bwd_step[c] is not None and self._position > graph._bwd_step[c] for c, _ in graph._kids[i]):
             return "partial"
         return "unknown"
 
@@ -274,7 +276,8 @@ class Stepper:
         graph = self.graph
         graph.steps()
         target = edge.target.index
-        return self._position > target, self._position > graph._bwd_step[target]
+        back = graph._bwd_step[target]
+        return self._position > target, back is not None and self._position > back
 
     def value(self, node):
         """The node's value if known at this position, else ``None`` (an array)."""
@@ -293,7 +296,7 @@ class Stepper:
             return None
         total = None
         for c, slot in graph._kids[i]:
-            if self._position > graph._bwd_step[c]:
+            if graph._bwd_step[c] is not None and self._position > graph._bwd_step[c]:
                 g = graph.contributions(c)[slot]
                 if g is not None:
                     total = g if total is None else total + g
