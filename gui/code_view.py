@@ -70,6 +70,7 @@ class LessonView(QWidget):
     """Explanation (rendered Markdown) | code, with Open in editor and Reload buttons."""
 
     reloadRequested = Signal()
+    checkRequested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -92,6 +93,12 @@ class LessonView(QWidget):
         self.reload_button = QPushButton("Reload")
         self.reload_button.setToolTip("Re-run the lesson file (picks up your edits)")
         self.reload_button.clicked.connect(self.reloadRequested)
+        self.check_button = QPushButton("Check exercises")
+        self.check_button.setToolTip("Run the checks of this lesson's exercises on your code")
+        self.check_button.clicked.connect(self.checkRequested)
+        self.exercise_result = QLabel()
+        self.exercise_result.setWordWrap(True)
+        self.exercise_result.setTextInteractionFlags(Qt.TextSelectableByMouse)
 
         code_box = QWidget()
         bar = QHBoxLayout()
@@ -99,10 +106,12 @@ class LessonView(QWidget):
         bar.addWidget(self.path_label, 1)
         bar.addWidget(self.open_button)
         bar.addWidget(self.reload_button)
+        bar.addWidget(self.check_button)
         v = QVBoxLayout(code_box)
         v.setContentsMargins(0, 0, 0, 0)
         v.addLayout(bar)
         v.addWidget(self.code)
+        v.addWidget(self.exercise_result)
 
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(self.explanation)
@@ -112,8 +121,10 @@ class LessonView(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
 
-    def show_lesson(self, markdown: str, source: str, path):
+    def show_lesson(self, markdown: str, source: str, path, exercises=()):
         self.path = path
+        self.check_button.setVisible(bool(exercises))
+        self.exercise_result.setText(f"exercises: {', '.join(exercises)}" if exercises else "")
         self.explanation.setMarkdown(markdown)
         scroll = self.code.verticalScrollBar().value()
         self.code.setPlainText(source)

@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         self.graph_view = GraphView()
         self.lesson_view = LessonView()
         self.lesson_view.reloadRequested.connect(self.reload_lesson)
+        self.lesson_view.checkRequested.connect(self.check_exercises)
         self.train_holder = QWidget()
         QVBoxLayout(self.train_holder).setContentsMargins(0, 0, 0, 0)
         self.train_panel = None
@@ -134,9 +135,11 @@ class MainWindow(QMainWindow):
         self.ledger_dock = self._dock("Chain-rule ledger", self.ledger, Qt.BottomDockWidgetArea, "ledger")
         self.errors_dock = self._dock("Errors", self.errors, Qt.BottomDockWidgetArea, "errors")
         self.tabifyDockWidget(self.ledger_dock, self.errors_dock)
+        self.errors_dock.hide()  # shown when something goes wrong
+        self.errors.cleared.connect(self.errors_dock.hide)
         self.ledger_dock.raise_()
-        self.resizeDocks([self.browser_dock, self.inspector_dock], [290, 330], Qt.Horizontal)
-        self.resizeDocks([self.ledger_dock], [190], Qt.Vertical)
+        self.resizeDocks([self.browser_dock, self.inspector_dock], [250, 310], Qt.Horizontal)
+        self.resizeDocks([self.ledger_dock], [150], Qt.Vertical)
 
         self.graph_view.nodeClicked.connect(self._on_node_clicked)
         self.graph_view.layoutChanged.connect(self._on_layout_changed)
@@ -271,7 +274,7 @@ class MainWindow(QMainWindow):
             source = lesson.path.read_text(encoding="utf-8")
         except OSError as error:
             source = f"# cannot read {lesson.path}: {error}"
-        self.lesson_view.show_lesson(lesson.text, source, lesson.path)
+        self.lesson_view.show_lesson(lesson.text, source, lesson.path, lesson.exercises)
         self.set_session(None)
         self.module = None
         self._reset_figures()
@@ -425,6 +428,30 @@ class MainWindow(QMainWindow):
         except Exception as error:
             self.graph_view.overlay = "none"
             self.show_error("gradcheck", error)
+
+    def check_exercises(self):
+        """Run gradgraph.exercises.check for the lesson's exercises; show pass/fail and hints."""
+        if self.lesson is None or not self.lesson.exercises:
+            return
+        import html
+
+        try:
+            from gradgraph import exercises
+        except Exception as error:
+            self.show_error("exercises", error)
+            return
+        lines = []
+        for ex in self.lesson.exercises:
+            try:
+                result = exercises.check(ex)
+                ok, message = bool(result.passed), str(getattr(result, "message", "") or "")
+            except Exception as error:
+                ok, message = False, f"{type(error).__name__}: {error}"
+            colour = "#15803d" if ok else "#b91c1c"
+            lines.append(f"<b style='color:{colour}'>{'✓ passed' if ok else '✗ not yet'}</b> "
+                         f"exercise {html.escape(ex)}: {html.escape(message.strip())[:400]}")
+        self.lesson_view.exercise_result.setText("<br>".join(lines))
+        self.browser.update_status()
 
     # -- errors, files, figures ----------------------------------------------------------------
     def show_error(self, where, error, tb=None):

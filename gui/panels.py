@@ -266,6 +266,8 @@ class Inspector(QWidget):
 class ErrorPanel(QWidget):
     """Errors of a lesson or of the student's code, with the traceback. The app stays usable."""
 
+    cleared = Signal()
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.summary = QLabel()
@@ -294,3 +296,4 @@ class ErrorPanel(QWidget):
     def clear(self):
         self.summary.clear()
         self.text.clear()
+        self.cleared.emit()

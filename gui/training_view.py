@@ -21,7 +21,7 @@ import numpy as np
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout,
-                               QLabel, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox,
+                               QLabel, QLineEdit, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox,
                                QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from . import images
@@ -319,7 +319,8 @@ class TrainPanel(QWidget):
         # controls
         self.dataset = QComboBox()
         self.epochs = QSpinBox()
-        self.epochs.setRange(1, 1000)
+        self.epochs.setRange(0, 1000)
+        self.epochs.setSpecialValueText("lesson's")  # 0: let trainer() choose (epochs=None)
         self.epochs.setValue(1)
         self.batch = QSpinBox()
         self.batch.setRange(1, 4096)
@@ -349,6 +350,9 @@ class TrainPanel(QWidget):
         controls.addStretch(1)
         for b in (self.start_button, self.pause_button, self.stop_button):
             controls.addWidget(b)
+        self.extras_row = QHBoxLayout()  # the lesson's own trainer() options (hidden units, activation, ...)
+        self.extras: dict = {}
+        controls.insertLayout(controls.count() - 4, self.extras_row)
         bar = QHBoxLayout()
         bar.addWidget(self.progress_bar, 2)
         bar.addWidget(self.status, 3)
@@ -428,14 +432,17 @@ class TrainPanel(QWidget):
             except (TypeError, ValueError):
                 self.accepts_any = True
         default_ds = self.params.get("dataset", inspect._empty)
-        choices = list(getattr(module, "DATASETS", []) or [])
+        choices = list(getattr(module, "DATASETS", []) or []) if module is not None else []
         if not choices:
             choices = TOY_DATASETS if default_ds in TOY_DATASETS else IMAGE_DATASETS
+        if "dataset" not in self.params:
+            choices = ["the lesson's data"]
         self.dataset.clear()
         self.dataset.addItems(choices)
+        self._build_extras(module)
         if isinstance(default_ds, str) and default_ds in choices:
             self.dataset.setCurrentText(default_ds)
-        for name, widget, fallback in (("epochs", self.epochs, 20), ("batch_size", self.batch, 64)):
+        for name, widget, fallback in (("epochs", self.epochs, 0), ("batch_size", self.batch, 64)):
             d = self.params.get(name)
             widget.setValue(d if isinstance(d, int) and not isinstance(d, bool) else fallback)
         d = self.params.get("lr")
@@ -449,14 +456,56 @@ class TrainPanel(QWidget):
             widget.setEnabled(name in self.params or (self.accepts_any and name in ("epochs", "batch_size")))
         self.status.setText("choose the settings and press Start" if module else "")
 
+    STANDARD = ("quick", "dataset", "epochs", "batch_size", "lr", "optimizer")
+
+    def _build_extras(self, module):
+        """A widget for each other simple option of the lesson's trainer(): a combo box when the
+        lesson has a matching table (``activation`` -> ``ACTIVATIONS``), else a spin box / line edit."""
+        while self.extras_row.count():
+            w = self.extras_row.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        self.extras = {}
+        for name, default in self.params.items():
+            if name in self.STANDARD or isinstance(default, bool) or default is inspect._empty:
+                continue
+            table = getattr(module, name.upper() + "S", None)
+            if isinstance(default, str) and isinstance(table, (dict, list, tuple)) and default in table:
+                w = QComboBox()
+                w.addItems([str(k) for k in table])
+                w.setCurrentText(default)
+                get = w.currentText
+            elif isinstance(default, int):
+                w = QSpinBox()
+                w.setRange(0, 100000)
+                w.setValue(default)
+                get = w.value
+            elif isinstance(default, float):
+                w = QDoubleSpinBox()
+                w.setDecimals(4)
+                w.setRange(-1e6, 1e6)
+                w.setValue(default)
+                get = w.value
+            elif isinstance(default, str):
+                w = QLineEdit(default)
+                w.setMaximumWidth(90)
+                get = w.text
+            else:
+                continue
+            self.extras_row.addWidget(QLabel(name.replace("_", " ")))
+            self.extras_row.addWidget(w)
+            self.extras[name] = get
+
     def options(self) -> dict:
-        wanted = {"dataset": self.dataset.currentText(), "epochs": self.epochs.value(),
+        wanted = {"dataset": self.dataset.currentText(), "epochs": self.epochs.value() or None,
                   "batch_size": self.batch.value(), "lr": self.lr.value(),
                   "optimizer": self.optimizer.currentText()}
         # Only the lesson's own parameters: extra **options usually go on to Trainer(...),
         # which knows epochs and batch_size but not dataset, lr or optimizer.
-        return {k: v for k, v in wanted.items()
-                if k in self.params or (self.accepts_any and k in ("epochs", "batch_size"))}
+        chosen = {k: v for k, v in wanted.items()
+                  if k in self.params or (self.accepts_any and k in ("epochs", "batch_size") and v is not None)}
+        chosen.update({name: get() for name, get in self.extras.items()})
+        return chosen
 
     def _on_optimizer_changed(self, name):
         if "lr" not in self.params or not isinstance(self.params.get("lr"), float):
@@ -492,8 +541,8 @@ class TrainPanel(QWidget):
         self.progress_bar.setValue(0)
         self.worker = TrainWorker(trainer, max_steps=max_steps, image_index=self.image_index.value())
         self.bottom_tabs.setCurrentIndex(1 if self.worker.kind == "2d" else 0)
-        self.top_tabs.setTabEnabled(0, self.worker.kind == "image")
-        self.top_tabs.setTabEnabled(1, hasattr(trainer.model, "filters") and self.worker.kind == "image")
+        self.bottom_tabs.setTabEnabled(1, self.worker.kind == "2d")
+        self.top_tabs.setVisible(self.worker.kind == "image")  # filters and feature maps need images
         self._set_running(True)
         self.status.setText(f"training {type(trainer.model).__name__} "
                             f"({len(trainer.x)} samples, {self.total_steps} steps)…")
