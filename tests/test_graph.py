@@ -268,3 +268,33 @@ def test_no_qt_in_the_graph_package():
     for path in pathlib.Path(gradgraph.graph.__file__).parent.glob("*.py"):
         text = path.read_text()
         assert "PySide6" not in text and "gradgraph_gui" not in text, path
+
+
+# -- the graph agrees with Tensor.backward ---------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+
+from strategies import seeds  # noqa: E402
+
+
+@given(seeds)
+def test_graph_gradients_match_tensor_backward(seed):
+    rng = np.random.default_rng(seed)
+    leaves = [gg.Tensor(rng.normal(size=(2, 3)), name=f"a{k}") for k in range(3)]
+    values = list(leaves)
+    for _ in range(8):
+        a, b = (values[i] for i in rng.integers(len(values), size=2))
+        op = rng.integers(5)
+        values.append([lambda: a + b, lambda: a * b, lambda: a.tanh(), lambda: gg.maximum(a, b),
+                       lambda: a.sigmoid() - b][op]())
+    out = (values[-1] * values[-2]).sum()
+    graph = Graph(out)
+    out.backward()
+    for leaf in leaves:
+        if leaf in graph:
+            np.testing.assert_allclose(graph.node(leaf).grad, leaf.grad, rtol=1e-12, atol=1e-12)
+        else:
+            assert leaf.grad is None   # not used by the output
+    s = graph.stepper()
+    s.run_to_end()
+    assert s.known_values().all() and s.known_grads().all()
