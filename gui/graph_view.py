@@ -47,7 +47,7 @@ def flow_colour(m: float) -> QColor:
     return QColor(*(int(a + (b - a) * m) for a, b in zip(lo, hi)))
 
 
-MIN_FIT_SCALE = 0.7  # below this the node labels are unreadable
+MIN_FIT_SCALE = 0.85  # below this the node labels are hard to read
 
 
 class _Fonts:
@@ -177,10 +177,34 @@ class GroupItem(QGraphicsItem):
             self.state = state
             self.update()
 
+    def thumbnail(self):
+        """A small picture of the group's output (feature maps of a conv layer), once known."""
+        s = self.view.session
+        value = s.value(self.output)
+        if value is None or np.size(value) < 4:
+            return None
+        key = (self.output, s.graph.version)
+        if getattr(self, "_thumb_key", None) != key:
+            from . import images
+
+            a = np.asarray(value, dtype=np.float64)
+            while a.ndim > 3 and a.shape[0] == 1:
+                a = a[0]
+            tiles = images.normalized_tiles(a.reshape(-1, *a.shape[-2:])[:16]) if a.ndim >= 2 else None
+            grid = images.tile(tiles) if tiles is not None else a.reshape(1, -1)
+            self._thumb = images.greys(grid) if tiles is not None else images.diverging(grid)
+            self._thumb_key = key
+        return self._thumb
+
     def paint(self, p, option, widget=None):
         n_val, n_grad, current, overlay = self.state or (0, 0, False, None)
         n = len(self.members)
         w, h = self.rect.width(), self.rect.height()
+        thumb = self.thumbnail() if n_val == n else None
+        if thumb is not None and thumb.height() > 1:
+            w_text = w - h + 8
+        else:
+            w_text = w
         p.setRenderHint(QPainter.Antialiasing)
         p.setPen(QPen(CURRENT, 4) if current else QPen(QColor("#475569"), 1.5, Qt.DashLine))
         p.setBrush(overlay if overlay is not None else QColor("#fef9c3" if n_val == n else "#fefce8"))
@@ -188,17 +212,23 @@ class GroupItem(QGraphicsItem):
         f = self.view.fonts
         p.setFont(f.title)
         p.setPen(VALUE_TEXT)
-        label = QFontMetricsF(f.title).elidedText("▸ " + self.name.split("/")[-1], Qt.ElideLeft, w - 12)
-        p.drawText(QRectF(7, 3, w - 12, 20), Qt.AlignLeft | Qt.AlignVCenter, label)
+        label = QFontMetricsF(f.title).elidedText("▸ " + self.name.split("/")[-1], Qt.ElideLeft, w_text - 12)
+        p.drawText(QRectF(7, 4, w_text - 12, 22), Qt.AlignLeft | Qt.AlignVCenter, label)
         p.setFont(f.small)
         p.setPen(QColor("#854d0e"))
-        p.drawText(QRectF(7, 22, w - 12, 15), Qt.AlignLeft | Qt.AlignVCenter,
-                   QFontMetricsF(f.small).elidedText(self.gates, Qt.ElideRight, w - 12))
+        p.drawText(QRectF(7, 26, w_text - 12, 18), Qt.AlignLeft | Qt.AlignVCenter,
+                   QFontMetricsF(f.small).elidedText(self.gates, Qt.ElideRight, w_text - 12))
         p.setFont(f.body)
         p.setPen(VALUE_TEXT if n_val else UNKNOWN_TEXT)
-        p.drawText(QRectF(7, 38, w - 12, 13), Qt.AlignLeft | Qt.AlignVCenter, f"{n_val}/{n} computed")
+        p.drawText(QRectF(7, 46, w_text - 12, 20), Qt.AlignLeft | Qt.AlignVCenter, f"{n_val}/{n} computed")
         p.setPen(GRAD_TEXT if n_grad else UNKNOWN_TEXT)
-        p.drawText(QRectF(7, 51, w - 12, 13), Qt.AlignLeft | Qt.AlignVCenter, f"{n_grad}/{n} gradients")
+        p.drawText(QRectF(7, 66, w_text - 12, 20), Qt.AlignLeft | Qt.AlignVCenter, f"{n_grad}/{n} gradients")
+        if thumb is not None:
+            side = h - 10
+            target = QRectF(w - side - 5, 5, side, side)
+            scale = min(side / thumb.width(), side / thumb.height())
+            tw, th = thumb.width() * scale, thumb.height() * scale
+            p.drawImage(QRectF(target.center().x() - tw / 2, target.center().y() - th / 2, tw, th), thumb)
 
     def mouseDoubleClickEvent(self, event):
         self.view.toggle_group(self.name)

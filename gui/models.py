@@ -15,8 +15,8 @@ import numpy as np
 from .layout import Layout, layered_layout
 
 NODE_W, NODE_H = 150.0, 66.0
-GROUP_W, GROUP_H = 170.0, 66.0
-SMALL_GRAPH = 60  # up to this many nodes every node is shown; above, one box per layer
+GROUP_W, GROUP_H = 200.0, 92.0
+SMALL_GRAPH = 24  # up to this many nodes every node is shown; above, one box per layer
 
 
 def fmt_number(v: float) -> str:

@@ -190,7 +190,9 @@ class Inspector(QWidget):
         if big and gk and grad is not None:
             self.grad_img.setPixmap(images.pixmap(images.diverging(images.to_2d(grad)), 260, 160))
         self._histogram(value if vk and big else None, grad if gk and big else None)
-        self.lines.setPlainText("\n".join(s.ledger_for(i)) or "(no backward step touches this node)")
+        self.lines.setPlainText("\n".join(s.ledger_for(i)) or (
+            "(none yet: the backward pass has not reached this node)" if s.position < s.length
+            else "(no gradient flows through this node)"))
         leaf = s.is_leaf(i) and s.kind(i) in ("input", "parameter")
         self.editor.setVisible(leaf)
         self.edit_error.clear()

@@ -352,7 +352,11 @@ class TrainPanel(QWidget):
             controls.addWidget(b)
         self.extras_row = QHBoxLayout()  # the lesson's own trainer() options (hidden units, activation, ...)
         self.extras: dict = {}
-        controls.insertLayout(controls.count() - 4, self.extras_row)
+        extras_line = QHBoxLayout()
+        self.extras_label = QLabel("lesson options:")
+        extras_line.addWidget(self.extras_label)
+        extras_line.addLayout(self.extras_row)
+        extras_line.addStretch(1)
         bar = QHBoxLayout()
         bar.addWidget(self.progress_bar, 2)
         bar.addWidget(self.status, 3)
@@ -407,6 +411,7 @@ class TrainPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
+        layout.addLayout(extras_line)
         layout.addLayout(bar)
         layout.addWidget(split, 1)
 
@@ -495,6 +500,7 @@ class TrainPanel(QWidget):
             self.extras_row.addWidget(QLabel(name.replace("_", " ")))
             self.extras_row.addWidget(w)
             self.extras[name] = get
+        self.extras_label.setVisible(bool(self.extras))
 
     def options(self) -> dict:
         wanted = {"dataset": self.dataset.currentText(), "epochs": self.epochs.value() or None,

@@ -245,3 +245,42 @@ def test_large_graph_steps_without_relayout(window):
         window.session.step()
     window.session.seek(window.session.backward_start + 5)
     assert window.graph_view.layout_count == count
+
+
+def test_layer_groups_collapse_and_expand(window):
+    window.load_lessons()
+    assert window.open_lesson("12")
+    view = window.graph_view
+    assert view.group_items, "a LeNet graph opens with one box per layer"
+    count = view.layout_count
+    name = next(iter(view.group_items))
+    members = view.group_items[name].members
+    view.toggle_group(name)                       # double-click on the box
+    assert name not in view.group_items
+    assert all(m in view.node_items for m in members)
+    view.toggle_group(name)                       # double-click on the frame's title
+    assert name in view.group_items
+    assert view.layout_count == count + 2
+    window.session.seek(window.session.length)
+    window.graph_view.refresh()
+    assert window.graph_view.group_items[name].state[1] > 0   # gradients arrived
+
+
+def test_figures_tab_shows_the_lessons_figures(window):
+    window.load_lessons()
+    with_figures = [l for l in window.browser.lessons if "def figures" in l.path.read_text()]
+    assert with_figures
+    assert window.open_lesson(with_figures[0].id)
+    window.tabs.setCurrentWidget(window.figures_holder)
+    assert window.figures_holder.count() >= 1
+    assert not window.inspector_dock.isVisible()   # graph-only docks give the room back
+    window.tabs.setCurrentWidget(window.graph_view)
+    assert window.inspector_dock.isVisible()
+
+
+def test_exercise_check_reports_in_the_lesson_view(window):
+    window.load_lessons()
+    assert window.open_lesson("1")
+    window.check_exercises()
+    text = window.lesson_view.exercise_result.text()
+    assert "exercise 1.1" in text and ("passed" in text or "not yet" in text)
