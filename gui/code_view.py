@@ -19,6 +19,20 @@ def _fmt(colour: str, bold=False, italic=False) -> QTextCharFormat:
     return f
 
 
+def _first_code_line(source: str) -> int:
+    """The line after the module docstring (1-based), or 1."""
+    import ast
+
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return 1
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        return (body[1].lineno if len(body) > 1 else body[0].end_lineno + 1)
+    return 1
+
+
 class PythonHighlighter(QSyntaxHighlighter):
     """Keywords, builtins, numbers, strings (including triple-quoted), comments, decorators."""
 
@@ -126,10 +140,22 @@ class LessonView(QWidget):
         self.check_button.setVisible(bool(exercises))
         self.exercise_result.setText(f"exercises: {', '.join(exercises)}" if exercises else "")
         self.explanation.setMarkdown(markdown)
+        same_file = path == getattr(self, "_shown_path", None)
         scroll = self.code.verticalScrollBar().value()
         self.code.setPlainText(source)
-        self.code.verticalScrollBar().setValue(scroll)
+        if same_file:  # a reload keeps the student's place
+            self.code.verticalScrollBar().setValue(scroll)
+        else:  # the docstring is rendered on the left: start at the code
+            self._scroll_to_line(_first_code_line(source))
+        self._shown_path = path
         self.path_label.setText(str(path) if path else "")
+
+    def _scroll_to_line(self, line: int):
+        block = self.code.document().findBlockByLineNumber(max(0, line - 1))
+        cursor = self.code.textCursor()
+        cursor.setPosition(block.position())
+        self.code.setTextCursor(cursor)
+        self.code.verticalScrollBar().setValue(max(0, line - 2))
 
     def open_in_editor(self):
         if self.path:

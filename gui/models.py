@@ -16,6 +16,7 @@ from .layout import Layout, layered_layout
 
 NODE_W, NODE_H = 150.0, 66.0
 GROUP_W, GROUP_H = 200.0, 92.0
+DOT_MAX_BOXES = 120  # dot needs ~9 s for 500 boxes; the engine's built-in layout ~0.6 s
 SMALL_GRAPH = 24  # up to this many nodes every node is shown; above, one box per layer
 
 
@@ -332,8 +333,9 @@ class GraphSession:
         """Positions for ``view`` (Graphviz dot when available, else the engine's built-in
         layered layout; this module's own as a last resort). Called once per view, never per step."""
         sizes = {v.name: (GROUP_W, GROUP_H) if v.is_group else (NODE_W, NODE_H) for v in view.nodes}
+        engine = "auto" if len(view.nodes) <= DOT_MAX_BOXES else "builtin"
         try:
-            return self.graph.layout(view, sizes=sizes)
+            return self.graph.layout(view, engine=engine, sizes=sizes)
         except Exception:
             keys = [v.name for v in view.nodes]
             parents = {v.name: [] for v in view.nodes}

@@ -284,3 +284,30 @@ def test_exercise_check_reports_in_the_lesson_view(window):
     window.check_exercises()
     text = window.lesson_view.exercise_result.text()
     assert "exercise 1.1" in text and ("passed" in text or "not yet" in text)
+
+
+def test_gradcheck_overlay_lights_up_a_wrong_backward(window):
+    class WrongSquare(gg.Gate):
+        symbol, formula, local = "sq", "z = x^2", ("dz/dx = 2x",)
+
+        def forward(self, x):
+            self.x = x
+            return x * x
+
+        def backward(self, d_out):
+            return (d_out * 3 * self.x,)  # a student's bug: 3x instead of 2x
+
+    x = gg.Tensor(np.array([0.5, -1.5, 2.0]), name="x")
+    y = WrongSquare()(x)
+    y.name = "y"
+    out = (y * 2.0).sum()
+    window.set_session(GraphSession(out))
+    s = window.session
+    s.seek(s.length)
+    window.actions["gradcheck"].setChecked(True)
+    items = window.graph_view.node_items
+    names = {s.name(i): i for i in range(len(s))}
+    assert items[names["x"]].state[5].name() == "#fca5a5"          # red: the gradient reaching x is wrong
+    assert "wrong backward" in items[names["y"]].state[6]           # and the gate to blame is marked
+    assert items[names["y"]].state[5].name() == "#86efac"           # y's own gradient is right
+    window.actions["gradcheck"].setChecked(False)
