@@ -1,0 +1,251 @@
+"""# 13. Looking inside a trained network
+
+Backpropagation gives the gradient of the loss with respect to *everything*
+in the graph, not only the weights. So far we used the weight gradients to
+learn. Ask instead for the gradient with respect to the **input image**, or to
+a hidden layer, and the same machinery explains what the trained network
+looks at.
+
+## Saliency: which pixels matter?
+
+Take a trained network, an image `x` and the score `s_c(x)` of a class `c`
+(the logit, before the softmax). The input gradient
+
+    saliency = | ∂s_c / ∂x |
+
+says, pixel by pixel, how much a small change would move the score. Bright
+pixels are the ones the decision is most sensitive to. It costs one backward
+pass with the weights held fixed. (In gradgraph the image is just a Tensor
+that requires a gradient: `image.grad` after `score.backward()`.)
+
+## Class activation maps: where is the evidence?
+
+The last convolutional layer still knows *where* things are: LeNet's `conv2`
+gives 16 maps `A_k` of 10 × 10. A **class activation map** (CAM) weighs
+each map by how much it matters for class `c` and adds them up:
+
+    CAM_c = ReLU( Σ_k α_k^c A_k )
+
+The original CAM needs a network ending in global average pooling and takes
+`α_k^c` from the last layer's weights. For any network (LeNet included) we
+can use the average gradient, `α_k^c = mean over positions of ∂s_c / ∂A_k`
+(this is **Grad-CAM**; for a global-average-pooling network it gives the
+same map up to a constant). Upsampled to 28 × 28 and laid over the image it
+shows where the evidence for the class lies.
+
+## Dreaming: what does the network want to see?
+
+Now hold the weights fixed and **optimize the input**: start from a blank
+image and do gradient *ascent* on the score of one class,
+
+    x ← x + η ( ∂s_c / ∂x - λ x )
+
+(the `λ x` term keeps the pixels from growing without bound; each step here
+is also normalized by the gradient's mean size). "Weights fixed" is literal:
+inside `with frozen(model):` the parameters do not require gradients, so the
+backward pass computes only the gradient with respect to the image. The result is
+an image the network finds very "trouser-like" or "sneaker-like". **DeepDream**
+does the same on a real photo, amplifying whatever a chosen layer already
+sees: maximize `Σ A²` of that layer's activations.
+
+These pictures are exploratory, not proofs: gradients are noisy and
+networks often rely on strange cues. But a network that is right for the
+wrong reason (looking at the background, say) often gives itself away here.
+
+## Try it
+
+- `figures()`: saliency maps, class activation maps, and one dream per class.
+- Change the class in `dream()` or dream from a real image instead of a blank
+  one.
+"""
+import contextlib
+
+import numpy as np
+
+import gradgraph as gg
+import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
+from gradgraph import nn
+
+SUMMARY = "Saliency (input gradients), class activation maps, and dreaming by gradient ascent on the input."
+
+CLASSES = gg.data.CLASSES["fashion-mnist"]
+
+
+def load(split, limit):
+    images, labels = gg.data.load_starter(split)
+    return gg.data.normalize_images(images[:limit], dataset="fashion-mnist"), labels[:limit]
+
+
+_trained = {}
+
+
+def trained_model(quick=False):
+    """LeNet-5 trained briefly on the starter set (quick: 320 images, 1 epoch; else 5000, 3 epochs)."""
+    if quick not in _trained:
+        x, y = load("train", 320 if quick else 5000)
+        model = nn.LeNet5(rng=0)
+        t = gg.train.Trainer(model, gg.optim.Adam(model.parameters(), lr=2e-3), (x, y),
+                             epochs=1 if quick else 3, batch_size=32 if quick else 64, log_every=10 ** 6)
+        for _ in t.records():
+            pass
+        model.eval()
+        _trained[quick] = model
+    return _trained[quick]
+
+
+@contextlib.contextmanager
+def frozen(model):
+    """Hold the weights fixed: no gradients are computed for them inside the block."""
+    params = model.parameters()
+    for p in params:
+        p.requires_grad = False
+    try:
+        yield model
+    finally:
+        for p in params:
+            p.requires_grad = True
+
+
+def forward_with_maps(model, image):
+    """Run LeNet layer by layer on one image; return (logits, the conv2 activation maps after ReLU)."""
+    x = image
+    maps = None
+    for name, layer in model.named_children():
+        x = layer(x)
+        if name == f"{model.activation}2":
+            maps = x
+    return x, maps
+
+
+def input_tensor(image):
+    return gg.Tensor(np.asarray(image, dtype=np.float32)[None], name="image")
+
+
+def build():
+    """The score of the true class for one test image; backward gives its saliency map."""
+    x, y = load("test", 1)
+    model = nn.LeNet5(rng=0)
+    image = input_tensor(x[0])
+    score = model(image)[0, int(y[0])]
+    score.name = f"score_{CLASSES[int(y[0])].split('/')[0]}"
+    return score
+
+
+def saliency(model, image, label):
+    """|d score_label / d image|, shape (28, 28)."""
+    x = input_tensor(image)
+    with frozen(model):
+        score = model(x)[0, int(label)]
+        score.backward()
+    return np.abs(x.grad[0, 0])
+
+
+def class_activation_map(model, image, label):
+    """Grad-CAM on conv2: ReLU(Σ_k α_k A_k) with α_k the mean gradient of the score over map k, upsampled to 28x28."""
+    with frozen(model):
+        logits, maps = forward_with_maps(model, input_tensor(image))
+        logits[0, int(label)].backward()
+    alpha = maps.grad[0].mean(axis=(1, 2))                          # (16,)
+    cam = np.maximum(0, np.tensordot(alpha, maps.data[0], axes=1))  # (10, 10)
+    # conv2's 10x10 maps cover the central 28x28 area of the padded 32x32 input: upsample by 2.8
+    rows = np.minimum((np.arange(28) / 2.8).astype(int), 9)
+    return cam[np.ix_(rows, rows)]
+
+
+def dream(model, label, steps=60, lr=0.5, decay=0.05, start=None, seed=0):
+    """Gradient ascent on the input: x <- x + lr (d score/dx - decay x), weights fixed."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((1, 1, 28, 28), np.float32) if start is None else np.array(start, np.float32).reshape(1, 1, 28, 28)
+    x = x + rng.normal(0, 0.01, size=x.shape).astype(np.float32)
+    scores = []
+    with frozen(model):
+        for _ in range(steps):
+            t = gg.Tensor(x, name="image")
+            score = model(t)[0, int(label)]
+            score.backward()
+            grad = t.grad / (np.abs(t.grad).mean() + 1e-8)  # normalized step size
+            x = x + lr * (grad - decay * x)
+            scores.append(float(score.data))
+    return x[0, 0], scores
+
+
+def run(quick=False):
+    model = trained_model(quick)
+    x, y = load("test", 100 if quick else 1000)
+    with gg.no_grad():
+        accuracy = float(np.mean(model(x).data.argmax(axis=1) == y))
+    print(f"A LeNet-5 trained {'briefly' if quick else 'for 3 epochs'}: test accuracy {accuracy:.1%}"
+          f" on {len(x)} images")
+
+    print("\nSaliency: |d score / d pixel| for the first test images")
+    centre = np.zeros((28, 28), bool)
+    centre[4:24, 4:24] = True
+    shares = []
+    for k in range(3):
+        s = saliency(model, x[k], y[k])
+        share = float(s[centre].sum() / s.sum())
+        shares.append(share)
+        print(f"  image {k} ({CLASSES[y[k]]}): largest at pixel {tuple(int(i) for i in np.unravel_index(int(s.argmax()), s.shape))},"
+              f" {share:.0%} of the saliency in the central 20x20 pixels")
+
+    print("\nClass activation maps (Grad-CAM on conv2)")
+    cams = []
+    for k in range(3):
+        cam = class_activation_map(model, x[k], y[k])
+        cams.append(cam)
+        print(f"  image {k} ({CLASSES[y[k]]}): CAM peak at {tuple(int(i) for i in np.unravel_index(int(cam.argmax()), cam.shape))},"
+              f" value {cam.max():.3f}")
+
+    print("\nDreaming: gradient ascent on a blank image")
+    steps = 10 if quick else 60
+    dreams = {}
+    for label in ((1, 7) if quick else range(10)):
+        image, scores = dream(model, label, steps=steps)
+        with gg.no_grad():
+            p = model(image[None, None]).softmax().data[0]
+        dreams[label] = (scores[0], scores[-1], float(p[label]))
+        print(f"  {CLASSES[label]:<12} score {scores[0]:7.2f} -> {scores[-1]:7.2f} after {steps} steps;"
+              f" the network's probability for it: {p[label]:.1%}")
+
+    return {"accuracy": accuracy, "saliency_centre_share": shares, "cam_peaks": [float(c.max()) for c in cams],
+            "dreams": dreams}
+
+
+def figures(quick=False):
+    from matplotlib.figure import Figure
+
+    model = trained_model(quick)
+    x, y = load("test", 8)
+    figs = []
+    fig = Figure(figsize=(10, 4.4), layout="constrained")
+    axes = fig.subplots(3, 6)
+    for col in range(6):
+        image = x[col, 0]
+        axes[0, col].imshow(image, cmap="gray")
+        axes[0, col].set_title(CLASSES[y[col]], fontsize=8)
+        axes[1, col].imshow(saliency(model, x[col], y[col]), cmap="hot")
+        axes[2, col].imshow(image, cmap="gray")
+        axes[2, col].imshow(class_activation_map(model, x[col], y[col]), cmap="jet", alpha=0.45)
+    for row, name in enumerate(("image", "saliency", "CAM")):
+        axes[row, 0].set_ylabel(name)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("What the network looks at: saliency |d score/d pixel| and Grad-CAM")
+    figs.append(fig)
+
+    labels = (1, 7, 8) if quick else range(10)
+    fig = Figure(figsize=(max(7, 1.6 * len(labels)), 2.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(labels)))
+    for ax, label in zip(axes, labels):
+        image, _ = dream(model, label, steps=10 if quick else 80)
+        ax.imshow(image, cmap="gray")
+        ax.set_title(CLASSES[label], fontsize=8)
+        ax.set_axis_off()
+    fig.suptitle("Dreams: blank images optimized for each class score (weights fixed)")
+    figs.append(fig)
+    return figs
+
+
+if __name__ == "__main__":
+    gg.lessons.main(run)
