@@ -82,7 +82,6 @@ import gradgraph as gg
 import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
 
 SUMMARY = "gradcheck: centred differences, choosing h (truncation vs round-off), float32 vs float64, kinks."
-EXERCISES = ["3.1"]
 
 THRESHOLDS = ((1e-2, "wrong"), (1e-4, "suspicious"), (1e-7, "ok if kinks"), (0.0, "good"))
 

@@ -146,7 +146,7 @@ def trained(quick=False):
 
 
 def build():
-    """LeNet-5 on one test image and its loss: the graph has ~20 nodes in 10 layer groups."""
+    """LeNet-5 on one test image and its loss; the nodes are grouped by layer (conv1, relu1, pool1, ...)."""
     x, y = load(split="test", limit=1)
     model = nn.LeNet5(rng=0)
     logits = model(gg.Tensor(x, name="image", requires_grad=False))

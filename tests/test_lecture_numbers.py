@@ -123,3 +123,12 @@ def test_conv_output_size_example(results, capsys):
     assert r["valid_1d"] == [4.0, -3.0, -1.0, 0.0, -2.0]
     assert r["kernel_sums"]["Sobel x (not sharpening!)"] == 0.0 and r["kernel_sums"]["sharpen"] == 1.0
     assert r["kernel_sums"]["wider Gaussian blur"] == pytest.approx(1.0)
+
+
+def test_lenet_parameter_count():
+    model = gg.nn.LeNet5()
+    counts = {name: p.size for name, p in model.named_parameters()}
+    per_layer = {layer: counts[f"{layer}.weight"] + counts[f"{layer}.bias"]
+                 for layer in ("conv1", "conv2", "fc1", "fc2", "fc3")}
+    assert per_layer == {"conv1": 156, "conv2": 2416, "fc1": 48120, "fc2": 10164, "fc3": 850}
+    assert model.num_parameters() == 61706       # "about 60k parameters"

@@ -163,3 +163,13 @@ def test_gradgraph_run_command():
                           text=True, env={**os.environ, "MPLBACKEND": "Agg"})
     assert done.returncode == 0, done.stderr
     assert "f = q z = 3 (-4) = -12" in done.stdout
+
+
+def test_dreaming_holds_the_weights_fixed(modules):
+    module = _module(modules, lessons.find_lesson("looking_inside"))
+    model = gg.nn.LeNet5(rng=0)
+    before = {name: p.data.copy() for name, p in model.named_parameters()}
+    image, scores = module.dream(model, 1, steps=3)
+    assert image.shape == (28, 28) and scores[-1] > scores[0]
+    for name, p in model.named_parameters():
+        assert p.grad is None and p.requires_grad and np.array_equal(p.data, before[name])
