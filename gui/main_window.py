@@ -503,8 +503,9 @@ class MainWindow(QMainWindow):
         from .plots import canvas_for
 
         for k, fig in enumerate(figs or []):
-            title = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) else f"Figure {k + 1}"
-            self.figures_holder.addTab(canvas_for(fig), title[:30] or f"Figure {k + 1}")
+            titles = [ax.get_title() for ax in fig.get_axes() if ax.get_title()]
+            title = titles[0] if titles else f"Figure {k + 1}"
+            self.figures_holder.addTab(canvas_for(fig), (title[:32] + "…") if len(title) > 33 else title)
         self.statusBar().clearMessage()
 
     def _ensure_train_panel(self):

@@ -181,16 +181,11 @@ class GraphSession:
 
     def edge_grad_crossed(self):
         """{(source, target): True} for the edges the gradient has already travelled back along."""
-        graph, pos = self.graph, self.position
-        if pos <= self.backward_start:
+        if self.position <= self.backward_start:
             return {}
-        graph.steps()
-        bwd = graph._bwd_step if hasattr(graph, "_bwd_step") else None
         out = {}
-        for e in graph.edges:
-            crossed = self.stepper.edge_known(e)[1] if bwd is None else (
-                bwd[e.target.index] is not None and pos > bwd[e.target.index])
-            if crossed:
+        for e in self.graph.edges:
+            if self.stepper.edge_known(e)[1]:
                 out[(e.source.index, e.target.index)] = True
         return out
 

@@ -436,7 +436,7 @@ class TrainPanel(QWidget):
                 self.accepts_any = any(v.kind == v.VAR_KEYWORD for v in sig.parameters.values())
             except (TypeError, ValueError):
                 self.accepts_any = True
-        default_ds = self.params.get("dataset", inspect._empty)
+        default_ds = self.params.get("dataset", inspect.Parameter.empty)
         choices = list(getattr(module, "DATASETS", []) or []) if module is not None else []
         if not choices:
             choices = TOY_DATASETS if default_ds in TOY_DATASETS else IMAGE_DATASETS
@@ -472,7 +472,7 @@ class TrainPanel(QWidget):
                 w.deleteLater()
         self.extras = {}
         for name, default in self.params.items():
-            if name in self.STANDARD or isinstance(default, bool) or default is inspect._empty:
+            if name in self.STANDARD or isinstance(default, bool) or default is inspect.Parameter.empty:
                 continue
             table = getattr(module, name.upper() + "S", None)
             if isinstance(default, str) and isinstance(table, (dict, list, tuple)) and default in table:
