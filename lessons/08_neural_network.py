@@ -91,13 +91,27 @@ DATASETS = ("xor", "ring", "three_modes")
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU}
 
 
-def two_layer(hidden=32, activation="relu", seed=0, dtype=np.float32, classes=2):
-    """s = W2 f(W1 x + b1) + b2 for 2-D inputs (hidden=0: a linear classifier, s = W x + b)."""
-    if hidden == 0:
-        return nn.Sequential(nn.Linear(2, classes, init="xavier", rng=seed, dtype=dtype))
-    init = "kaiming" if activation in ("relu", "leaky_relu") else "xavier"
-    return nn.Sequential(nn.Linear(2, hidden, init=init, rng=seed, dtype=dtype), ACTIVATIONS[activation](),
-                         nn.Linear(hidden, classes, init="xavier", rng=seed + 1, dtype=dtype))
+class TwoLayerNet(nn.Module):
+    """s = W2 f(W1 x + b1) + b2 for 2-D points; ``hidden=0`` gives a linear classifier s = W x + b."""
+
+    def __init__(self, hidden=32, activation="relu", seed=0, dtype=np.float32, classes=2):
+        super().__init__()
+        if hidden == 0:
+            self.linear = nn.Linear(2, classes, init="xavier", rng=seed, dtype=dtype)
+            return
+        init = "kaiming" if activation in ("relu", "leaky_relu") else "xavier"
+        self.fc1 = nn.Linear(2, hidden, init=init, rng=seed, dtype=dtype)
+        self.act = ACTIVATIONS[activation]()
+        self.fc2 = nn.Linear(hidden, classes, init="xavier", rng=seed + 1, dtype=dtype)
+
+    def hidden(self, x):
+        """The hidden layer's activations f(W1 x + b1)."""
+        return self.act(self.fc1(x))
+
+    def forward(self, x):
+        if hasattr(self, "linear"):
+            return self.linear(x)
+        return self.fc2(self.hidden(x))
 
 
 def load_points(name, quick=False, seed=0):
@@ -118,7 +132,7 @@ def trainer(quick=False, *, dataset="ring", hidden=32, activation="relu", lr=0.0
     ``trainer.x``/``trainer.y`` hold the points; ``trainer.model`` maps (n, 2) points to class scores.
     """
     X, y = load_points(dataset, quick, seed)
-    model = two_layer(hidden, activation, seed, classes=int(y.max()) + 1)
+    model = TwoLayerNet(hidden, activation, seed, classes=int(y.max()) + 1)
     epochs = epochs if epochs is not None else (15 if quick else 100)
     return gg.train.Trainer(model, OPTIMIZERS[optimizer](model.parameters(), lr=lr), (X, y), epochs=epochs,
                             batch_size=batch_size, seed=seed, **options)
@@ -137,11 +151,8 @@ def build():
     """One forward pass of a 2-layer network (3 hidden ReLUs) on four XOR points, with its loss."""
     X = np.array([[0.8, 0.6], [-0.7, -0.5], [-0.6, 0.9], [0.5, -0.8]])
     y = np.array([1, 1, 0, 0])
-    model = two_layer(hidden=3, seed=0, dtype=np.float64)
-    with gg.scope("layer1"):
-        h = model[1](model[0](gg.Tensor(X, name="x", requires_grad=False)))
-    with gg.scope("layer2"):
-        s = model[2](h)
+    model = TwoLayerNet(hidden=3, seed=0, dtype=np.float64)
+    s = model(gg.Tensor(X, name="x", requires_grad=False))
     loss = gg.losses.cross_entropy(s, y)
     loss.name = "loss"
     return loss
@@ -168,13 +179,13 @@ def layer_gradient_norms(activation):
 def dead_units(lr, quick=False):
     """Train the ring network with SGD + momentum; count the hidden ReLUs that are 0 on every point."""
     X, y = gg.data.toy.ring(n=300, seed=0)
-    model = two_layer(32, "relu", seed=0)
+    model = TwoLayerNet(32, "relu", seed=0)
     t = gg.train.Trainer(model, gg.optim.SGD(model.parameters(), lr=lr, momentum=0.9), (X, y),
                          epochs=10 if quick else 30, batch_size=32, log_every=10 ** 6)
     for record in t.records():
         pass
     with gg.no_grad():
-        hidden = model[1](model[0](X)).data
+        hidden = model.hidden(X).data
     return int(np.sum(np.all(hidden <= 0, axis=0)))
 
 
