@@ -1,0 +1,625 @@
+"""Fast convolution and pooling kernels (Numba).  Same API as ``reference.py``.
+
+Read ``reference.py`` first: it is the specification, and the parity tests hold
+these functions to it.  This file only changes *how* the same sums are computed.
+
+The tricks
+----------
+**The "wide row" trick (stride 1).**  Flatten one padded input plane to a vector
+``xf`` of length ``Hp*Wp``.  Output pixel ``(p, q)`` reads
+``xpad[p + i*D_h, q + j*D_w] = xf[t + off(i, j)]`` with ``t = p*Wp + q`` and
+``off(i, j) = i*D_h*Wp + j*D_w``.  So if we compute a *wide* output row
+``acc[t]`` for every ``t < L = (OH-1)*Wp + OW`` (the columns ``q >= OW`` are
+junk, thrown away at the end), each kernel tap ``(c, i, j)`` becomes one long
+contiguous AXPY ``acc[0:L] += w[f,c,i,j] * xf[off : off+L]`` that LLVM turns into
+SIMD code.  That is im2col without building the im2col matrix: the "columns" are
+just shifted views of the input plane.  Taps are applied four at a time and two
+filters at a time, so each load/store of ``acc`` feeds eight multiply-adds.
+
+The backward pass reuses the same views with a *wide* copy of ``d_out`` (junk
+columns set to zero so they contribute nothing):
+
+* ``d_w[f,c,i,j] = sum_n dot(gwide[n,f,0:L], xf[n,c, off : off+L])``: dot
+  products over the same shifted views;
+* ``d_x`` is col2im done in place: ``d_xpad[n,c, off : off+L] += w[f,c,i,j] *
+  gwide[n,f,0:L]`` accumulated over f and taps in a plane that stays in L1
+  cache, then cropped.
+
+Other strides use straightforward direct loops (correct, less tuned).  We do not
+call BLAS: the LeNet shapes are too small for GEMM to win, and mixing Numba's
+and OpenBLAS's thread pools in one process makes both wait for each other.
+
+**Pooling** is one pass over each output, parallel over (n, c) planes.
+
+All parallel loops are over independent output blocks (no atomics, no races); the
+only reduction across threads (``d_w`` over the batch) uses per-chunk partial
+sums in float64.  Everything works, slowly, under ``NUMBA_DISABLE_JIT=1``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import prange
+
+from ._compile import CONV_FASTMATH, kernel
+from .reference import (
+    ARGMAX_DTYPE,
+    _check_grad_shape,
+    _float_dtype,
+    _pair,
+    _pool_params,
+    check_conv_shapes,
+    check_pool_shapes,
+    conv_output_size,
+)
+
+__all__ = [
+    "conv_output_size",
+    "check_conv_shapes",
+    "check_pool_shapes",
+    "conv2d_forward",
+    "conv2d_backward",
+    "max_pool2d_forward",
+    "max_pool2d_backward",
+    "avg_pool2d_forward",
+    "avg_pool2d_backward",
+]
+
+
+# ----------------------------------------------------------------------------
+# small helpers
+# ----------------------------------------------------------------------------
+
+
+@kernel(parallel=True)
+def _pad(x, ph, pw):
+    """Zero-padded copy of x: (N, C, H + 2ph, W + 2pw)."""
+    N, C, H, W = x.shape
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    out = np.empty((N, C, Hp, Wp), x.dtype)
+    xf = x.reshape(N * C * H * W)
+    of = out.reshape(N * C * Hp * Wp)
+    for nc in prange(N * C):
+        dst = of[nc * Hp * Wp:(nc + 1) * Hp * Wp]
+        src = xf[nc * H * W:(nc + 1) * H * W]
+        dst[:] = 0
+        for h in range(H):
+            row = (h + ph) * Wp + pw
+            for v in range(W):
+                dst[row + v] = src[h * W + v]
+    return out
+
+
+@kernel(parallel=True)
+def _widen(d_out, Wp):
+    """Wide copy of d_out: row p of each plane at p*Wp, zeros in the junk columns."""
+    N, F, OH, OW = d_out.shape
+    L = (OH - 1) * Wp + OW
+    g = np.empty((N, F, L), d_out.dtype)
+    df = d_out.reshape(N * F * OH * OW)
+    gf = g.reshape(N * F * L)
+    for nf in prange(N * F):
+        src = df[nf * OH * OW:(nf + 1) * OH * OW]
+        dst = gf[nf * L:(nf + 1) * L]
+        for p in range(OH):
+            for q in range(OW):
+                dst[p * Wp + q] = src[p * OW + q]
+            if p < OH - 1:
+                for q in range(OW, Wp):
+                    dst[p * Wp + q] = 0
+    return g
+
+
+@kernel(parallel=True, fastmath=CONV_FASTMATH)
+def _bias_grad(d_out):
+    """d_b[f] = sum over n, p, q of d_out[n, f, p, q] (float64 accumulation)."""
+    N, F, OH, OW = d_out.shape
+    P = OH * OW
+    df = d_out.reshape(N * F * P)
+    total = np.zeros(F, np.float64)
+    for f in prange(F):
+        s = 0.0
+        for n in range(N):
+            plane = df[(n * F + f) * P:(n * F + f + 1) * P]
+            for t in range(P):
+                s += plane[t]
+        total[f] = s
+    return total.astype(d_out.dtype)
+
+
+@kernel()
+def _tap_offsets(C, Hp, Wp, KH, KW, dh, dw):
+    """off[(c*KH + i)*KW + j] = start of tap (c, i, j) in a flattened padded image."""
+    offs = np.empty(C * KH * KW, np.int64)
+    for c in range(C):
+        for i in range(KH):
+            for j in range(KW):
+                offs[(c * KH + i) * KW + j] = c * Hp * Wp + i * dh * Wp + j * dw
+    return offs
+
+
+# ----------------------------------------------------------------------------
+# convolution, stride 1: the wide-row trick
+# ----------------------------------------------------------------------------
+
+
+@kernel(parallel=True, fastmath=CONV_FASTMATH)
+def _conv_fwd_s1(xp, w, b, offs, dh, dw):
+    N, C, Hp, Wp = xp.shape
+    F, _, KH, KW = w.shape
+    OH, OW = Hp - dh * (KH - 1), Wp - dw * (KW - 1)
+    L = (OH - 1) * Wp + OW
+    K = C * KH * KW
+    K4 = K - K % 4
+    image = C * Hp * Wp
+    xf = xp.reshape(N * image)
+    wf = w.reshape(F, K)
+    out = np.empty((N, F, OH, OW), xp.dtype)
+    of = out.reshape(N * F * OH * OW)
+    npairs = (F + 1) // 2
+    for job in prange(N * npairs):  # one job = one image, two filters
+        n = job // npairs
+        f0 = 2 * (job % npairs)
+        f1 = min(f0 + 1, F - 1)  # F odd: the last pair computes f0 twice
+        a0 = np.empty(L, xp.dtype)
+        a1 = np.empty(L, xp.dtype)
+        b0, b1 = b[f0], b[f1]
+        for t in range(L):
+            a0[t] = b0
+            a1[t] = b1
+        base = n * image
+        for k in range(0, K4, 4):  # four taps per sweep over the wide row
+            w0, w1, w2, w3 = wf[f0, k], wf[f0, k + 1], wf[f0, k + 2], wf[f0, k + 3]
+            v0, v1, v2, v3 = wf[f1, k], wf[f1, k + 1], wf[f1, k + 2], wf[f1, k + 3]
+            o0, o1, o2, o3 = base + offs[k], base + offs[k + 1], base + offs[k + 2], base + offs[k + 3]
+            x0, x1, x2, x3 = xf[o0:o0 + L], xf[o1:o1 + L], xf[o2:o2 + L], xf[o3:o3 + L]
+            for t in range(L):
+                e0, e1, e2, e3 = x0[t], x1[t], x2[t], x3[t]
+                a0[t] += w0 * e0 + w1 * e1 + w2 * e2 + w3 * e3
+                a1[t] += v0 * e0 + v1 * e1 + v2 * e2 + v3 * e3
+        for k in range(K4, K):
+            w0, v0 = wf[f0, k], wf[f1, k]
+            o0 = base + offs[k]
+            x0 = xf[o0:o0 + L]
+            for t in range(L):
+                a0[t] += w0 * x0[t]
+                a1[t] += v0 * x0[t]
+        r0 = (n * F + f0) * OH * OW
+        r1 = (n * F + f1) * OH * OW
+        for p in range(OH):  # drop the junk columns
+            for q in range(OW):
+                of[r0 + p * OW + q] = a0[p * Wp + q]
+                of[r1 + p * OW + q] = a1[p * Wp + q]
+    return out
+
+
+@kernel(parallel=True, fastmath=CONV_FASTMATH)
+def _conv_dw_s1(g, xp, KH, KW, offs, nchunks):
+    N, C, Hp, Wp = xp.shape
+    F, L = g.shape[1], g.shape[2]
+    K = C * KH * KW
+    K4 = K - K % 4
+    image = C * Hp * Wp
+    xf = xp.reshape(N * image)
+    gf = g.reshape(N * F * L)
+    zero = np.zeros(1, xp.dtype)[0]
+    partial = np.zeros((nchunks, F, K), np.float64)
+    npairs = (F + 1) // 2
+    for job in prange(nchunks * npairs):  # one job = a slice of the batch, two filters
+        chunk = job // npairs
+        f0 = 2 * (job % npairs)
+        f1 = min(f0 + 1, F - 1)
+        for n in range(chunk * N // nchunks, (chunk + 1) * N // nchunks):
+            g0 = gf[(n * F + f0) * L:(n * F + f0 + 1) * L]
+            g1 = gf[(n * F + f1) * L:(n * F + f1 + 1) * L]
+            base = n * image
+            for k in range(0, K4, 4):
+                o0, o1, o2, o3 = base + offs[k], base + offs[k + 1], base + offs[k + 2], base + offs[k + 3]
+                x0, x1, x2, x3 = xf[o0:o0 + L], xf[o1:o1 + L], xf[o2:o2 + L], xf[o3:o3 + L]
+                s0 = s1 = s2 = s3 = r0 = r1 = r2 = r3 = zero
+                for t in range(L):
+                    c0, c1 = g0[t], g1[t]
+                    e0, e1, e2, e3 = x0[t], x1[t], x2[t], x3[t]
+                    s0 += c0 * e0
+                    s1 += c0 * e1
+                    s2 += c0 * e2
+                    s3 += c0 * e3
+                    r0 += c1 * e0
+                    r1 += c1 * e1
+                    r2 += c1 * e2
+                    r3 += c1 * e3
+                partial[chunk, f0, k] += s0
+                partial[chunk, f0, k + 1] += s1
+                partial[chunk, f0, k + 2] += s2
+                partial[chunk, f0, k + 3] += s3
+                if f1 != f0:
+                    partial[chunk, f1, k] += r0
+                    partial[chunk, f1, k + 1] += r1
+                    partial[chunk, f1, k + 2] += r2
+                    partial[chunk, f1, k + 3] += r3
+            for k in range(K4, K):
+                o0 = base + offs[k]
+                x0 = xf[o0:o0 + L]
+                s0 = r0 = zero
+                for t in range(L):
+                    s0 += g0[t] * x0[t]
+                    r0 += g1[t] * x0[t]
+                partial[chunk, f0, k] += s0
+                if f1 != f0:
+                    partial[chunk, f1, k] += r0
+    d_w = np.zeros((F, K), np.float64)
+    for chunk in range(nchunks):
+        d_w += partial[chunk]
+    return d_w.astype(xp.dtype).reshape(F, C, KH, KW)
+
+
+@kernel(parallel=True, fastmath=CONV_FASTMATH)
+def _conv_dx_s1(g, w, Hp, Wp, ph, pw, dh, dw, H, W):
+    N, F, L = g.shape
+    C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
+    F4 = F - F % 4
+    gf = g.reshape(N * F * L)
+    d_x = np.empty((N, C, H, W), g.dtype)
+    xf = d_x.reshape(N * C * H * W)
+    for job in prange(N * C):  # one job = one input plane (n, c)
+        n = job // C
+        c = job % C
+        plane = np.zeros(Hp * Wp, g.dtype)  # d_xpad[n, c], small enough for L1
+        gn = n * F * L
+        for i in range(KH):
+            for j in range(KW):
+                off = i * dh * Wp + j * dw
+                dst = plane[off:off + L]
+                for f in range(0, F4, 4):  # col2im: four filters per sweep
+                    w0, w1, w2, w3 = w[f, c, i, j], w[f + 1, c, i, j], w[f + 2, c, i, j], w[f + 3, c, i, j]
+                    q0 = gn + f * L
+                    g0, g1 = gf[q0:q0 + L], gf[q0 + L:q0 + 2 * L]
+                    g2, g3 = gf[q0 + 2 * L:q0 + 3 * L], gf[q0 + 3 * L:q0 + 4 * L]
+                    for t in range(L):
+                        dst[t] += w0 * g0[t] + w1 * g1[t] + w2 * g2[t] + w3 * g3[t]
+                for f in range(F4, F):
+                    w0 = w[f, c, i, j]
+                    q0 = gn + f * L
+                    g0 = gf[q0:q0 + L]
+                    for t in range(L):
+                        dst[t] += w0 * g0[t]
+        r = job * H * W
+        for h in range(H):  # crop the padding border
+            for v in range(W):
+                xf[r + h * W + v] = plane[(h + ph) * Wp + v + pw]
+    return d_x
+
+
+# ----------------------------------------------------------------------------
+# convolution, any stride: direct loops
+# ----------------------------------------------------------------------------
+
+
+@kernel(parallel=True, fastmath=CONV_FASTMATH)
+def _conv_fwd_any(xp, w, b, sh, sw, dh, dw, OH, OW):
+    N, C, Hp, Wp = xp.shape
+    F, _, KH, KW = w.shape
+    image = C * Hp * Wp
+    xf = xp.reshape(N * image)
+    out = np.empty((N, F, OH, OW), xp.dtype)
+    of = out.reshape(N * F * OH * OW)
+    for job in prange(N * F):  # one job = one output plane (n, f)
+        n = job // F
+        f = job % F
+        acc = np.empty(OH * OW, xp.dtype)
+        acc[:] = b[f]
+        for c in range(C):
+            for i in range(KH):
+                for j in range(KW):
+                    wv = w[f, c, i, j]
+                    for p in range(OH):
+                        row = n * image + c * Hp * Wp + (p * sh + i * dh) * Wp + j * dw
+                        for q in range(OW):
+                            acc[p * OW + q] += wv * xf[row + q * sw]
+        of[job * OH * OW:(job + 1) * OH * OW] = acc
+    return out
+
+
+@kernel(parallel=True, fastmath=CONV_FASTMATH)
+def _conv_dw_any(d_out, xp, KH, KW, sh, sw, dh, dw, nchunks):
+    N, C, Hp, Wp = xp.shape
+    F, OH, OW = d_out.shape[1], d_out.shape[2], d_out.shape[3]
+    image = C * Hp * Wp
+    xf = xp.reshape(N * image)
+    df = d_out.reshape(N * F * OH * OW)
+    zero = np.zeros(1, xp.dtype)[0]
+    K = C * KH * KW
+    partial = np.zeros((nchunks, F, K), np.float64)
+    for job in prange(nchunks * F):
+        chunk = job // F
+        f = job % F
+        for n in range(chunk * N // nchunks, (chunk + 1) * N // nchunks):
+            gd = df[(n * F + f) * OH * OW:(n * F + f + 1) * OH * OW]
+            for c in range(C):
+                for i in range(KH):
+                    for j in range(KW):
+                        s = zero
+                        for p in range(OH):
+                            row = n * image + c * Hp * Wp + (p * sh + i * dh) * Wp + j * dw
+                            for q in range(OW):
+                                s += gd[p * OW + q] * xf[row + q * sw]
+                        partial[chunk, f, (c * KH + i) * KW + j] += s
+    d_w = np.zeros((F, K), np.float64)
+    for chunk in range(nchunks):
+        d_w += partial[chunk]
+    return d_w.astype(xp.dtype).reshape(F, C, KH, KW)
+
+
+@kernel(parallel=True, fastmath=CONV_FASTMATH)
+def _conv_dx_any(d_out, w, Hp, Wp, ph, pw, sh, sw, dh, dw, H, W):
+    N, F, OH, OW = d_out.shape
+    C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
+    df = d_out.reshape(N * F * OH * OW)
+    d_x = np.empty((N, C, H, W), d_out.dtype)
+    xf = d_x.reshape(N * C * H * W)
+    for job in prange(N * C):  # one job = one input plane (n, c)
+        n = job // C
+        c = job % C
+        plane = np.zeros(Hp * Wp, d_out.dtype)
+        for f in range(F):
+            gd = df[(n * F + f) * OH * OW:(n * F + f + 1) * OH * OW]
+            for i in range(KH):
+                for j in range(KW):
+                    wv = w[f, c, i, j]
+                    for p in range(OH):
+                        row = (p * sh + i * dh) * Wp + j * dw
+                        for q in range(OW):
+                            plane[row + q * sw] += wv * gd[p * OW + q]
+        r = job * H * W
+        for h in range(H):
+            for v in range(W):
+                xf[r + h * W + v] = plane[(h + ph) * Wp + v + pw]
+    return d_x
+
+
+# ----------------------------------------------------------------------------
+# convolution: public API
+# ----------------------------------------------------------------------------
+
+
+def _conv_setup(x, w, stride, padding, dilation, b_shape=None):
+    stride, padding, dilation = (_pair(stride, "stride"), _pair(padding, "padding"),
+                                 _pair(dilation, "dilation"))
+    OH, OW = check_conv_shapes(np.shape(x), np.shape(w), b_shape, stride, padding, dilation)
+    dtype = _float_dtype(np.asarray(x).dtype)
+    x = np.ascontiguousarray(x, dtype)
+    w = np.ascontiguousarray(w, dtype)
+    return x, w, stride, padding, dilation, OH, OW
+
+
+def _nchunks(n):
+    return max(1, min(n, numba.get_num_threads()))
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+    """Same as :func:`gradgraph.kernels.reference.conv2d_forward`, fast."""
+    x, w, (sh, sw), (ph, pw), (dh, dw), OH, OW = _conv_setup(
+        x, w, stride, padding, dilation, None if b is None else np.shape(b))
+    F = w.shape[0]
+    b = np.zeros(F, x.dtype) if b is None else np.ascontiguousarray(b, x.dtype)
+    xp = _pad(x, ph, pw) if (ph or pw) else x
+    if sh == 1 and sw == 1:
+        Hp, Wp = xp.shape[2], xp.shape[3]
+        offs = _tap_offsets(w.shape[1], Hp, Wp, w.shape[2], w.shape[3], dh, dw)
+        return _conv_fwd_s1(xp, w, b, offs, dh, dw)
+    return _conv_fwd_any(xp, w, b, sh, sw, dh, dw, OH, OW)
+
+
+def conv2d_backward(d_out, x, w, stride=1, padding=0, dilation=1, need_dx=True, need_dw=True):
+    """Same as :func:`gradgraph.kernels.reference.conv2d_backward`, fast."""
+    x, w, (sh, sw), (ph, pw), (dh, dw), OH, OW = _conv_setup(x, w, stride, padding, dilation)
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    d_out = np.ascontiguousarray(d_out, x.dtype)
+    _check_grad_shape(d_out, (N, F, OH, OW), "conv2d_backward")
+    d_b = _bias_grad(d_out)
+    d_x = d_w = None
+    if not (need_dx or need_dw):
+        return d_x, d_w, d_b
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    xp = (_pad(x, ph, pw) if (ph or pw) else x) if need_dw else None
+    if sh == 1 and sw == 1:
+        g = _widen(d_out, Wp)
+        if need_dw:
+            offs = _tap_offsets(C, Hp, Wp, KH, KW, dh, dw)
+            d_w = _conv_dw_s1(g, xp, KH, KW, offs, _nchunks(N))
+        if need_dx:
+            d_x = _conv_dx_s1(g, w, Hp, Wp, ph, pw, dh, dw, H, W)
+    else:
+        if need_dw:
+            d_w = _conv_dw_any(d_out, xp, KH, KW, sh, sw, dh, dw, _nchunks(N))
+        if need_dx:
+            d_x = _conv_dx_any(d_out, w, Hp, Wp, ph, pw, sh, sw, dh, dw, H, W)
+    return d_x, d_w, d_b
+
+
+# ----------------------------------------------------------------------------
+# pooling
+# ----------------------------------------------------------------------------
+
+
+# Each pooling kernel is built by a factory: ``KH, KW = 0, 0`` gives the general
+# kernel (window size from the arguments); a fixed size such as 2x2 gives a copy in
+# which the window loops have constant trip counts, which LLVM unrolls (about 3x
+# faster for LeNet's 2x2 pools).  Only sizes in _POOL_SIZES get a special copy.
+# The constant must be read *inside* the prange body (khc, kwc): the body is
+# compiled as a separate function, and values from outside arrive as arguments.
+_POOL_SIZES = ((2, 2),)
+
+
+def _make_max_pool_fwd(KH, KW):
+    @kernel(parallel=True)
+    def _max_pool_fwd(x, kh, kw, sh, sw, ph, pw, OH, OW):
+        N, C, H, W = x.shape
+        xf = x.reshape(N * C * H * W)
+        out = np.empty((N, C, OH, OW), x.dtype)
+        arg = np.empty((N, C, OH, OW), np.int32)
+        of = out.reshape(N * C * OH * OW)
+        af = arg.reshape(N * C * OH * OW)
+        for nc in prange(N * C):
+            khc = KH if KH > 0 else kh  # a constant in the specialised copies
+            kwc = KW if KW > 0 else kw
+            src = xf[nc * H * W:(nc + 1) * H * W]
+            r = nc * OH * OW
+            for p in range(OH):
+                h0 = p * sh - ph
+                for q in range(OW):
+                    v0 = q * sw - pw
+                    best = src[0]
+                    at = -1
+                    for i in range(khc):
+                        h = h0 + i
+                        if h < 0 or h >= H:
+                            continue  # -inf padding never wins
+                        for j in range(kwc):
+                            v = v0 + j
+                            if v < 0 or v >= W:
+                                continue
+                            val = src[h * W + v]
+                            # strict '>' keeps the first maximum; a NaN wins (the first
+                            # one).  Bitwise '|', '&': no short-circuit branches.
+                            if (at < 0) | (val > best) | ((val != val) & (best == best)):
+                                best = val
+                                at = h * W + v
+                    of[r + p * OW + q] = best
+                    af[r + p * OW + q] = at
+        return out, arg
+
+    return _max_pool_fwd
+
+
+def _make_avg_pool_fwd(KH, KW):
+    @kernel(parallel=True)
+    def _avg_pool_fwd(x, kh, kw, sh, sw, ph, pw, OH, OW):
+        N, C, H, W = x.shape
+        xf = x.reshape(N * C * H * W)
+        out = np.empty((N, C, OH, OW), x.dtype)
+        of = out.reshape(N * C * OH * OW)
+        zero = np.zeros(1, x.dtype)[0]
+        scale = 1.0 / (kh * kw)  # zero padding counts in the divisor
+        for nc in prange(N * C):
+            khc = KH if KH > 0 else kh  # a constant in the specialised copies
+            kwc = KW if KW > 0 else kw
+            src = xf[nc * H * W:(nc + 1) * H * W]
+            r = nc * OH * OW
+            for p in range(OH):
+                h0 = p * sh - ph
+                for q in range(OW):
+                    v0 = q * sw - pw
+                    s = zero
+                    for i in range(khc):
+                        h = h0 + i
+                        if h < 0 or h >= H:
+                            continue
+                        for j in range(kwc):
+                            v = v0 + j
+                            if 0 <= v < W:
+                                s += src[h * W + v]
+                    of[r + p * OW + q] = s * scale
+        return out
+
+    return _avg_pool_fwd
+
+
+def _make_avg_pool_bwd(KH, KW):
+    @kernel(parallel=True)
+    def _avg_pool_bwd(d_out, kh, kw, sh, sw, ph, pw, H, W):
+        N, C, OH, OW = d_out.shape
+        d_x = np.zeros((N, C, H, W), d_out.dtype)
+        xf = d_x.reshape(N * C * H * W)
+        df = d_out.reshape(N * C * OH * OW)
+        scale = 1.0 / (kh * kw)
+        for nc in prange(N * C):
+            khc = KH if KH > 0 else kh  # a constant in the specialised copies
+            kwc = KW if KW > 0 else kw
+            dst = xf[nc * H * W:(nc + 1) * H * W]
+            r = nc * OH * OW
+            for p in range(OH):
+                h0 = p * sh - ph
+                for q in range(OW):
+                    v0 = q * sw - pw
+                    share = df[r + p * OW + q] * scale
+                    for i in range(khc):
+                        h = h0 + i
+                        if h < 0 or h >= H:
+                            continue
+                        for j in range(kwc):
+                            v = v0 + j
+                            if 0 <= v < W:
+                                dst[h * W + v] += share
+        return d_x
+
+    return _avg_pool_bwd
+
+
+_max_pool_fwd = {size: _make_max_pool_fwd(*size) for size in ((0, 0),) + _POOL_SIZES}
+_avg_pool_fwd = {size: _make_avg_pool_fwd(*size) for size in ((0, 0),) + _POOL_SIZES}
+_avg_pool_bwd = {size: _make_avg_pool_bwd(*size) for size in ((0, 0),) + _POOL_SIZES}
+
+
+def _pick(kernels, kh, kw):
+    return kernels.get((kh, kw), kernels[(0, 0)])
+
+
+@kernel(parallel=True)
+def _max_pool_bwd(d_out, arg, H, W):
+    N, C, OH, OW = d_out.shape
+    d_x = np.zeros((N, C, H, W), d_out.dtype)
+    xf = d_x.reshape(N * C * H * W)
+    df = d_out.reshape(N * C * OH * OW)
+    af = arg.reshape(N * C * OH * OW)
+    for nc in prange(N * C):
+        dst = xf[nc * H * W:(nc + 1) * H * W]
+        for t in range(nc * OH * OW, (nc + 1) * OH * OW):
+            dst[af[t]] += df[t]
+    return d_x
+
+
+def _pool_setup(x, kernel, stride, padding, name):
+    kernel, stride, padding = _pool_params(kernel, stride, padding)
+    OH, OW = check_pool_shapes(np.shape(x), kernel, stride, padding, name)
+    x = np.asarray(x)
+    x = np.ascontiguousarray(x, _float_dtype(x.dtype))
+    return x, kernel, stride, padding, OH, OW
+
+
+def max_pool2d_forward(x, kernel, stride=None, padding=0):
+    """Same as :func:`gradgraph.kernels.reference.max_pool2d_forward`, fast."""
+    x, (kh, kw), (sh, sw), (ph, pw), OH, OW = _pool_setup(x, kernel, stride, padding, "max_pool2d")
+    return _pick(_max_pool_fwd, kh, kw)(x, kh, kw, sh, sw, ph, pw, OH, OW)
+
+
+def max_pool2d_backward(d_out, argmax, x_shape, kernel, stride=None, padding=0):
+    """Same as :func:`gradgraph.kernels.reference.max_pool2d_backward`, fast."""
+    kernel, stride, padding = _pool_params(kernel, stride, padding)
+    OH, OW = check_pool_shapes(x_shape, kernel, stride, padding, "max_pool2d")
+    N, C, H, W = x_shape
+    d_out = np.asarray(d_out)
+    d_out = np.ascontiguousarray(d_out, _float_dtype(d_out.dtype))
+    _check_grad_shape(d_out, (N, C, OH, OW), "max_pool2d_backward")
+    _check_grad_shape(argmax, (N, C, OH, OW), "max_pool2d_backward (argmax)")
+    argmax = np.ascontiguousarray(argmax, ARGMAX_DTYPE)
+    return _max_pool_bwd(d_out, argmax, H, W)
+
+
+def avg_pool2d_forward(x, kernel, stride=None, padding=0):
+    """Same as :func:`gradgraph.kernels.reference.avg_pool2d_forward`, fast."""
+    x, (kh, kw), (sh, sw), (ph, pw), OH, OW = _pool_setup(x, kernel, stride, padding, "avg_pool2d")
+    return _pick(_avg_pool_fwd, kh, kw)(x, kh, kw, sh, sw, ph, pw, OH, OW)
+
+
+def avg_pool2d_backward(d_out, x_shape, kernel, stride=None, padding=0):
+    """Same as :func:`gradgraph.kernels.reference.avg_pool2d_backward`, fast."""
+    (kh, kw), (sh, sw), (ph, pw) = _pool_params(kernel, stride, padding)
+    OH, OW = check_pool_shapes(x_shape, (kh, kw), (sh, sw), (ph, pw), "avg_pool2d")
+    N, C, H, W = x_shape
+    d_out = np.asarray(d_out)
+    d_out = np.ascontiguousarray(d_out, _float_dtype(d_out.dtype))
+    _check_grad_shape(d_out, (N, C, OH, OW), "avg_pool2d_backward")
+    return _pick(_avg_pool_bwd, kh, kw)(d_out, kh, kw, sh, sw, ph, pw, H, W)
