@@ -3,7 +3,10 @@
     python benchmarks/bench_lenet.py [--repeats 50] [--batch 64]
 
 Both run in this one process with the same number of threads (torch's is set to
-Numba's), float32, batch 64. Each row is forward + backward through the public
+Numba's), float32, batch 64. gradgraph runs as ``gradgraph train`` runs it: Numba's
+OpenMP workers sleep when idle (OMP_WAIT_POLICY=PASSIVE, set here before the first
+kernel; torch, imported first, keeps its own defaults) and the training step is timed
+both with numpy's BLAS threads unchanged and limited to 1, as the Trainer does. Each row is forward + backward through the public
 API (gates and the autograd loop for gradgraph, autograd for torch); the
 median time over the repeats is shown, and the ratio gradgraph / torch
 (below 1: gradgraph is faster). The two are timed alternately, so noise from
@@ -46,11 +49,16 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args(argv)
 
+    import os
+
+    import torch  # first: its OpenMP runtime keeps its defaults
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # for Numba's, as `gradgraph train` does
     import numba
-    import torch
 
     import gradgraph as gg
     from gradgraph import kernels
+    from gradgraph.train import limit_blas_threads
 
     threads = numba.get_num_threads()
     torch.set_num_threads(threads)
@@ -98,16 +106,17 @@ def main(argv=None) -> int:
 
         return ours, theirs
 
-    def step_case():
+    def step_case(blas_threads=None):
         x = rng.standard_normal((n, 1, 28, 28)).astype(f32)
         y = rng.integers(0, 10, size=n)
         model = gg.nn.LeNet5(rng=0)
         opt = gg.optim.Adam(model.parameters(), lr=1e-3)
 
         def ours():
-            opt.zero_grad()
-            gg.losses.cross_entropy(model(x), y).backward()
-            opt.step()
+            with limit_blas_threads(blas_threads):
+                opt.zero_grad()
+                gg.losses.cross_entropy(model(x), y).backward()
+                opt.step()
 
         nn = torch.nn
         tmodel = nn.Sequential(
@@ -152,6 +161,7 @@ def main(argv=None) -> int:
         (f"conv2d C3 fwd+bwd  ({n},6,14,14) * 16@5x5", conv_case(6, 16, 14, 0, True)),
         (f"max_pool2d fwd+bwd ({n},6,28,28) 2x2", pool_case(6, 28)),
         (f"LeNet-5 train step (batch {n}, Adam)", step_case()),
+        (f"  the same, 1 BLAS thread (as Trainer)", step_case(1)),
         ("LeNet-5 inference (1000 images)", eval_case()),
     ]
     print(f"gradgraph {gg.__version__} vs torch {torch.__version__}, {threads} thread(s), float32, "

@@ -27,10 +27,13 @@ validation loss), ``checkpoint_last.npz`` (the latest epoch) and ``loss_curve.pn
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import ctypes
 import io
 import json
 import math
+import os
 import sys
 import threading
 import time
@@ -44,7 +47,7 @@ from . import losses
 from .checkpoint import atomic_write, atomic_write_text, load_checkpoint, save_checkpoint
 from .tensor import Tensor, no_grad
 
-__all__ = ["Record", "Trainer", "fit", "make_run_dir", "run_name", "cli_train", "LOSSES"]
+__all__ = ["Record", "Trainer", "fit", "make_run_dir", "run_name", "cli_train", "limit_blas_threads", "LOSSES"]
 
 #: Loss names accepted by ``Trainer(loss=...)``.
 LOSSES = {
@@ -92,6 +95,59 @@ class Record:
         return asdict(self)
 
 
+_blas_handles = None
+
+
+def _blas_libraries() -> list:
+    """(set_num_threads, get_num_threads) of every OpenBLAS loaded in this process (Linux; else [])."""
+    global _blas_handles
+    if _blas_handles is not None:
+        return _blas_handles
+    _blas_handles = []
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
+    except OSError:
+        return _blas_handles
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix in ("scipy_openblas", "openblas"):
+            found = None
+            for suffix in ("", "64_", "_64"):
+                setter = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+                getter = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                if setter is not None and getter is not None:
+                    found = (setter, getter)
+                    break
+            if found:
+                _blas_handles.append(found)
+                break
+    return _blas_handles
+
+
+@contextlib.contextmanager
+def limit_blas_threads(n: int | None = 1):
+    """Run the block with numpy's OpenBLAS limited to ``n`` threads (None: unchanged).
+
+    LeNet's matrix products are small, and the Numba conv kernels have their own
+    thread pool: two pools spinning for the same cores slow a training step
+    down several times on a busy machine. Outside OpenBLAS on Linux this does nothing.
+    """
+    handles = _blas_libraries() if n is not None else []
+    saved = []
+    for setter, getter in handles:
+        saved.append(getter())
+        setter(int(n))
+    try:
+        yield
+    finally:
+        for (setter, _), old in zip(handles, saved):
+            setter(old)
+
+
 def _accuracy(logits: np.ndarray, y: np.ndarray) -> int | None:
     """Number of correct argmax predictions, or None when ``y`` are not class labels."""
     if logits.ndim != 2 or y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
@@ -122,6 +178,8 @@ class Trainer:
                     epoch always)
     ``config``      extra entries for config.json (dataset name, ...)
     ``restore_best`` also restore the best weights when all epochs ran
+    ``blas_threads`` numpy's OpenBLAS threads while training (1: leave the cores to
+                    the conv kernels; None: unchanged), see :func:`limit_blas_threads`
 
     ``stop()``, ``pause()`` and ``resume()`` may be called from any thread;
     they take effect between steps. ``history`` collects the epoch records.
@@ -129,7 +187,8 @@ class Trainer:
 
     def __init__(self, model, optimizer, train_data, val_data=None, *, loss="cross_entropy", epochs: int = 1,
                  batch_size: int = 64, scheduler=None, patience: int | None = None, seed: int = 0, run_dir=None,
-                 log_every: int = 1, config: dict | None = None, restore_best: bool = False):
+                 log_every: int = 1, config: dict | None = None, restore_best: bool = False,
+                 blas_threads: int | None = 1):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         dtype = getattr(model, "dtype", np.float32)
         self.x, self.y = self._pair(train_data, "train_data", dtype)
@@ -149,7 +208,7 @@ class Trainer:
             raise ValueError(f"Trainer: patience must be >= 1 or None, got {patience}")
         self.epochs, self.batch_size, self.log_every = int(epochs), int(batch_size), int(log_every)
         self.patience = None if patience is None else int(patience)
-        self.seed, self.restore_best = seed, bool(restore_best)
+        self.seed, self.restore_best, self.blas_threads = seed, bool(restore_best), blas_threads
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.config = dict(config or {})
         self.steps_per_epoch = -(-len(self.x) // self.batch_size)
@@ -290,6 +349,10 @@ class Trainer:
         if self._started:
             raise RuntimeError("Trainer.records() runs once; create a new Trainer to train again")
         self._started = True
+        with limit_blas_threads(self.blas_threads):
+            yield from self._records()
+
+    def _records(self) -> Iterator[Record]:
         self._t0 = time.perf_counter()
         rng = np.random.default_rng(self.seed)
         monitor_val = self.val_data is not None
@@ -575,6 +638,10 @@ def _warmup(err) -> None:
 
 def cli_train(args) -> int:
     """``gradgraph train lenet --dataset fashion-mnist --epochs 10 ...``"""
+    # Idle Numba (OpenMP) workers sleep instead of spinning, leaving the cores to numpy
+    # and to other programs: several times faster steps on a busy machine. Set before
+    # the first kernel runs; an explicit OMP_WAIT_POLICY wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from . import data, nn
 
     err, out = sys.stderr, sys.stdout

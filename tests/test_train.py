@@ -292,3 +292,17 @@ def test_cli_train_accepts_a_plain_namespace(tmp_path, capsys):
                                  pool="avg")
     assert cli_train(args) == 0
     assert "test accuracy" in capsys.readouterr().out
+
+
+def test_limit_blas_threads_restores_the_setting():
+    from gradgraph.train import _blas_libraries, limit_blas_threads
+
+    handles = _blas_libraries()
+    before = [get() for _, get in handles]
+    with limit_blas_threads(1):
+        assert all(get() == 1 for _, get in handles)
+        a = np.ones((50, 50), np.float32)
+        assert (a @ a)[0, 0] == 50
+    assert [get() for _, get in handles] == before
+    with limit_blas_threads(None):
+        assert [get() for _, get in handles] == before
