@@ -249,3 +249,11 @@ def test_lenet_matches_torch():
     for tp, p in zip(tmodel.parameters(), model.parameters()):
         np.testing.assert_allclose(p.grad, tp.grad.numpy().T if p.ndim == 2 else tp.grad.numpy(), rtol=1e-8,
                                    atol=1e-12)
+
+
+def test_lenet_first_loss_is_about_ln_10():
+    x = np.random.default_rng(0).standard_normal((64, 1, 28, 28)).astype(np.float32)
+    y = np.arange(64) % 10
+    for seed in range(3):
+        loss = gg.losses.cross_entropy(nn.LeNet5(rng=seed)(x), y).item()
+        assert abs(loss - np.log(10)) < 0.15

@@ -77,8 +77,11 @@ class LeNet5(Module):
         setattr(self, f"{activation}4", act())
         if self.dropout > 0:
             self.dropout2 = Dropout(self.dropout, rng=rng)
-        # The output layer feeds a softmax, not an activation: Xavier keeps the logits small.
+        # The output layer feeds the softmax: start it 10x smaller than Xavier so that
+        # the first logits are near 0, every class is about equally likely and the first
+        # loss is about ln(num_classes) (2.30 for 10 classes), the lecture's sanity check.
         self.fc3 = Linear(84, self.num_classes, init="xavier", rng=rng, dtype=dtype)
+        self.fc3.weight.data *= np.asarray(0.1, dtype=self.fc3.weight.dtype)
 
     def forward(self, x):
         for layer in self._modules.values():
