@@ -12,7 +12,7 @@ from .tensor import Tensor, as_tensor, current_scope, maximum, no_grad, scope, t
 from .graph import Graph, Stepper
 from . import data, losses
 from .ops.conv import avg_pool2d, conv2d, max_pool2d
-from . import nn, optim, train
+from . import lessons, nn, optim, train
 
 __version__ = "0.1.0"
 

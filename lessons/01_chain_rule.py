@@ -87,7 +87,6 @@ class Multiply(gg.Gate):
   yourself (`gradgraph exercise 1.1`).
 """
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
 from gradgraph.graph.walk import walkthrough
 
 SUMMARY = "f = (x + y) z at x=-2, y=5, z=-4: forward values, local gradients, the chain rule."

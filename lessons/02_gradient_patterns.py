@@ -50,7 +50,6 @@ must reset them (`zero_grad()`) before each step.
 - Exercise 2.1: the backward pass of the max gate.
 """
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
 from gradgraph.graph.walk import walkthrough
 
 SUMMARY = "Add distributes, max routes, multiply switches; a value used twice sums its gradients."

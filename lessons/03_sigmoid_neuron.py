@@ -62,7 +62,6 @@ Both graphs give the same gradients (`run()` checks it).
 - Exercise 3.1: write the sigmoid gate's backward.
 """
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
 from gradgraph.graph.walk import walkthrough
 
 SUMMARY = "1/(1+exp(-(w0x0+w1x1+w2))) as eight small gates and with one sigmoid gate: same gradients."

@@ -79,7 +79,6 @@ The relative error there is far above 1e-2: wrong, not a rounding question.
 import numpy as np
 
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
 
 SUMMARY = "gradcheck: centred differences, choosing h (truncation vs round-off), float32 vs float64, kinks."
 

@@ -77,7 +77,6 @@ gradgraph's binary gates do this with `gg.unbroadcast(grad, shape)`.
 import numpy as np
 
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
 from gradgraph.graph.walk import walkthrough
 
 SUMMARY = "Matmul gradients, Jacobian shapes, and why broadcasting sums gradients back."

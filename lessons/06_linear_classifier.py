@@ -111,7 +111,6 @@ guessing. Lesson 8 fixes that with a hidden layer.
 import numpy as np
 
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
 from gradgraph.graph.walk import walkthrough
 
 SUMMARY = "SVM loss on three images (2.9, 0, 12.9, mean 5.27), cross-entropy 2.04, the ln(C) check."

@@ -101,7 +101,6 @@ for xb, yb in gg.data.batches(x, y, 64):
 import numpy as np
 
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
 
 SUMMARY = "W <- W - lr dJ/dW: the -1.64 step, learning rates, batch vs minibatch vs SGD, momentum, Adam."
 EXERCISES = ["7.1", "7.2"]

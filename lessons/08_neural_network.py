@@ -82,7 +82,6 @@ far too many: lesson 9's convolutions share a few weights across positions.
 import numpy as np
 
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
 from gradgraph import nn
 
 SUMMARY = "Activations; a 2-layer ReLU net on XOR, a ring and three modes; vanishing gradients; dead ReLUs."

@@ -104,7 +104,6 @@ the intensity changes from left to right, so it lights up **vertical edges**
 import numpy as np
 
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
 from gradgraph.graph.walk import walkthrough
 
 SUMMARY = "Kernels on a photo (edges, sharpen, blurs; Sobel is not sharpening), 1-D convolution, padding, stride, output size."

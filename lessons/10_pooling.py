@@ -65,7 +65,6 @@ lesson 2.
 import numpy as np
 
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
 from gradgraph.graph.walk import walkthrough
 
 SUMMARY = "Max pooling routes the gradient to each window's winner, average pooling spreads it evenly."

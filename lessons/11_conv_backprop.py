@@ -68,7 +68,6 @@ with each layer grouped in the graph.
 import numpy as np
 
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
 from gradgraph import nn
 from gradgraph.graph.walk import walkthrough
 

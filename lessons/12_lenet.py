@@ -102,7 +102,6 @@ it jumps around, lower the learning rate or raise the batch size.
 import numpy as np
 
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
 from gradgraph import nn
 
 SUMMARY = "LeNet-5 on the bundled Fashion-MNIST set: train/val/test, curves, filters, feature maps, confusion, dropout, early stopping."

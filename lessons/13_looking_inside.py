@@ -71,7 +71,6 @@ import contextlib
 import numpy as np
 
 import gradgraph as gg
-import gradgraph.lessons  # noqa: F401  (for gg.lessons.main below)
 from gradgraph import nn
 
 SUMMARY = "Saliency (input gradients), class activation maps, and dreaming by gradient ascent on the input."
