@@ -97,6 +97,7 @@ def main(args=None) -> int:
         window.resize(*SCREENSHOT_SIZE)
         window.show()
         window.load_lessons()
+        window.browser.update_status()
         process_events(app, 0.05)
         try:
             return screenshot(args, app, window)

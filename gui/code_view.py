@@ -155,7 +155,7 @@ class LessonView(QWidget):
         cursor = self.code.textCursor()
         cursor.setPosition(block.position())
         self.code.setTextCursor(cursor)
-        self.code.verticalScrollBar().setValue(max(0, line - 2))
+        self.code.verticalScrollBar().setValue(max(0, line - 1))  # the first code line on top
 
     def open_in_editor(self):
         if self.path:

@@ -6,7 +6,9 @@ state changed.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+import math
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QKeySequence, QPainter,
                            QPainterPath, QPen, QShortcut)
 from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsScene, QGraphicsView,
@@ -14,6 +16,7 @@ from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsScene,
 
 import numpy as np
 
+from .layout import best_wrap, wrap_rows
 from .models import GraphSession, fmt_array, fmt_shape
 
 KIND_FILL = {
@@ -24,7 +27,9 @@ KIND_FILL = {
 }
 CURRENT = QColor("#f97316")
 BORDER = QColor("#64748b")
-UNKNOWN_TEXT = QColor("#94a3b8")
+UNKNOWN_TEXT = QColor("#8391a7")
+UNKNOWN_BORDER = QColor("#aab6c6")
+UNKNOWN_EDGE = QColor("#a3b0c2")
 VALUE_TEXT = QColor("#0f172a")
 GRAD_TEXT = QColor("#b91c1c")
 
@@ -48,6 +53,9 @@ def flow_colour(m: float) -> QColor:
 
 
 MIN_FIT_SCALE = 0.85  # below this the node labels are hard to read
+MAX_FIT_SCALE = 1.6   # a tiny graph is enlarged up to this, not more
+SCENE_MARGIN = 30.0   # free space around the graph
+WRAP_BELOW = 0.9      # a graph that would be shown smaller than this in one row is folded into rows
 
 
 class _Fonts:
@@ -102,7 +110,7 @@ class NodeItem(QGraphicsItem):
         elif self.isSelected():
             pen = QPen(QColor("#2563eb"), 2.5)
         else:
-            pen = QPen(BORDER if v_known else QColor("#cbd5e1"), 1.2, Qt.SolidLine if v_known else Qt.DashLine)
+            pen = QPen(BORDER if v_known else UNKNOWN_BORDER, 1.2, Qt.SolidLine if v_known else Qt.DashLine)
         p.setPen(pen)
         p.setBrush(QBrush(fill))
         p.drawRoundedRect(box, 7, 7)
@@ -228,6 +236,7 @@ class GroupItem(QGraphicsItem):
             target = QRectF(w - side - 5, 5, side, side)
             scale = min(side / thumb.width(), side / thumb.height())
             tw, th = thumb.width() * scale, thumb.height() * scale
+            th = max(th, min(side, 16.0))  # a vector is a strip: keep it visible
             p.drawImage(QRectF(target.center().x() - tw / 2, target.center().y() - th / 2, tw, th), thumb)
 
     def mouseDoubleClickEvent(self, event):
@@ -238,53 +247,121 @@ class GroupItem(QGraphicsItem):
         self.view.nodeClicked.emit(self.output)
 
 
+FRAME_PAD = 9.0   # space between a group's frame and its member boxes
+TITLE_H = 15.0    # the frame's title sits above the frame
+
+
 class GroupFrame(QGraphicsItem):
     """The outline of an expanded group, hugging its members (a union of padded boxes).
-    Double-click its title to collapse the group again."""
+    Its titles (one per separate piece: a row wrap can cut a group in two) are
+    :class:`GroupTitle` items drawn above every frame; double-click one to collapse the group."""
 
-    def __init__(self, view, name, rects):
+    def __init__(self, view, name, rects, others=()):
         super().__init__()
         self.view, self.name = view, name
         path = QPainterPath()
         path.setFillRule(Qt.WindingFill)
-        for r in rects:
+        for r in rects + self._bridges(rects, others):
             box = QPainterPath()
-            box.addRoundedRect(r.adjusted(-12, -12, 12, 12), 10, 10)
+            box.addRoundedRect(r.adjusted(-FRAME_PAD, -FRAME_PAD, FRAME_PAD, FRAME_PAD), 8, 8)
             path = path.united(box)
         self.path = path.simplified()
-        top = min(rects, key=lambda r: (r.top(), r.left()))
-        self.title = QRectF(top.left() - 8, top.top() - 27, max(120.0, top.width()), 17)
+        pieces = [poly.boundingRect() for poly in self.path.toSubpathPolygons()]
+        pieces = [b for b in pieces if not any(o is not b and o.contains(b) for o in pieces)]  # no holes
+        self.titles = []
+        for piece in pieces:
+            inside = [r for r in rects if piece.contains(r.center())]
+            if inside:
+                top = min(inside, key=lambda r: (r.top(), r.left()))
+                self.titles.append(GroupTitle(view, name, QRectF(
+                    top.left() - FRAME_PAD + 2, top.top() - FRAME_PAD - TITLE_H - 1, max(110.0, top.width()), TITLE_H)))
         self.setZValue(-2)
-        self.setToolTip(f"{name} (double-click the title to collapse)")
+        self.setToolTip(f"{name} (double-click its title to collapse)")
+
+    @staticmethod
+    def _bridges(rects, others, reach=80.0):
+        """Rectangles joining two nearby members (neighbouring columns or rows) when no other
+        box lies between them, so the frame is one piece where the group is."""
+        out = []
+        for k, a in enumerate(rects):
+            for b in rects[k + 1:]:
+                gap_x = max(0.0, max(a.left(), b.left()) - min(a.right(), b.right()))
+                gap_y = max(0.0, max(a.top(), b.top()) - min(a.bottom(), b.bottom()))
+                if gap_x > reach or gap_y > reach:
+                    continue
+                span = a.united(b)
+                if not any(span.intersects(o.adjusted(-FRAME_PAD, -FRAME_PAD, FRAME_PAD, FRAME_PAD))
+                           for o in others):
+                    out.append(span)
+        return out
 
     def boundingRect(self):
-        return self.path.boundingRect().united(self.title).adjusted(-2, -2, 2, 2)
+        return self.path.boundingRect().adjusted(-2, -2, 2, 2)
 
     def shape(self):
-        path = QPainterPath()
-        path.addRect(self.title)
-        return path
+        return QPainterPath()  # clicks go through to the boxes and the canvas
 
     def paint(self, p, option, widget=None):
         p.setRenderHint(QPainter.Antialiasing)
         p.setPen(QPen(QColor("#ca8a04"), 1.2, Qt.DashLine))
         p.setBrush(QColor(254, 249, 195, 90))
         p.drawPath(self.path)
-        p.setFont(self.view.fonts.small)
+
+
+class GroupTitle(QGraphicsItem):
+    """"▾ name" above an expanded group's frame; double-click to collapse the group."""
+
+    def __init__(self, view, name, rect):
+        super().__init__()
+        self.view, self.name, self.title = view, name, rect
+        self.setZValue(-1.5)
+        self.setCursor(Qt.PointingHandCursor)
+        self.setToolTip(f"{name}: double-click to collapse into one box")
+
+    def boundingRect(self):
+        return self.title.adjusted(-2, -2, 2, 2)
+
+    def paint(self, p, option, widget=None):
+        f = self.view.fonts.small
+        text = "▾ " + self.name
+        width = QFontMetricsF(f).horizontalAdvance(text) + 10
+        pill = QRectF(self.title.left(), self.title.top(), min(width, self.title.width() + 60), self.title.height())
+        p.setRenderHint(QPainter.Antialiasing)
+        p.setPen(Qt.NoPen)
+        p.setBrush(QColor(254, 249, 195, 230))
+        p.drawRoundedRect(pill, 4, 4)
+        p.setFont(f)
         p.setPen(QColor("#854d0e"))
-        p.drawText(self.title, Qt.AlignLeft | Qt.AlignVCenter, "▾ " + self.name)
+        p.drawText(pill.adjusted(5, 0, 0, 0), Qt.AlignLeft | Qt.AlignVCenter, text)
 
     def mouseDoubleClickEvent(self, event):
         self.view.toggle_group(self.name)
 
 
+def _rounded_polyline(points, radius=12.0) -> QPainterPath:
+    """A polyline whose corners are rounded (quadratic curves of at most ``radius``)."""
+    path = QPainterPath(QPointF(*points[0]))
+    for k in range(1, len(points) - 1):
+        (x0, y0), (x1, y1), (x2, y2) = points[k - 1], points[k], points[k + 1]
+        d1, d2 = math.hypot(x1 - x0, y1 - y0), math.hypot(x2 - x1, y2 - y1)
+        if d1 < 1e-6 or d2 < 1e-6:
+            continue
+        r = min(radius, d1 / 2, d2 / 2)
+        path.lineTo(QPointF(x1 - (x1 - x0) / d1 * r, y1 - (y1 - y0) / d1 * r))
+        path.quadTo(QPointF(x1, y1), QPointF(x1 + (x2 - x1) / d2 * r, y1 + (y2 - y1) / d2 * r))
+    path.lineTo(QPointF(*points[-1]))
+    return path
+
+
 class EdgeItem(QGraphicsPathItem):
     """``pairs``: the (source, target) node edges this drawn edge stands for (several when a
-    group is collapsed)."""
+    group is collapsed). An edge that continues on the next row (a wrapped layout) ends in
+    an arrow head, so the reading direction stays clear."""
 
     def __init__(self, route, pairs):
         super().__init__()
         self.pairs = pairs
+        self.wrapped = bool(getattr(route, "wrapped", False))
         bezier = getattr(route, "bezier", None)
         points = route.points
         if bezier and len(bezier) >= 4:
@@ -297,9 +374,12 @@ class EdgeItem(QGraphicsPathItem):
             dx = max(30.0, (x2 - x1) * 0.5)
             path.cubicTo(QPointF(x1 + dx, y1), QPointF(x2 - dx, y2), QPointF(x2, y2))
         else:
-            path = QPainterPath(QPointF(*points[0]))
-            for pt in points[1:]:
-                path.lineTo(QPointF(*pt))
+            path = _rounded_polyline(points)
+        if self.wrapped:
+            (x, y) = points[-1]
+            path.moveTo(QPointF(x - 9, y - 5))
+            path.lineTo(QPointF(x - 1, y))
+            path.lineTo(QPointF(x - 9, y + 5))
         self.setPath(path)
         self.setZValue(-1)
         self.state = None
@@ -315,7 +395,7 @@ class EdgeItem(QGraphicsPathItem):
         elif known:
             pen = QPen(QColor("#475569"), 1.5)
         else:
-            pen = QPen(QColor("#cbd5e1"), 1.2, Qt.DashLine)
+            pen = QPen(UNKNOWN_EDGE, 1.3, Qt.DashLine)
         pen.setCapStyle(Qt.RoundCap)
         self.setPen(pen)
 
@@ -345,7 +425,12 @@ class GraphView(QGraphicsView):
         self.group_items: dict = {}
         self.edge_items: list = []
         self.layout_count = 0
+        self.wrap = None    # (band width, bands) when a wide graph is folded into rows
+        self._raw = None    # (view, boxes, routes, ends) of the engine's layout, before wrapping
+        self._auto_fit = True  # refit on resize until the student zooms or pans
         self._text_cache: dict = {}
+        self._refit_timer = QTimer(self, singleShot=True, interval=150)
+        self._refit_timer.timeout.connect(lambda: self.fit(readable=True, auto=True))
         for keys, slot in ((QKeySequence.ZoomIn, lambda: self.zoom(1.25)),
                            (QKeySequence.ZoomOut, lambda: self.zoom(0.8)),
                            ("Ctrl+=", lambda: self.zoom(1.25)),
@@ -360,23 +445,56 @@ class GraphView(QGraphicsView):
         self._text_cache.clear()
         self.expanded = session.default_expanded() if session is not None else None
         self.rebuild()
-        self.fit(readable=True)
+        self.fit(readable=True, auto=True)
 
     def rebuild(self):
-        """Lay the view out and create the items (once per graph, or on expand/collapse)."""
-        self._scene.clear()
-        self.node_items, self.group_items, self.edge_items = {}, {}, []
+        """Lay the view out (the engine's layout: once per graph, or on expand/collapse), fold
+        it into rows when it is much wider than the window, and create the items."""
         s = self.session
         if s is None:
+            self._raw = None
+            self._scene.clear()
+            self.node_items, self.group_items, self.edge_items = {}, {}, []
             return
         view = s.view(self.expanded)
         self.graph_view_model = view
         layout = s.layout(view)
         self.layout_count += 1
         self.layout_engine = getattr(layout, "engine", "gui")
+        boxes = {v.name: tuple(layout.boxes[v.name]) for v in view.nodes}
+        routes = list(layout.routes)
+        ends = [(view.edges[r.index].source.name, view.edges[r.index].target.name) for r in routes]
+        self._raw = (view, boxes, routes, ends)
+        self.wrap = self._choose_wrap()
+        self._populate()
+
+    def _viewport_size(self):
+        size = self.viewport().size()
+        if size.width() < 200 or size.height() < 150:  # not laid out yet
+            return 900.0, 600.0
+        return float(size.width()), float(size.height())
+
+    def _choose_wrap(self):
+        if self._raw is None:
+            return None
+        _, boxes, routes, ends = self._raw
+        w, h = self._viewport_size()
+        return best_wrap(boxes, routes, ends, w, h, MAX_FIT_SCALE, margin=SCENE_MARGIN + 4,
+                         comfortable=WRAP_BELOW, min_scale=MIN_FIT_SCALE)
+
+    def _populate(self):
+        """Create the items from the engine's layout (folded into rows per ``self.wrap``)."""
+        self._scene.clear()
+        self.node_items, self.group_items, self.edge_items = {}, {}, []
+        s = self.session
+        view, boxes, routes, ends = self._raw
+        if self.wrap is not None:
+            folded = wrap_rows(boxes, routes, ends, *self.wrap)
+            boxes, routes = folded.boxes, folded.routes
+        pad = s.title_room(view)  # room above each box for a group frame's title
         for v in view.nodes:
-            x, y, w, h = tuple(layout.boxes[v.name])
-            rect = QRectF(x, y, w, h)
+            x, y, w, h = boxes[v.name]
+            rect = QRectF(x, y + pad / 2, w, h - pad)
             if v.is_group:
                 item = GroupItem(self, v.group, [m.index for m in v.members], rect, v.output.index, v.gate_names)
                 self.group_items[v.group] = item
@@ -386,17 +504,24 @@ class GraphView(QGraphicsView):
             self._scene.addItem(item)
         # outlines of the expanded groups that have members on screen
         for path in sorted(view.expanded or (), key=len):
-            rects = [item.rect for i, item in self.node_items.items()
-                     if s.group(i) and (s.group(i) == path or s.group(i).startswith(path + "/"))]
+            inside = {i for i in self.node_items
+                      if s.group(i) and (s.group(i) == path or s.group(i).startswith(path + "/"))}
+            rects = [self.node_items[i].rect for i in sorted(inside)]
             if len(rects) >= 1 and len(self.node_items) > len(rects):
-                self._scene.addItem(GroupFrame(self, path, rects))
-        for route in layout.routes:
+                others = [item.rect for i, item in self.node_items.items() if i not in inside]
+                others += [item.rect for item in self.group_items.values()]
+                frame = GroupFrame(self, path, rects, others)
+                self._scene.addItem(frame)
+                for title in frame.titles:
+                    self._scene.addItem(title)
+        for route in routes:
             e = view.edges[route.index]
             pairs = [(ge.source.index, ge.target.index) for ge in e.edges]
             item = EdgeItem(route, pairs)
             self.edge_items.append(item)
             self._scene.addItem(item)
-        self._scene.setSceneRect(self._scene.itemsBoundingRect().adjusted(-40, -40, 40, 40))
+        m = SCENE_MARGIN
+        self._scene.setSceneRect(self._scene.itemsBoundingRect().adjusted(-m, -m, m, m))
         self.refresh()
         self.layoutChanged.emit()
 
@@ -441,8 +566,9 @@ class GraphView(QGraphicsView):
         known_v = s.known_values()
         known_g = s.known_grads()
         backward = s.position > s.backward_start
-        rel = s.gradcheck() if self.overlay == "gradcheck" else None
-        blamed = s.blamed() if rel is not None else set()
+        # the gradcheck overlay shows a finished check only (the app runs it in a worker thread)
+        checked = s.gradcheck_result() if self.overlay == "gradcheck" else None
+        rel, blamed = checked if checked is not None else (None, set())
         levels, edge_levels, flags = ({}, {}, {}) if not backward else s.flow()[:3]
         crossed = s.edge_grad_crossed() if backward else {}
         for i, item in self.node_items.items():
@@ -494,26 +620,50 @@ class GraphView(QGraphicsView):
 
     # -- navigation --------------------------------------------------------------------------
     def zoom(self, factor: float):
+        self._auto_fit = False
         scale = self.transform().m11() * factor
         if 0.05 <= scale <= 6:
             self.scale(factor, factor)
 
-    def fit(self, readable: bool = False):
-        """Fit the whole graph; with ``readable`` never below MIN_FIT_SCALE (then centre on
-        the current node)."""
-        rect = self._scene.itemsBoundingRect()
+    def fit(self, readable: bool = False, auto: bool = False):
+        """Show the whole graph: fold a wide one into rows that suit the window, then zoom to
+        fit (never above MAX_FIT_SCALE; with ``readable`` never below MIN_FIT_SCALE, then
+        centred on the current node, or on the inputs at the start)."""
+        self._auto_fit = auto or self._auto_fit or not readable
+        if self._raw is not None:
+            wrap = self._choose_wrap()
+            if wrap != self.wrap:
+                self.wrap = wrap
+                self._populate()
+        rect = self._scene.sceneRect()
         if rect.isEmpty():
             return
-        self.fitInView(rect.adjusted(-20, -20, 20, 20), Qt.KeepAspectRatio)
+        self.fitInView(rect, Qt.KeepAspectRatio)
         scale = self.transform().m11()
-        if scale > 1.6 or (readable and scale < MIN_FIT_SCALE):
-            # a tiny graph is not blown up; a big one stays readable (pan or zoom out to see all)
-            target = 1.6 if scale > 1.6 else MIN_FIT_SCALE
+        if scale > MAX_FIT_SCALE or (readable and scale < MIN_FIT_SCALE):
+            target = MAX_FIT_SCALE if scale > MAX_FIT_SCALE else MIN_FIT_SCALE
             self.resetTransform()
             self.scale(target, target)
+            if target == MAX_FIT_SCALE:
+                self.centerOn(rect.center())
+                return
             c = self.session.current() if self.session is not None else None
             item = self.item_for(c) if c is not None else None
-            self.centerOn(item.sceneBoundingRect().center() if item is not None else rect.center())
+            if item is not None:
+                self.centerOn(item.sceneBoundingRect().center())
+            else:  # the start: show the inputs, top left
+                vw, vh = self._viewport_size()
+                self.centerOn(rect.left() + vw / target / 2, rect.top() + vh / target / 2)
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if self._auto_fit and self.session is not None:
+            self._refit_timer.start()
 
     def wheelEvent(self, event):
         self.zoom(1.15 if event.angleDelta().y() > 0 else 1 / 1.15)
+
+    def mouseMoveEvent(self, event):
+        if event.buttons() & Qt.LeftButton:
+            self._auto_fit = False  # the student pans: leave the view where they put it
+        super().mouseMoveEvent(event)

@@ -76,6 +76,15 @@ def normalized_tiles(tiles: np.ndarray) -> np.ndarray:
     return (t - lo) / np.where(hi > lo, hi - lo, 1.0)
 
 
-def pixmap(image: QImage, width: int, height: int | None = None) -> QPixmap:
+def pixmap(image: QImage, width: int, height: int | None = None, min_side: int = 18) -> QPixmap:
+    """``image`` scaled to fit ``width`` x ``height`` keeping its aspect ratio, except that a
+    thin strip (a vector: one row or one column) is stretched to at least ``min_side`` pixels
+    across, so it stays visible."""
     height = height or width
+    w, h = max(1, image.width()), max(1, image.height())
+    k = min(width / w, height / h)
+    sw, sh = w * k, h * k
+    if sh < min_side or sw < min_side:
+        sw, sh = min(width, max(sw, min_side)), min(height, max(sh, min_side))
+        return QPixmap.fromImage(image).scaled(int(sw), int(sh), Qt.IgnoreAspectRatio, Qt.FastTransformation)
     return QPixmap.fromImage(image).scaled(width, height, Qt.KeepAspectRatio, Qt.FastTransformation)

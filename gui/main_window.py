@@ -11,10 +11,11 @@ import sys
 import threading
 import traceback
 
-from PySide6.QtCore import QFileSystemWatcher, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QLabel, QListWidget, QListWidgetItem, QMainWindow,
-                               QSlider, QStatusBar, QStyle, QTabWidget, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtCore import QFileSystemWatcher, QObject, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QKeySequence, QPainter
+from PySide6.QtWidgets import (QDockWidget, QLabel, QListView, QListWidget, QListWidgetItem, QMainWindow,
+                               QSlider, QStatusBar, QStyle, QStyledItemDelegate, QTabWidget, QToolBar,
+                               QVBoxLayout, QWidget)
 
 from .code_view import LessonView
 from .graph_view import GraphView
@@ -22,25 +23,60 @@ from .models import GraphSession, format_ledger_header
 from .panels import ErrorPanel, Inspector, LedgerPanel
 from .settings import settings
 
-STATUS_MARK = {"passed": "✓", "failed": "✗", "todo": "○"}
+STATUS_WORDS = {"passed": "passed", "failed": "failed", "todo": "to do"}
+# badge colours (background, text) by overall state
+BADGE_COLOURS = {"passed": ("#dcfce7", "#166534"), "failed": ("#fee2e2", "#991b1b"),
+                 "todo": ("#fef3c7", "#92400e"), "unknown": ("#e2e8f0", "#334155")}
 
 
-def exercise_status(ids) -> str:
-    """"✓1 ○1" for a lesson's exercises (empty when there are none or no checker)."""
-    if not ids:
-        return ""
+def exercise_counts(ids) -> dict | None:
+    """{"passed": n, "failed": n, "todo": n} for a lesson's exercises (None without a checker)."""
     try:
         from gradgraph import exercises
     except Exception:
-        return f"{len(ids)} exercise{'s' if len(ids) > 1 else ''}"
-    counts: dict = {}
+        return None
+    counts = {"passed": 0, "failed": 0, "todo": 0}
     for e in ids:
         try:
             st = str(exercises.status(e))
         except Exception:
             st = "todo"
-        counts[st] = counts.get(st, 0) + 1
-    return "  ".join(f"{STATUS_MARK.get(k, k)}{v}" for k, v in sorted(counts.items()))
+        counts[st if st in counts else "todo"] += 1
+    return counts
+
+
+def exercise_badge(ids, counts=None) -> tuple:
+    """("2 exercises: 1 passed, 1 to do", state) for the lesson list; ("", "") without exercises.
+    ``state`` (passed / failed / todo / unknown) picks the badge colour; ``counts`` None: not
+    checked yet."""
+    n = len(ids or ())
+    if not n:
+        return "", ""
+    head = f"{n} exercise{'s' if n > 1 else ''}"
+    if not counts:
+        return head, "unknown"
+    if counts.get("passed", 0) == n:
+        return f"{head}: {'all ' if n > 1 else ''}passed ✓", "passed"
+    state = "failed" if counts.get("failed") else "todo"
+    if counts.get("todo", 0) == n:
+        return f"{head} to do", state
+    if n == 1:
+        return f"{head}: failed", state
+    parts = [f"{counts[k]} {STATUS_WORDS[k]}" for k in ("passed", "failed", "todo") if counts.get(k)]
+    return f"{head}: " + ", ".join(parts), state
+
+
+def _figure_title(fig) -> str:
+    """A figure's own title (its suptitle), else the first title of its axes."""
+    try:
+        sup = fig.get_suptitle() if hasattr(fig, "get_suptitle") else getattr(getattr(fig, "_suptitle", None),
+                                                                               "get_text", lambda: "")()
+    except Exception:
+        sup = ""
+    if sup and sup.strip():
+        return " ".join(sup.split())
+    titles = [ax.get_title() for ax in fig.get_axes() if ax.get_title()]
+    return titles[0] if titles else ""
 
 
 class _Bridge(QObject):
@@ -48,38 +84,148 @@ class _Bridge(QObject):
 
     warmupProgress = Signal(str)
     warmupDone = Signal(str)
+    gradcheckDone = Signal(object)
+
+
+TITLE_ROLE, SUMMARY_ROLE, BADGE_ROLE = Qt.UserRole + 1, Qt.UserRole + 2, Qt.UserRole + 3
+
+
+class LessonDelegate(QStyledItemDelegate):
+    """One lesson in the list: the title in bold, the summary smaller and grey below it, and
+    the exercise status as a small coloured badge; a thin line between lessons."""
+
+    PAD_X, PAD_Y, GAP, SUMMARY_LINES = 10, 8, 3, 4
+
+    def __init__(self, view):
+        super().__init__(view)
+        self.view = view
+
+    def _fonts(self, option):
+        title = QFont(option.font)
+        title.setBold(True)
+        summary = QFont(option.font)
+        summary.setPointSizeF(max(7.0, option.font.pointSizeF() - 1.0))
+        badge = QFont(option.font)
+        badge.setPointSizeF(max(6.5, option.font.pointSizeF() - 1.5))
+        return title, summary, badge
+
+    def _geometry(self, option, index, width):
+        """Rects (relative to the item's top-left) of the title, the summary and the badge."""
+        title_font, summary_font, badge_font = self._fonts(option)
+        inner = max(40, width - 2 * self.PAD_X)
+        title = index.data(TITLE_ROLE) or index.data(Qt.DisplayRole) or ""
+        summary = index.data(SUMMARY_ROLE) or ""
+        badge = (index.data(BADGE_ROLE) or ("", ""))[0]
+        flags = int(Qt.TextWordWrap)
+        y = self.PAD_Y
+        t = QFontMetrics(title_font).boundingRect(QRect(0, 0, inner, 10000), flags, title)
+        title_rect = QRect(self.PAD_X, y, inner, t.height())
+        y += t.height()
+        summary_rect = QRect(self.PAD_X, y, inner, 0)
+        if summary:
+            fm = QFontMetrics(summary_font)
+            h = min(fm.boundingRect(QRect(0, 0, inner, 10000), flags, summary).height(),
+                    self.SUMMARY_LINES * fm.lineSpacing())
+            summary_rect = QRect(self.PAD_X, y + self.GAP, inner, h)
+            y += self.GAP + h
+        badge_rect = QRect()
+        if badge:
+            fm = QFontMetrics(badge_font)
+            badge_rect = QRect(self.PAD_X, y + self.GAP + 2, min(inner, fm.horizontalAdvance(badge) + 14),
+                               fm.height() + 4)
+            y += self.GAP + 2 + badge_rect.height()
+        return title_rect, summary_rect, badge_rect, y + self.PAD_Y
+
+    def sizeHint(self, option, index):
+        width = self.view.viewport().width() or option.rect.width() or 240
+        return QSize(width, self._geometry(option, index, width)[3])
+
+    def paint(self, painter, option, index):
+        self.initStyleOption(option, index)
+        painter.save()
+        rect = option.rect
+        selected = bool(option.state & QStyle.State_Selected)
+        hover = bool(option.state & QStyle.State_MouseOver)
+        if selected:
+            painter.fillRect(rect, option.palette.highlight())
+        elif hover:
+            painter.fillRect(rect, QColor("#eef2f7"))
+        painter.setPen(QColor("#e2e8f0"))
+        painter.drawLine(rect.bottomLeft(), rect.bottomRight())
+        title_font, summary_font, badge_font = self._fonts(option)
+        title_rect, summary_rect, badge_rect, _ = self._geometry(option, index, rect.width())
+        flags = int(Qt.TextWordWrap | Qt.AlignLeft | Qt.AlignTop)
+        painter.translate(rect.topLeft())
+        painter.setFont(title_font)
+        painter.setPen(option.palette.highlightedText().color() if selected else QColor("#0f172a"))
+        painter.drawText(title_rect, flags, index.data(TITLE_ROLE) or index.data(Qt.DisplayRole) or "")
+        summary = index.data(SUMMARY_ROLE) or ""
+        if summary:
+            painter.setFont(summary_font)
+            painter.setPen(QColor("#e0ecff") if selected else QColor("#64748b"))
+            fm = QFontMetrics(summary_font)
+            text = summary
+            full = fm.boundingRect(QRect(0, 0, summary_rect.width(), 10000), int(Qt.TextWordWrap), summary)
+            if full.height() > summary_rect.height():  # too long: cut at the last line with an ellipsis
+                keep = len(summary)
+                while keep > 10 and fm.boundingRect(QRect(0, 0, summary_rect.width(), 10000), int(Qt.TextWordWrap),
+                                                    summary[:keep] + "…").height() > summary_rect.height():
+                    keep -= 8
+                text = summary[:keep].rstrip() + "…"
+            painter.drawText(summary_rect, flags, text)
+        badge, state = index.data(BADGE_ROLE) or ("", "")
+        if badge:
+            bg, fg = BADGE_COLOURS.get(state, BADGE_COLOURS["unknown"])
+            painter.setRenderHint(QPainter.Antialiasing)
+            painter.setPen(Qt.NoPen)
+            painter.setBrush(QColor(bg))
+            painter.drawRoundedRect(QRectF(badge_rect), 6, 6)
+            painter.setFont(badge_font)
+            painter.setPen(QColor(fg))
+            painter.drawText(badge_rect, int(Qt.AlignCenter), badge)
+        painter.restore()
 
 
 class LessonBrowser(QListWidget):
-    """Title, one-line summary and exercise status of every lesson."""
+    """Title, summary and exercise status of every lesson (drawn by :class:`LessonDelegate`)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.lessons = []
         self.setWordWrap(True)
-        self.setAlternatingRowColors(True)
-        self.setSpacing(2)
+        self.setUniformItemSizes(False)
+        self.setResizeMode(QListView.Adjust)
+        self.setVerticalScrollMode(QListView.ScrollPerPixel)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setMouseTracking(True)
+        self.setItemDelegate(LessonDelegate(self))
 
     def populate(self, lessons):
         self.clear()
         self.lessons = list(lessons)
         for lesson in self.lessons:
-            item = QListWidgetItem(self._text(lesson, ""))
+            item = QListWidgetItem(self._title(lesson))
+            item.setData(TITLE_ROLE, self._title(lesson))
+            item.setData(SUMMARY_ROLE, lesson.summary or "")
+            item.setData(BADGE_ROLE, exercise_badge(lesson.exercises))
             item.setToolTip(f"{lesson.title}\n{lesson.summary}\n{lesson.path}")
             self.addItem(item)
 
     @staticmethod
-    def _text(lesson, status):
+    def _title(lesson):
         import re
 
         title = re.sub(r"^\s*\d+\s*[.:)]\s*", "", lesson.title)
-        extra = f"   [{status}]" if status else ""
-        return f"{lesson.number}. {title}{extra}\n{lesson.summary}"
+        return f"{lesson.number}. {title}"
 
     def update_status(self):
         for row, lesson in enumerate(self.lessons):
-            status = exercise_status(lesson.exercises)
-            self.item(row).setText(self._text(lesson, status))
+            if lesson.exercises:
+                self.item(row).setData(BADGE_ROLE, exercise_badge(lesson.exercises, exercise_counts(lesson.exercises)))
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self.scheduleDelayedItemsLayout()  # the summaries wrap to the new width
 
     def select_id(self, lesson_id):
         for row, lesson in enumerate(self.lessons):
@@ -87,6 +233,7 @@ class LessonBrowser(QListWidget):
                 self.blockSignals(True)
                 self.setCurrentRow(row)
                 self.blockSignals(False)
+                self.scrollToItem(self.item(row))
 
 
 class MainWindow(QMainWindow):
@@ -104,6 +251,9 @@ class MainWindow(QMainWindow):
         self._bridge = _Bridge(self)
         self._bridge.warmupProgress.connect(self._on_warmup_progress)
         self._bridge.warmupDone.connect(self._on_warmup_done)
+        self._bridge.gradcheckDone.connect(self._on_gradcheck_done)
+        self._gradcheck_token = 0
+        self.gradcheck_running = False
         self.first_paint_callbacks = []
 
         # central tabs
@@ -320,9 +470,13 @@ class MainWindow(QMainWindow):
         self.session = session
         if session is not None:
             self._unsubscribe = session.subscribe(self._on_step)
+        self._gradcheck_token += 1  # a check of the previous graph is no longer wanted
+        self._gradcheck_finished()
         self.graph_view.set_session(session)
         self.inspector.set_session(session)
         self._update_step_ui()
+        if session is not None and self.actions["gradcheck"].isChecked():
+            self.start_gradcheck()
 
     # -- stepping ----------------------------------------------------------------------
     def _do(self, what):
@@ -412,6 +566,10 @@ class MainWindow(QMainWindow):
         s = self.session
         if s is None:
             return
+        if self.gradcheck_running:
+            self.statusBar().showMessage("wait for the gradient check to finish before editing values", 5000)
+            self.inspector.show_node(index)
+            return
         try:
             s.set_value(index, value)  # the stepper replays to the same position
         except Exception as error:
@@ -419,15 +577,85 @@ class MainWindow(QMainWindow):
             return
         self.graph_view.invalidate_texts()
         self._update_step_ui()
+        if self.actions["gradcheck"].isChecked():
+            self.start_gradcheck()  # new values: the old check no longer applies
 
     def _on_gradcheck_toggled(self, on):
-        if self.session is None:
+        if on:
+            self.start_gradcheck()
+        else:
+            self._gradcheck_token += 1  # a check still running is ignored when it ends
+            self._gradcheck_finished()
+            self.graph_view.set_overlay("none")
+            if self.statusBar().currentMessage().startswith("checking gradients"):
+                self.statusBar().clearMessage()
+
+    def start_gradcheck(self):
+        """Colour the nodes by gradcheck error: the check runs in a worker thread (it replays
+        the forward pass twice per checked element: about a second for LeNet), the colours
+        appear when it is done."""
+        s = self.session
+        if s is None:
             return
-        try:
-            self.graph_view.set_overlay("gradcheck" if on else "none")
-        except Exception as error:
-            self.graph_view.overlay = "none"
+        self.graph_view.set_overlay("gradcheck")
+        if s.gradcheck_result() is not None:
+            self._report_gradcheck(s)
+            return
+        self._gradcheck_token += 1
+        token = self._gradcheck_token
+        self.gradcheck_running = True
+        self.inspector.set_editable(False, "wait: the gradient check is running")
+        self.statusBar().showMessage("checking gradients… (the overlay appears when it is done)")
+
+        def work():
+            try:
+                version, pair = s.compute_gradcheck()
+                self._bridge.gradcheckDone.emit((token, s, version, pair, None))
+            except Exception as error:
+                self._bridge.gradcheckDone.emit((token, s, None, None, error))
+
+        self._gradcheck_thread = threading.Thread(target=work, name="gradgraph-gradcheck", daemon=True)
+        self._gradcheck_thread.start()
+
+    def _gradcheck_finished(self):
+        self.gradcheck_running = False
+        self.inspector.set_editable(True)
+
+    def _on_gradcheck_done(self, payload):
+        token, s, version, pair, error = payload
+        if token != self._gradcheck_token or s is not self.session:
+            return  # switched off, or another lesson since
+        self._gradcheck_finished()
+        if error is not None:
+            self._set_gradcheck_checked(False)
+            self.graph_view.set_overlay("none")
             self.show_error("gradcheck", error)
+            return
+        if not s.store_gradcheck(version, pair):
+            self.start_gradcheck()  # the values changed meanwhile: check again
+            return
+        self.graph_view.refresh()
+        self._report_gradcheck(s)
+
+    def _report_gradcheck(self, s):
+        errors, blamed = s.gradcheck_result()
+        bad = [i for i, e in errors.items() if e != e or e > 1e-2]
+        if not bad:
+            text = f"gradcheck: {len(errors)} nodes checked, analytic and numerical gradients agree"
+        else:
+            names = ", ".join(s.name(i) for i in bad[:4]) + ("…" if len(bad) > 4 else "")
+            text = f"gradcheck: {len(bad)} of {len(errors)} nodes differ by more than 1e-2 ({names})"
+            if blamed:
+                text += "; wrong backward in " + ", ".join(s.name(i) for i in sorted(blamed))
+        if s.low_precision():
+            text += "  ·  float32 graph: centred differences are rough there, yellow is expected"
+        self.statusBar().showMessage(text, 15000)
+
+    def _set_gradcheck_checked(self, on):
+        a = self.actions["gradcheck"]
+        a.blockSignals(True)
+        a.setChecked(on)
+        a.blockSignals(False)
 
     def check_exercises(self):
         """Run gradgraph.exercises.check for the lesson's exercises; show pass/fail and hints."""
@@ -441,15 +669,20 @@ class MainWindow(QMainWindow):
             self.show_error("exercises", error)
             return
         lines = []
+        marks = {"passed": ("#15803d", "✓ passed"), "todo": ("#b45309", "○ to do"), "failed": ("#b91c1c", "✗ not yet")}
         for ex in self.lesson.exercises:
             try:
                 result = exercises.check(ex)
-                ok, message = bool(result.passed), str(getattr(result, "message", "") or "")
+                ok, message = bool(result.passed), str(getattr(result, "message", "") or "").strip()
+                state = "passed" if ok else str(getattr(result, "status", "failed"))
             except Exception as error:
-                ok, message = False, f"{type(error).__name__}: {error}"
-            colour = "#15803d" if ok else "#b91c1c"
-            lines.append(f"<b style='color:{colour}'>{'✓ passed' if ok else '✗ not yet'}</b> "
-                         f"exercise {html.escape(ex)}: {html.escape(message.strip())[:400]}")
+                ok, message, state = False, f"{type(error).__name__}: {error}", "failed"
+            colour, mark = marks.get(state, marks["failed"])
+            if message.lower().startswith(f"exercise {ex.lower()} "):  # "Exercise 1.1 is not done yet: ..."
+                text = "exercise " + message[len("exercise "):]
+            else:
+                text = f"exercise {ex}: {message}"
+            lines.append(f"<b style='color:{colour}'>{mark}</b>&nbsp; {html.escape(text)[:400]}")
         self.lesson_view.exercise_result.setText("<br>".join(lines))
         self.browser.update_status()
 
@@ -503,9 +736,9 @@ class MainWindow(QMainWindow):
         from .plots import canvas_for
 
         for k, fig in enumerate(figs or []):
-            titles = [ax.get_title() for ax in fig.get_axes() if ax.get_title()]
-            title = titles[0] if titles else f"Figure {k + 1}"
-            self.figures_holder.addTab(canvas_for(fig), (title[:32] + "…") if len(title) > 33 else title)
+            title = _figure_title(fig) or f"Figure {k + 1}"
+            tab = self.figures_holder.addTab(canvas_for(fig), (title[:32] + "…") if len(title) > 33 else title)
+            self.figures_holder.setTabToolTip(tab, title)
         self.statusBar().clearMessage()
 
     def _ensure_train_panel(self):

@@ -18,6 +18,7 @@ NODE_W, NODE_H = 150.0, 66.0
 GROUP_W, GROUP_H = 200.0, 92.0
 DOT_MAX_BOXES = 120  # dot needs ~9 s for 500 boxes; the engine's built-in layout ~0.6 s
 SMALL_GRAPH = 24  # up to this many nodes every node is shown; above, one box per layer
+TITLE_ROOM = 16.0  # extra height per box when expanded groups are framed (room for the frames' titles)
 
 
 def fmt_number(v: float) -> str:
@@ -77,7 +78,6 @@ class GraphSession:
         self.stepper = self.graph.stepper()
         self._cache: dict = {}
         self._cache_version = None
-        self._blamed: set = set()
 
     def _cached(self, key, compute):
         """Results that depend only on the graph's values (flow, gradcheck, full ledger)."""
@@ -244,16 +244,49 @@ class GraphSession:
         return self._cached("flow", compute)
 
     def gradcheck(self) -> dict:
-        """{node index: worst relative error} (analytic vs centred differences)."""
-        return self._cached("gradcheck", self._gradcheck)
+        """{node index: worst relative error} (analytic vs centred differences). Computed here,
+        on the calling thread: the app uses :meth:`compute_gradcheck` in a worker instead."""
+        return self._cached("gradcheck", self._gradcheck_pair)[0]
 
-    def _gradcheck(self) -> dict:
-        self._blamed = set()
+    def blamed(self) -> set:
+        """Gate nodes whose backward sends wrong gradients (computes the check if needed)."""
+        return set(self._cached("gradcheck", self._gradcheck_pair)[1])
+
+    def gradcheck_result(self):
+        """``(errors, blamed)`` if the check is done for the current values, else None (no work)."""
+        if self._cache_version != self.graph.version:
+            return None
+        return self._cache.get("gradcheck")
+
+    def compute_gradcheck(self):
+        """``(version, (errors, blamed))`` for a worker thread; hand it to :meth:`store_gradcheck`
+        on the main thread.
+
+        First every value, gradient and local gradient is computed and cached (what the views
+        read while stepping), so that during the numerical replays, which call the gates with
+        nudged inputs, nothing the main thread asks for runs a gate. Values must not be edited
+        meanwhile (the app disables the editor)."""
+        version = self.graph.version
+        self.graph.backward()
+        self.graph.ledger()
+        return version, self._gradcheck_pair(allow_fallback=False)
+
+    def store_gradcheck(self, version, pair) -> bool:
+        """Keep a worker's result if the values have not changed since; True if kept."""
+        if version != self.graph.version:
+            return False
+        self._cached("gradcheck", lambda: pair)
+        self._cache["gradcheck"] = pair
+        return True
+
+    def _gradcheck_pair(self, allow_fallback=True):
         try:
             result = self.graph.gradcheck()
         except ImportError:  # an engine without graph checking: leaves only, via set_value
-            return self._leaf_gradcheck()
-        out = {}
+            if not allow_fallback:
+                raise
+            return self._leaf_gradcheck(), set()
+        out, blamed = {}, set()
         items = result.items() if hasattr(result, "items") else enumerate(result)
         for key, info in items:
             try:
@@ -266,13 +299,12 @@ class GraphSession:
             except (TypeError, ValueError):
                 continue
             if getattr(info, "blamed", False):
-                self._blamed.add(i)
-        return out
+                blamed.add(i)
+        return out, blamed
 
-    def blamed(self) -> set:
-        """Gate nodes whose backward sends wrong gradients (after ``gradcheck()``)."""
-        self.gradcheck()
-        return set(self._blamed)
+    def low_precision(self) -> bool:
+        """True when some node is not float64 (centred differences are then only rough)."""
+        return any(getattr(n, "dtype", np.float64) != np.float64 for n in self.nodes)
 
     def _leaf_gradcheck(self, eps=1e-6, max_elements=12) -> dict:
         graph = self.graph
@@ -324,10 +356,31 @@ class GraphSession:
         """The engine's GraphView: groups not in ``expanded`` drawn as one box each."""
         return self.graph.collapsed(expanded)
 
+    def node_width(self, i) -> float:
+        """A box wide enough for the node's name, its shape and its gate symbol (estimated from
+        character counts, generously: a bold title letter is up to ~8 points wide)."""
+        shape = self.shape(i)
+        shape_text = fmt_shape(shape) if shape and int(np.prod(shape)) > 1 else ""
+        wanted = 8.2 * len(self.name(i)) + 7.0 * len(shape_text) + 7.0 * len(self.gate_symbol(i)) + 56
+        return max(NODE_W, min(2 * NODE_W, wanted))
+
+    def title_room(self, view) -> float:
+        """Extra height the layout gives each box of ``view`` (half above, half below) when
+        it shows expanded groups, so a frame's title never covers the box above it."""
+        shown = [v.node.group for v in view.nodes if not v.is_group]
+        for path in view.expanded or ():
+            inside = sum(1 for g in shown if g and (g == path or g.startswith(path + "/")))
+            if 0 < inside < len(shown):  # the view draws a frame for this group
+                return TITLE_ROOM
+        return 0.0
+
     def layout(self, view):
         """Positions for ``view`` (Graphviz dot when available, else the engine's built-in
-        layered layout; this module's own as a last resort). Called once per view, never per step."""
-        sizes = {v.name: (GROUP_W, GROUP_H) if v.is_group else (NODE_W, NODE_H) for v in view.nodes}
+        layered layout; this module's own as a last resort). Called once per view, never per step.
+        Box heights include :meth:`title_room`."""
+        pad = self.title_room(view)
+        sizes = {v.name: (GROUP_W, GROUP_H + pad) if v.is_group else (self.node_width(v.node.index), NODE_H + pad)
+                 for v in view.nodes}
         engine = "auto" if len(view.nodes) <= DOT_MAX_BOXES else "builtin"
         try:
             return self.graph.layout(view, engine=engine, sizes=sizes)

@@ -127,6 +127,11 @@ class Inspector(QWidget):
         outer.addWidget(scroll)
         self.editor.hide()
 
+    def set_editable(self, on: bool, why: str = ""):
+        """Allow or forbid editing leaf values (not while a gradient check runs)."""
+        self.editor.setEnabled(on)
+        self.editor.setToolTip("" if on else why)
+
     def set_session(self, session):
         self.session = session
         self.index = None
@@ -180,8 +185,10 @@ class Inspector(QWidget):
         elif gk:
             self.grad.setText(self._describe(grad) + ("\n(partial: more contributions to come)"
                                                       if gstate == "partial" else ""))
+        elif s.position <= s.backward_start:
+            self.grad.setText("? (the gradient arrives in the backward pass)")
         else:
-            self.grad.setText("? (not known yet at this step)")
+            self.grad.setText("? (not reached yet: the backward pass is on its way)")
         big = value is not None and np.size(value) > 1
         self.value_img.setVisible(big and vk)
         self.grad_img.setVisible(big and gk and grad is not None)
@@ -190,9 +197,15 @@ class Inspector(QWidget):
         if big and gk and grad is not None:
             self.grad_img.setPixmap(images.pixmap(images.diverging(images.to_2d(grad)), 260, 160))
         self._histogram(value if vk and big else None, grad if gk and big else None)
-        self.lines.setPlainText("\n".join(s.ledger_for(i)) or (
-            "(none yet: the backward pass has not reached this node)" if s.position < s.length
-            else "(no gradient flows through this node)"))
+        if gstate == "none":
+            empty = "(a constant: no gradient is sent to it)"
+        elif s.position <= s.backward_start:
+            empty = "(forward pass: the gradient arrives in the backward pass)"
+        elif s.position < s.length:
+            empty = "(none yet: the backward pass has not reached this node)"
+        else:
+            empty = "(no gradient flows through this node)"
+        self.lines.setPlainText("\n".join(s.ledger_for(i)) or empty)
         leaf = s.is_leaf(i) and s.kind(i) in ("input", "parameter")
         self.editor.setVisible(leaf)
         self.edit_error.clear()

@@ -37,6 +37,51 @@ PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#d
            "#475569", "#ca8a04"]
 
 
+#: options whose default is None but which take a whole number: (highest, step); 0 reads "off"
+OPTIONAL_INTS = {"patience": (1000, 1), "limit": (1_000_000, 100)}
+#: float options that are a fraction in [0, 1): spin boxes in steps of 0.05
+FRACTIONS = ("dropout", "val_fraction", "momentum", "weight_decay")
+OPTION_TIPS = {
+    "patience": "early stopping: stop when the validation loss has not improved for this many epochs "
+                "(off: train every epoch)",
+    "limit": "use only the first N training images (off: all of them)",
+    "dropout": "probability of zeroing a unit during training (0: no dropout)",
+    "val_fraction": "share of the training images kept aside to validate on",
+    "seed": "random seed: the same seed gives the same run",
+    "hidden": "hidden units (0: a linear classifier)",
+}
+
+
+def _choices(module, name):
+    """The allowed values of a string option: the lesson's ``NAMES`` table (``activation`` ->
+    ``ACTIVATIONS``), else the LeNet-5 tables of gradgraph.nn (activation, pool)."""
+    key = name.upper() + "S"
+    table = getattr(module, key, None)
+    if isinstance(table, (dict, list, tuple)) and table:
+        return list(table)
+    try:
+        from gradgraph.nn import lenet
+    except Exception:
+        return None
+    table = getattr(lenet, key, None)
+    return list(table) if isinstance(table, (dict, list, tuple)) and table else None
+
+
+def _optional_int_spin(name):
+    """A spin box for an option whose default is None: 0 reads "off" and passes None."""
+    high, step = OPTIONAL_INTS.get(name, (1_000_000, 1))
+    w = QSpinBox()
+    w.setRange(0, high)
+    w.setSingleStep(step)
+    w.setSpecialValueText("off")
+    w.setValue(0)
+    w.setMinimumWidth(72)
+
+    def get():
+        return w.value() or None
+    return w, get
+
+
 # -- the worker (no Qt) ----------------------------------------------------------------------
 
 def _forward(model, x):
@@ -320,7 +365,8 @@ class TrainPanel(QWidget):
         self.dataset = QComboBox()
         self.epochs = QSpinBox()
         self.epochs.setRange(0, 1000)
-        self.epochs.setSpecialValueText("lesson's")  # 0: let trainer() choose (epochs=None)
+        self.epochs.setSpecialValueText("auto")  # 0: let trainer() choose (epochs=None)
+        self.epochs.setToolTip("epochs to train (auto: the lesson's choice)")
         self.epochs.setValue(1)
         self.batch = QSpinBox()
         self.batch.setRange(1, 4096)
@@ -381,7 +427,11 @@ class TrainPanel(QWidget):
         maps_box = QWidget()
         mv = QVBoxLayout(maps_box)
         mv.setContentsMargins(0, 0, 0, 0)
-        mv.addWidget(self.image_index)
+        pick = QHBoxLayout()
+        pick.addWidget(self.image_index)
+        pick.addStretch(1)
+        self.image_index.setToolTip("which validation image the feature maps are computed for")
+        mv.addLayout(pick)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.maps)
@@ -465,7 +515,9 @@ class TrainPanel(QWidget):
 
     def _build_extras(self, module):
         """A widget for each other simple option of the lesson's trainer(): a combo box when the
-        lesson has a matching table (``activation`` -> ``ACTIVATIONS``), else a spin box / line edit."""
+        lesson has a matching table (``activation`` -> ``ACTIVATIONS``), else a spin box / line
+        edit. An option whose default is None (``patience``, ``limit``) gets a spin box whose
+        lowest value reads "off" and passes None."""
         while self.extras_row.count():
             w = self.extras_row.takeAt(0).widget()
             if w is not None:
@@ -474,12 +526,16 @@ class TrainPanel(QWidget):
         for name, default in self.params.items():
             if name in self.STANDARD or isinstance(default, bool) or default is inspect.Parameter.empty:
                 continue
-            table = getattr(module, name.upper() + "S", None)
-            if isinstance(default, str) and isinstance(table, (dict, list, tuple)) and default in table:
+            table = _choices(module, name)
+            tip = OPTION_TIPS.get(name, "")
+            if isinstance(default, str) and table and default in table:
                 w = QComboBox()
                 w.addItems([str(k) for k in table])
                 w.setCurrentText(default)
                 get = w.currentText
+            elif default is None:
+                w, get = _optional_int_spin(name)
+                tip = tip or f"{name.replace('_', ' ')}: off passes None (the lesson's default)"
             elif isinstance(default, int):
                 w = QSpinBox()
                 w.setRange(0, 100000)
@@ -487,8 +543,13 @@ class TrainPanel(QWidget):
                 get = w.value
             elif isinstance(default, float):
                 w = QDoubleSpinBox()
-                w.setDecimals(4)
-                w.setRange(-1e6, 1e6)
+                if 0.0 <= default < 1.0 and name in FRACTIONS:
+                    w.setDecimals(2)
+                    w.setRange(0.0, 0.95)
+                    w.setSingleStep(0.05)
+                else:
+                    w.setDecimals(4)
+                    w.setRange(-1e6, 1e6)
                 w.setValue(default)
                 get = w.value
             elif isinstance(default, str):
@@ -497,8 +558,13 @@ class TrainPanel(QWidget):
                 get = w.text
             else:
                 continue
-            self.extras_row.addWidget(QLabel(name.replace("_", " ")))
+            label = QLabel(name.replace("_", " "))
+            if tip:
+                label.setToolTip(tip)
+                w.setToolTip(tip)
+            self.extras_row.addWidget(label)
             self.extras_row.addWidget(w)
+            self.extras_row.addSpacing(6)
             self.extras[name] = get
         self.extras_label.setVisible(bool(self.extras))
 

@@ -151,10 +151,11 @@ def test_editing_a_leaf_updates_values_and_gradients(window):
     assert window.graph_view.node_items[names["z"]].state[4] == "6"
 
 
-def test_gradcheck_overlay_colours_nodes(window):
+def test_gradcheck_overlay_colours_nodes(window, qtbot):
     window.set_session(chain_rule_session())
     window.session.seek(window.session.length)
     window.actions["gradcheck"].setChecked(True)
+    qtbot.waitUntil(lambda: not window.gradcheck_running, timeout=20000)
     overlays = [item.state[5] for item in window.graph_view.node_items.values()]
     assert any(c is not None and c.name() == "#86efac" for c in overlays)  # green: correct backward
     window.actions["gradcheck"].setChecked(False)
@@ -283,10 +284,10 @@ def test_exercise_check_reports_in_the_lesson_view(window):
     assert window.open_lesson("1")
     window.check_exercises()
     text = window.lesson_view.exercise_result.text()
-    assert "exercise 1.1" in text and ("passed" in text or "not yet" in text)
+    assert "exercise 1.1" in text and ("passed" in text or "not yet" in text or "to do" in text)
 
 
-def test_gradcheck_overlay_lights_up_a_wrong_backward(window):
+def test_gradcheck_overlay_lights_up_a_wrong_backward(window, qtbot):
     class WrongSquare(gg.Gate):
         symbol, formula, local = "sq", "z = x^2", ("dz/dx = 2x",)
 
@@ -305,9 +306,187 @@ def test_gradcheck_overlay_lights_up_a_wrong_backward(window):
     s = window.session
     s.seek(s.length)
     window.actions["gradcheck"].setChecked(True)
+    qtbot.waitUntil(lambda: not window.gradcheck_running, timeout=20000)
     items = window.graph_view.node_items
     names = {s.name(i): i for i in range(len(s))}
     assert items[names["x"]].state[5].name() == "#fca5a5"          # red: the gradient reaching x is wrong
     assert "wrong backward" in items[names["y"]].state[6]           # and the gate to blame is marked
     assert items[names["y"]].state[5].name() == "#86efac"           # y's own gradient is right
     window.actions["gradcheck"].setChecked(False)
+
+
+# -- polish: wrapped layout, fitting, lesson list, gradcheck worker, optional options ---------
+
+def test_wrapped_layout_keeps_every_box_within_the_width():
+    from types import SimpleNamespace
+
+    from gradgraph_gui.layout import best_wrap, wrap_rows
+
+    names = [f"b{k}" for k in range(14)]
+    boxes = {n: (k * 250.0, 0.0 if k % 3 else 10.0, 200.0, 92.0) for k, n in enumerate(names)}
+    ends = list(zip(names, names[1:]))
+    routes = [SimpleNamespace(index=k, points=[(boxes[s][0] + 200, 46.0), (boxes[t][0], 46.0)], bezier=None)
+              for k, (s, t) in enumerate(ends)]
+    wrap = wrap_rows(boxes, routes, ends, max_width=800.0)
+    assert set(wrap.boxes) == set(boxes) and [len(b) for b in wrap.bands] == [3, 3, 3, 3, 2]
+    assert all(x >= 0 and x + w <= 800.0 + 1e-6 for x, y, w, h in wrap.boxes.values())
+    # reading order: along the chain the bands only go down, and left to right within a band
+    band = {n: b for b, keys in enumerate(wrap.bands) for n in keys}
+    assert [band[n] for n in names] == sorted(band[n] for n in names)
+    for a, b in ends:
+        if band[a] == band[b]:
+            assert wrap.boxes[a][0] < wrap.boxes[b][0]
+    # no two boxes overlap
+    rects = list(wrap.boxes.values())
+    for i, (x1, y1, w1, h1) in enumerate(rects):
+        for x2, y2, w2, h2 in rects[i + 1:]:
+            assert x1 + w1 <= x2 or x2 + w2 <= x1 or y1 + h1 <= y2 or y2 + h2 <= y1
+    # an edge to the next band leaves its source on the right and enters its target on the left
+    for route, (s, t) in zip(wrap.routes, ends):
+        (sx, sy, sw, sh), (tx, ty, tw, th) = wrap.boxes[s], wrap.boxes[t]
+        assert route.wrapped == (band[s] != band[t])
+        if route.wrapped:
+            assert route.points[0] == (sx + sw, sy + sh / 2) and route.points[-1] == (tx, ty + th / 2)
+            below = max(wrap.boxes[n][1] + wrap.boxes[n][3] for n in wrap.bands[band[s]])
+            above = min(wrap.boxes[n][1] for n in wrap.bands[band[t]])
+            assert any(below < y < above for _, y in route.points), "it runs through the gap between rows"
+    # the whole chain in a 900 x 600 window: folded; three boxes: left alone
+    plan = best_wrap(boxes, routes, ends, 900, 600, max_scale=1.6, min_scale=0.85)
+    assert plan is not None and plan[1] >= 3
+    small = {n: boxes[n] for n in names[:3]}
+    assert best_wrap(small, routes[:2], ends[:2], 900, 600, max_scale=1.6) is None
+
+
+def _visible_scene_rect(view):
+    return view.mapToScene(view.viewport().rect()).boundingRect()
+
+
+@pytest.mark.parametrize("lesson", ["12", "13", "8"])
+def test_big_graphs_are_wholly_visible_when_opened(window, lesson):
+    from gradgraph_gui.graph_view import MIN_FIT_SCALE
+
+    window.load_lessons()
+    assert window.open_lesson(lesson)
+    view = window.graph_view
+    visible = _visible_scene_rect(view).adjusted(-1, -1, 1, 1)
+    items = list(view.node_items.values()) + list(view.group_items.values())
+    assert len(items) >= 10
+    assert all(visible.contains(item.sceneBoundingRect().adjusted(3, 3, -3, -3)) for item in items)
+    assert view.transform().m11() >= MIN_FIT_SCALE - 1e-6
+
+
+def test_small_graph_fills_the_window(window):
+    from gradgraph_gui.graph_view import MAX_FIT_SCALE
+
+    window.set_session(chain_rule_session())
+    view = window.graph_view
+    view.fit(readable=True)
+    assert view.wrap is None, "a small graph keeps the lecture's single row"
+    scale = view.transform().m11()
+    assert 1.0 < scale <= MAX_FIT_SCALE + 1e-6
+    bounds = view._scene.itemsBoundingRect()
+    assert bounds.width() * scale > 0.6 * view.viewport().width() or \
+        bounds.height() * scale > 0.6 * view.viewport().height()
+
+
+def test_lesson_list_shows_title_summary_and_exercise_badge(window):
+    from gradgraph_gui.main_window import (BADGE_ROLE, SUMMARY_ROLE, TITLE_ROLE, exercise_badge)
+
+    assert exercise_badge(()) == ("", "")
+    assert exercise_badge(("1.1", "1.2")) == ("2 exercises", "unknown")
+    assert exercise_badge(("1.1", "1.2"), {"passed": 1, "failed": 0, "todo": 1}) == \
+        ("2 exercises: 1 passed, 1 to do", "todo")
+    assert exercise_badge(("1.1",), {"passed": 1, "failed": 0, "todo": 0}) == ("1 exercise: passed ✓", "passed")
+    assert exercise_badge(("1.1", "1.2"), {"passed": 0, "failed": 1, "todo": 1})[1] == "failed"
+
+    lessons = window.load_lessons()
+    window.browser.update_status()
+    first = window.browser.item(0)
+    assert first.data(TITLE_ROLE).startswith("1. ") and "\n" not in first.data(TITLE_ROLE)
+    assert first.data(SUMMARY_ROLE) == lessons[0].summary
+    assert first.data(BADGE_ROLE)[0].startswith(f"{len(lessons[0].exercises)} exercise")
+    delegate = window.browser.itemDelegate()
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    option = QStyleOptionViewItem()
+    option.font = window.browser.font()
+    index = window.browser.model().index(0, 0)
+    one_line = window.browser.fontMetrics().height()
+    assert delegate.sizeHint(option, index).height() > 3 * one_line   # title, summary, badge, padding
+
+
+def test_gradcheck_runs_in_a_worker_thread(window, qtbot):
+    import threading
+
+    window.set_session(chain_rule_session())
+    s = window.session
+    s.seek(s.length)
+    release, seen = threading.Event(), []
+    real = s.compute_gradcheck
+
+    def slow():
+        seen.append(threading.current_thread() is threading.main_thread())
+        release.wait(10)
+        return real()
+
+    s.compute_gradcheck = slow
+    window.actions["gradcheck"].setChecked(True)      # returns at once: the check runs elsewhere
+    assert window.gradcheck_running
+    assert window.statusBar().currentMessage().startswith("checking gradients")
+    assert not window.inspector.editor.isEnabled()     # no edits while gates are being replayed
+    assert all(item.state[5] is None for item in window.graph_view.node_items.values())
+    window.actions["step"].trigger()                   # the window still answers
+    release.set()
+    qtbot.waitUntil(lambda: not window.gradcheck_running, timeout=20000)
+    assert seen == [False]
+    assert all(item.state[5] is not None for item in window.graph_view.node_items.values())
+    assert window.inspector.editor.isEnabled()
+    assert window.statusBar().currentMessage().startswith("gradcheck:")
+    window.actions["gradcheck"].setChecked(False)
+    assert all(item.state[5] is None for item in window.graph_view.node_items.values())
+
+
+OPTIONS_LESSON = '''
+"""# 92. Options"""
+import numpy as np
+from gradgraph import data, nn, optim
+from gradgraph.train import Trainer
+
+SUMMARY = "options whose default is None"
+SEEN = {}
+
+
+def trainer(quick=False, *, dataset="xor", epochs=None, batch_size=8, lr=0.1, optimizer="sgd",
+            patience=None, limit=None, dropout=0.0):
+    SEEN.update(patience=patience, limit=limit)
+    x, y = data.xor(40)
+    model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 2))
+    return Trainer(model, optim.SGD(model.parameters(), lr=lr), (x, y), epochs=1, batch_size=batch_size)
+'''
+
+
+def test_options_defaulting_to_none_get_an_off_spin_box(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QSpinBox
+
+    (tmp_path / "92_options.py").write_text(OPTIONS_LESSON)
+    monkeypatch.setenv(lessons_module.LESSONS_ENV, str(tmp_path))
+    window.load_lessons()
+    assert window.open_lesson("92")
+    panel = window.train_panel
+    assert {"patience", "limit", "dropout"} <= set(panel.extras)
+    off = [w for w in panel.findChildren(QSpinBox) if w.specialValueText() == "off"]
+    assert len(off) == 2, "an 'off' spin box for each None default"
+    assert panel.options()["patience"] is None and panel.options()["limit"] is None
+    off[0].setValue(3)
+    chosen = panel.options()
+    assert sorted((chosen["patience"] or 0, chosen["limit"] or 0)) == [0, 3]
+
+
+def test_inspector_says_when_the_gradient_will_arrive(window):
+    window.set_session(chain_rule_session())
+    s = window.session
+    s.seek(2)
+    window.graph_view.nodeClicked.emit(s.current())
+    assert "backward pass" in window.inspector.grad.text()
+    assert "arrives in the backward pass" in window.inspector.lines.toPlainText()
+    assert "no backward step" not in window.inspector.lines.toPlainText()
