@@ -1,6 +1,6 @@
 """Time gradgraph's fast conv/pool kernels against torch on the LeNet-5 shapes.
 
-    python benchmarks/bench_kernels.py [--repeats 200] [--batch 64] [--dtype float32]
+    python benchmarks/bench_kernels.py [--repeats 200] [--batch 64] [--dtype float32] [--threads N]
 
 Both libraries run in this one process with the same number of threads (torch is
 set to Numba's thread count), on the same data, each measured as the median of
@@ -8,7 +8,8 @@ set to Numba's thread count), on the same data, each measured as the median of
 the same background load (on a shared machine, run it a few times anyway).  "fwd+bwd" is the forward pass plus every
 gradient the layer needs in LeNet (C1: no input gradient, since its input is the
 image; C3: input gradient too).  The ratio column is gradgraph / torch: below 1
-means gradgraph is faster.
+means gradgraph is faster; "ratio of best" compares the fastest runs, which is
+less sensitive to other processes competing for the CPU.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from gradgraph import kernels  # noqa: E402
 from gradgraph.kernels import fast  # noqa: E402
 
 
-def paired_median_ms(ours, theirs, repeats, rounds=10, warmup=3):
-    """Median run time of ``ours`` and of ``theirs``, in milliseconds.
+def paired_times_ms(ours, theirs, repeats, rounds=10, warmup=3):
+    """Run times of ``ours`` and of ``theirs`` in milliseconds: two lists.
 
     The runs are taken in ``rounds`` alternating blocks (ours, theirs, ours, ...)
     so that both sides see the same background load, and each block starts with
@@ -51,8 +52,8 @@ def paired_median_ms(ours, theirs, repeats, rounds=10, warmup=3):
             for _ in range(per_block):
                 start = time.perf_counter()
                 fn()
-                times.append(time.perf_counter() - start)
-    return tuple(1e3 * statistics.median(times) for times in samples)
+                times.append(1e3 * (time.perf_counter() - start))
+    return samples
 
 
 def conv_case(x, w, b, need_dx):
@@ -115,12 +116,16 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for both libraries (default: Numba's default, the core count)")
     args = parser.parse_args(argv)
     if torch is None:
         print("torch is not installed; nothing to compare against "
               "(pip install torch==2.13.0). Skipping the benchmark.")
         return 0
 
+    if args.threads:
+        numba.set_num_threads(args.threads)
     threads = numba.get_num_threads()
     torch.set_num_threads(threads)
     kernels.warmup(progress=print)
@@ -154,11 +159,16 @@ def main(argv=None):
           f"threading layer {layer}; torch {torch.__version__}), "
           f"median of {args.repeats}")
     width = max(len(name) for name, _, _ in cases)
-    print(f"{'case':<{width}}  {'gradgraph ms':>12}  {'torch ms':>9}  {'ratio':>6}")
+    print(f"{'case':<{width}}  {'gradgraph ms':>12}  {'torch ms':>9}  {'ratio':>6}  {'ratio of best':>13}")
     for name, ours, theirs in cases:
-        t_ours, t_theirs = paired_median_ms(ours, theirs, args.repeats)
-        print(f"{name:<{width}}  {t_ours:12.3f}  {t_theirs:9.3f}  {t_ours / t_theirs:6.2f}",
-              flush=True)
+        t_ours, t_theirs = paired_times_ms(ours, theirs, args.repeats)
+        med_ours, med_theirs = statistics.median(t_ours), statistics.median(t_theirs)
+        print(f"{name:<{width}}  {med_ours:12.3f}  {med_theirs:9.3f}  {med_ours / med_theirs:6.2f}"
+              f"  {min(t_ours) / min(t_theirs):13.2f}", flush=True)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    if load > threads:
+        print(f"warning: the load average is {load:.1f} on {os.cpu_count()} CPUs; other processes "
+              "are competing for the cores, so these times are noisy")
     return 0
 
 

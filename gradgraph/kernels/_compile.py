@@ -13,17 +13,27 @@ Every compiled kernel in ``fast.py`` is declared with :func:`kernel`, which is
 * **Registry.**  :data:`KERNELS` lists every kernel so that
   :func:`gradgraph.kernels.warmup` and :func:`gradgraph.kernels.is_warm` can tell
   whether the first, slow compile is still ahead of us.
+* **Idle threads sleep.**  :func:`start_thread_pool` starts Numba's thread pool
+  with ``OMP_WAIT_POLICY=PASSIVE`` (unless you set that variable yourself): by
+  default OpenMP worker threads spin for a while after every parallel loop, and on
+  a laptop with two to four cores that spinning steals the CPU from whatever runs
+  next -- numpy's BLAS threads (the linear layers), the Qt GUI thread, other
+  processes.  Measured on 2 cores: a LeNet training step interleaving these
+  kernels with BLAS matmuls ran several times slower with spinning threads.
+  The variable is set only while Numba loads its OpenMP runtime, then removed.
 * **NUMBA_DISABLE_JIT=1** makes ``numba.njit`` return the plain Python function;
   everything here then degrades to no-ops and the kernels run as (slow) Python.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numba
 
-__all__ = ["KERNELS", "kernel", "jit_enabled", "kernel_is_warm", "CONV_FASTMATH"]
+__all__ = ["KERNELS", "kernel", "jit_enabled", "kernel_is_warm", "start_thread_pool",
+           "CONV_FASTMATH"]
 
 #: Every kernel declared with :func:`kernel`, in declaration order.
 KERNELS: list = []
@@ -101,3 +111,32 @@ def kernel_is_warm(dispatcher, dtypes=WARM_DTYPES) -> bool:
     except Exception:  # pragma: no cover - depends on numba internals
         return False
     return _dtypes_covered(signatures, dtypes)
+
+
+def start_thread_pool() -> None:
+    """Start Numba's thread pool now, with OpenMP workers that sleep when idle.
+
+    Does nothing if the pool is already running, under ``NUMBA_DISABLE_JIT=1``,
+    or if Numba picks a threading layer other than OpenMP (TBB, workqueue), where
+    the variable has no effect.  Respects an ``OMP_WAIT_POLICY`` or
+    ``GOMP_SPINCOUNT`` already in the environment.  Uses Numba's private
+    ``_launch_threads``; if that ever changes, Numba starts the pool lazily as
+    usual.
+    """
+    if not jit_enabled():
+        return
+    try:
+        from numba.np.ufunc import parallel
+
+        if getattr(parallel, "_is_initialized", True):
+            return
+        if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+            parallel._launch_threads()
+            return
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # read once, when libgomp loads
+        try:
+            parallel._launch_threads()
+        finally:
+            os.environ.pop("OMP_WAIT_POLICY", None)
+    except Exception:  # pragma: no cover - numba internals
+        pass

@@ -42,7 +42,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from ._compile import CONV_FASTMATH, kernel
+from ._compile import CONV_FASTMATH, kernel, start_thread_pool
 from .reference import (
     ARGMAX_DTYPE,
     _check_grad_shape,
@@ -53,6 +53,8 @@ from .reference import (
     check_pool_shapes,
     conv_output_size,
 )
+
+start_thread_pool()  # idle OpenMP workers sleep instead of spinning (see _compile.py)
 
 __all__ = [
     "conv_output_size",
@@ -85,9 +87,10 @@ def _pad(x, ph, pw):
         src = xf[nc * H * W:(nc + 1) * H * W]
         dst[:] = 0
         for h in range(H):
-            row = (h + ph) * Wp + pw
+            d_row = dst[(h + ph) * Wp + pw:(h + ph) * Wp + pw + W]
+            s_row = src[h * W:(h + 1) * W]
             for v in range(W):
-                dst[row + v] = src[h * W + v]
+                d_row[v] = s_row[v]
     return out
 
 
@@ -103,11 +106,12 @@ def _widen(d_out, Wp):
         src = df[nf * OH * OW:(nf + 1) * OH * OW]
         dst = gf[nf * L:(nf + 1) * L]
         for p in range(OH):
+            d_row = dst[p * Wp:min(L, (p + 1) * Wp)]
+            s_row = src[p * OW:(p + 1) * OW]
             for q in range(OW):
-                dst[p * Wp + q] = src[p * OW + q]
-            if p < OH - 1:
-                for q in range(OW, Wp):
-                    dst[p * Wp + q] = 0
+                d_row[q] = s_row[q]
+            for q in range(OW, d_row.shape[0]):
+                d_row[q] = 0
     return g
 
 
@@ -188,9 +192,13 @@ def _conv_fwd_s1(xp, w, b, offs, dh, dw):
         r0 = (n * F + f0) * OH * OW
         r1 = (n * F + f1) * OH * OW
         for p in range(OH):  # drop the junk columns
+            o0 = of[r0 + p * OW:r0 + (p + 1) * OW]
+            o1 = of[r1 + p * OW:r1 + (p + 1) * OW]
+            s0 = a0[p * Wp:p * Wp + OW]
+            s1 = a1[p * Wp:p * Wp + OW]
             for q in range(OW):
-                of[r0 + p * OW + q] = a0[p * Wp + q]
-                of[r1 + p * OW + q] = a1[p * Wp + q]
+                o0[q] = s0[q]
+                o1[q] = s1[q]
     return out
 
 
@@ -286,8 +294,10 @@ def _conv_dx_s1(g, w, Hp, Wp, ph, pw, dh, dw, H, W):
                         dst[t] += w0 * g0[t]
         r = job * H * W
         for h in range(H):  # crop the padding border
+            d_row = xf[r + h * W:r + (h + 1) * W]
+            s_row = plane[(h + ph) * Wp + pw:(h + ph) * Wp + pw + W]
             for v in range(W):
-                xf[r + h * W + v] = plane[(h + ph) * Wp + v + pw]
+                d_row[v] = s_row[v]
     return d_x
 
 
@@ -315,8 +325,10 @@ def _conv_fwd_any(xp, w, b, sh, sw, dh, dw, OH, OW):
                     wv = w[f, c, i, j]
                     for p in range(OH):
                         row = n * image + c * Hp * Wp + (p * sh + i * dh) * Wp + j * dw
+                        x_row = xf[row:row + (OW - 1) * sw + 1:sw]  # strided view
+                        a_row = acc[p * OW:(p + 1) * OW]
                         for q in range(OW):
-                            acc[p * OW + q] += wv * xf[row + q * sw]
+                            a_row[q] += wv * x_row[q]
         of[job * OH * OW:(job + 1) * OH * OW] = acc
     return out
 
@@ -342,8 +354,10 @@ def _conv_dw_any(d_out, xp, KH, KW, sh, sw, dh, dw, nchunks):
                         s = zero
                         for p in range(OH):
                             row = n * image + c * Hp * Wp + (p * sh + i * dh) * Wp + j * dw
+                            x_row = xf[row:row + (OW - 1) * sw + 1:sw]
+                            g_row = gd[p * OW:(p + 1) * OW]
                             for q in range(OW):
-                                s += gd[p * OW + q] * xf[row + q * sw]
+                                s += g_row[q] * x_row[q]
                         partial[chunk, f, (c * KH + i) * KW + j] += s
     d_w = np.zeros((F, K), np.float64)
     for chunk in range(nchunks):
@@ -369,12 +383,16 @@ def _conv_dx_any(d_out, w, Hp, Wp, ph, pw, sh, sw, dh, dw, H, W):
                     wv = w[f, c, i, j]
                     for p in range(OH):
                         row = (p * sh + i * dh) * Wp + j * dw
+                        d_row = plane[row:row + (OW - 1) * sw + 1:sw]
+                        g_row = gd[p * OW:(p + 1) * OW]
                         for q in range(OW):
-                            plane[row + q * sw] += wv * gd[p * OW + q]
+                            d_row[q] += wv * g_row[q]
         r = job * H * W
-        for h in range(H):
+        for h in range(H):  # crop the padding border
+            d_row = xf[r + h * W:r + (h + 1) * W]
+            s_row = plane[(h + ph) * Wp + pw:(h + ph) * Wp + pw + W]
             for v in range(W):
-                xf[r + h * W + v] = plane[(h + ph) * Wp + v + pw]
+                d_row[v] = s_row[v]
     return d_x
 
 
@@ -477,11 +495,12 @@ def _make_max_pool_fwd(KH, KW):
                         h = h0 + i
                         if h < 0 or h >= H:
                             continue  # -inf padding never wins
+                        s_row = src[h * W:(h + 1) * W]
                         for j in range(kwc):
                             v = v0 + j
                             if v < 0 or v >= W:
                                 continue
-                            val = src[h * W + v]
+                            val = s_row[v]
                             # strict '>' keeps the first maximum; a NaN wins (the first
                             # one).  Bitwise '|', '&': no short-circuit branches.
                             if (at < 0) | (val > best) | ((val != val) & (best == best)):
@@ -517,10 +536,11 @@ def _make_avg_pool_fwd(KH, KW):
                         h = h0 + i
                         if h < 0 or h >= H:
                             continue
+                        s_row = src[h * W:(h + 1) * W]
                         for j in range(kwc):
                             v = v0 + j
                             if 0 <= v < W:
-                                s += src[h * W + v]
+                                s += s_row[v]
                     of[r + p * OW + q] = s * scale
         return out
 
@@ -549,10 +569,11 @@ def _make_avg_pool_bwd(KH, KW):
                         h = h0 + i
                         if h < 0 or h >= H:
                             continue
+                        d_row = dst[h * W:(h + 1) * W]
                         for j in range(kwc):
                             v = v0 + j
                             if 0 <= v < W:
-                                dst[h * W + v] += share
+                                d_row[v] += share
         return d_x
 
     return _avg_pool_bwd
