@@ -34,11 +34,13 @@ VALUE_TEXT = QColor("#0f172a")
 GRAD_TEXT = QColor("#b91c1c")
 
 
-def error_colour(rel: float | None) -> QColor:
-    """Gradcheck overlay: green < 1e-7, yellow in between, red > 1e-2."""
+def error_colour(rel: float | None, ok: bool | None = None) -> QColor:
+    """Gradcheck overlay: red when the gradient fails the check (``ok`` False; without a
+    verdict: relative error > 1e-2), green when it matches to < 1e-7, yellow in between
+    (within the tolerance of its precision, e.g. float32)."""
     if rel is None:
         return QColor("#e2e8f0")
-    if rel != rel or rel > 1e-2:
+    if ok is False or rel != rel or (ok is None and rel > 1e-2):
         return QColor("#fca5a5")
     if rel < 1e-7:
         return QColor("#86efac")
@@ -175,7 +177,9 @@ class GroupItem(QGraphicsItem):
         self.setPos(rect.topLeft())
         self.state = None
         self.setCursor(Qt.PointingHandCursor)
-        self.setToolTip(f"{name}: {len(members)} nodes ({self.gates})\ndouble-click to expand")
+        self.setToolTip(f"{name}: {len(members)} nodes ({self.gates})\n"
+                        f"values: how many of them are known at this step (parameters from the start)\n"
+                        f"grads: how many gradients have arrived\ndouble-click to expand")
 
     def boundingRect(self):
         return QRectF(-3, -3, self.rect.width() + 6, self.rect.height() + 6)
@@ -228,9 +232,9 @@ class GroupItem(QGraphicsItem):
                    QFontMetricsF(f.small).elidedText(self.gates, Qt.ElideRight, w_text - 12))
         p.setFont(f.body)
         p.setPen(VALUE_TEXT if n_val else UNKNOWN_TEXT)
-        p.drawText(QRectF(7, 46, w_text - 12, 20), Qt.AlignLeft | Qt.AlignVCenter, f"{n_val}/{n} computed")
+        p.drawText(QRectF(7, 46, w_text - 12, 20), Qt.AlignLeft | Qt.AlignVCenter, f"values {n_val}/{n}")
         p.setPen(GRAD_TEXT if n_grad else UNKNOWN_TEXT)
-        p.drawText(QRectF(7, 66, w_text - 12, 20), Qt.AlignLeft | Qt.AlignVCenter, f"{n_grad}/{n} gradients")
+        p.drawText(QRectF(7, 66, w_text - 12, 20), Qt.AlignLeft | Qt.AlignVCenter, f"grads  {n_grad}/{n}")
         if thumb is not None:
             side = h - 10
             target = QRectF(w - side - 5, 5, side, side)
@@ -534,6 +538,8 @@ class GraphView(QGraphicsView):
             view = view.collapse(path)
         self.expanded = set(view.expanded or ())
         self.rebuild()
+        if self._auto_fit:  # the graph changed shape: show all of it again
+            self.fit(readable=True, auto=True)
 
     # -- per-step update (no layout) ---------------------------------------------------------
     def _value_text(self, i):
@@ -568,7 +574,9 @@ class GraphView(QGraphicsView):
         backward = s.position > s.backward_start
         # the gradcheck overlay shows a finished check only (the app runs it in a worker thread)
         checked = s.gradcheck_result() if self.overlay == "gradcheck" else None
-        rel, blamed = checked if checked is not None else (None, set())
+        rel, blamed, failed = checked if checked is not None else (None, set(), None)
+        verdict = (lambda i: None) if failed is None else (lambda i: i not in failed)  # noqa: E731
+        wrong = "wrong backward?" if s.low_precision() else "wrong backward"
         levels, edge_levels, flags = ({}, {}, {}) if not backward else s.flow()[:3]
         crossed = s.edge_grad_crossed() if backward else {}
         for i, item in self.node_items.items():
@@ -577,10 +585,10 @@ class GraphView(QGraphicsView):
             gk = gstate in ("known", "partial")
             vt = self._value_text(i) if vk else "?"
             gt = self._grad_text(i, gstate) if gk else ("–" if gstate == "none" else "?")
-            overlay = error_colour(rel.get(i)) if rel is not None else None
+            overlay = error_colour(rel.get(i), verdict(i)) if rel is not None else None
             flag = ", ".join(flags.get(i, ())) if s.position >= s.length else ""
             if rel is not None and i in blamed:
-                flag = "wrong backward" + (", " + flag if flag else "")
+                flag = wrong + (", " + flag if flag else "")
             item.set_state((vk, gk, i == current, vt, gt, overlay, flag))
         for name, item in self.group_items.items():
             members = item.members
@@ -589,7 +597,9 @@ class GraphView(QGraphicsView):
             overlay = None
             if rel is not None:
                 errs = [rel[m] for m in members if m in rel]
-                overlay = error_colour(max(errs) if errs else None)
+                bad = failed is not None and any(m in failed for m in members)
+                overlay = error_colour(max(errs) if errs else None,
+                                       None if failed is None or not errs else not bad)
             item.set_state((nv, ng, current in item.member_set, overlay))
         for e in self.edge_items:
             vk = any(bool(known_v[a]) for a, _ in e.pairs)

@@ -371,7 +371,8 @@ def best_wrap(boxes: dict, routes: list, ends: list, view_w: float, view_h: floa
     # for a chain, k bands show it at about min(view_w k / full_w, view_h / (k (full_h + gap))):
     # best near k* = sqrt(view_h full_w / (view_w (full_h + gap))); try around that
     ideal = math.sqrt(view_h * full_w / (view_w * (full_h + BAND_GAP)))
-    lo, hi = max(2, int(ideal / 2)), min(len(slabs), max_bands, int(ideal * 2) + 2)
+    # at least two columns per band: a lone box on a row of its own reads badly
+    lo, hi = max(2, int(ideal / 2)), min(len(slabs) // 2, max_bands, int(ideal * 2) + 2)
     best, best_scale = None, one_row
     for k in range(lo, hi + 1):
         limit = balanced_width(slabs, k)

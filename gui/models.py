@@ -246,20 +246,22 @@ class GraphSession:
     def gradcheck(self) -> dict:
         """{node index: worst relative error} (analytic vs centred differences). Computed here,
         on the calling thread: the app uses :meth:`compute_gradcheck` in a worker instead."""
-        return self._cached("gradcheck", self._gradcheck_pair)[0]
+        return self._cached("gradcheck", self._gradcheck_result)[0]
 
     def blamed(self) -> set:
         """Gate nodes whose backward sends wrong gradients (computes the check if needed)."""
-        return set(self._cached("gradcheck", self._gradcheck_pair)[1])
+        return set(self._cached("gradcheck", self._gradcheck_result)[1])
 
     def gradcheck_result(self):
-        """``(errors, blamed)`` if the check is done for the current values, else None (no work)."""
+        """``(errors, blamed, failed)`` if the check is done for the current values, else None (no
+        work): worst relative error per node, gates whose backward looks wrong, nodes whose
+        gradient fails the engine's tolerance for its precision (None when it gives no verdict)."""
         if self._cache_version != self.graph.version:
             return None
         return self._cache.get("gradcheck")
 
     def compute_gradcheck(self):
-        """``(version, (errors, blamed))`` for a worker thread; hand it to :meth:`store_gradcheck`
+        """``(version, result)`` for a worker thread; hand it to :meth:`store_gradcheck`
         on the main thread.
 
         First every value, gradient and local gradient is computed and cached (what the views
@@ -269,7 +271,7 @@ class GraphSession:
         version = self.graph.version
         self.graph.backward()
         self.graph.ledger()
-        return version, self._gradcheck_pair(allow_fallback=False)
+        return version, self._gradcheck_result(allow_fallback=False)
 
     def store_gradcheck(self, version, pair) -> bool:
         """Keep a worker's result if the values have not changed since; True if kept."""
@@ -279,14 +281,14 @@ class GraphSession:
         self._cache["gradcheck"] = pair
         return True
 
-    def _gradcheck_pair(self, allow_fallback=True):
+    def _gradcheck_result(self, allow_fallback=True):
         try:
             result = self.graph.gradcheck()
         except ImportError:  # an engine without graph checking: leaves only, via set_value
             if not allow_fallback:
                 raise
-            return self._leaf_gradcheck(), set()
-        out, blamed = {}, set()
+            return self._leaf_gradcheck(), set(), None
+        out, blamed, failed = {}, set(), set()
         items = result.items() if hasattr(result, "items") else enumerate(result)
         for key, info in items:
             try:
@@ -300,7 +302,9 @@ class GraphSession:
                 continue
             if getattr(info, "blamed", False):
                 blamed.add(i)
-        return out, blamed
+            if getattr(info, "ok", True) is False:
+                failed.add(i)
+        return out, blamed, failed
 
     def low_precision(self) -> bool:
         """True when some node is not float64 (centred differences are then only rough)."""

@@ -263,8 +263,13 @@ class BoundaryView(QWidget):
         p.fillRect(self.rect(), QColor("white"))
         s = self.snap
         if not s or "boundary" not in s:
-            p.drawText(self.rect(), Qt.AlignCenter, "decision boundary (2-D datasets)")
+            p.setPen(QColor("#64748b"))
+            p.drawText(self.rect(), Qt.AlignCenter, "the decision boundary of a 2-D dataset\nappears here while training")
             return
+        caption = QRectF(6, 3, self.width() - 12, 20)
+        p.setPen(QColor("#475569"))
+        p.drawText(caption, Qt.AlignCenter | Qt.TextWordWrap,
+                   "shading: predicted class · dots: training points (true class)")
         b = s["boundary"]
         rgb = np.zeros(b.shape + (3,), dtype=np.uint8)
         for k in range(int(b.max()) + 1):
@@ -272,8 +277,8 @@ class BoundaryView(QWidget):
             rgb[b == k] = (c.red(), c.green(), c.blue())
         image = QImage(np.ascontiguousarray(rgb[::-1]).data, b.shape[1], b.shape[0], 3 * b.shape[1],
                        QImage.Format_RGB888).copy()
-        side = min(self.width(), self.height()) - 10
-        target = QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+        side = min(self.width(), self.height() - 26) - 10
+        target = QRectF((self.width() - side) / 2, 24 + (self.height() - 24 - side) / 2, side, side)
         p.drawImage(target, image)
         lo, hi = s["bounds"]
         p.setRenderHint(QPainter.Antialiasing)

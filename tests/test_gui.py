@@ -490,3 +490,15 @@ def test_inspector_says_when_the_gradient_will_arrive(window):
     assert "backward pass" in window.inspector.grad.text()
     assert "arrives in the backward pass" in window.inspector.lines.toPlainText()
     assert "no backward step" not in window.inspector.lines.toPlainText()
+
+
+def test_gradcheck_colours_follow_the_engines_verdict():
+    from gradgraph_gui.graph_view import error_colour
+
+    green, yellow, red = "#86efac", "#fde047", "#fca5a5"
+    assert error_colour(1e-9, True).name() == green
+    assert error_colour(0.3, True).name() == yellow      # float32: within its tolerance, roughly
+    assert error_colour(1e-4, False).name() == red       # fails the check
+    assert error_colour(0.5).name() == red               # no verdict: relative error > 1e-2
+    assert error_colour(1e-4).name() == yellow
+    assert error_colour(float("nan"), True).name() == red
