@@ -130,3 +130,21 @@ def test_flow_finds_a_nan_born_in_the_backward_pass():
     with np.errstate(all="ignore"):
         flow = Graph(named(r * 3.0, "f")).flow()
     assert flow.first_nonfinite.name == "x" and flow.first_nonfinite_in == "grad"
+
+
+def test_float32_cnn_is_checked_in_float64_and_kinks_are_left_out():
+    """A float32 conv/ReLU/max-pool net passes: promoted to float64, ties in pooling windows skipped."""
+    import numpy as np
+
+    import gradgraph as gg
+
+    rng = np.random.default_rng(0)
+    x = gg.Tensor(rng.random((2, 1, 8, 8)).astype(np.float32), requires_grad=False)
+    w = gg.Tensor(rng.normal(size=(3, 1, 3, 3)).astype(np.float32))
+    h = gg.max_pool2d(gg.conv2d(x, w, padding=1).relu(), 2)  # many zeros: ties in pooling windows
+    loss = (h.reshape(2, -1) @ gg.Tensor(rng.normal(size=(48, 4)).astype(np.float32))).softmax().max(axis=1).sum()
+    graph = gg.Graph(loss)
+    check = graph.gradcheck(max_elements=30)
+    assert check.ok, check.summary()
+    assert any(c.kinks for c in check.values())
+    assert graph.value(graph.output).dtype == np.float32  # the float32 values are back

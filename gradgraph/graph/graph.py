@@ -650,18 +650,22 @@ class Graph:
 
         return Flow(self, **thresholds)
 
-    def gradcheck(self, eps=None, max_elements: int = 20, seed: int = 0, atol=None, rtol=None, nodes=None):
+    def gradcheck(self, eps=None, max_elements: int = 20, seed: int = 0, atol=None, rtol=None, nodes=None,
+                  promote: bool = True):
         """Compare every node's gradient with a centred difference: a
         :class:`~gradgraph.graph.check.GraphCheck`, ``{node name: NodeCheck}``.
 
-        ``eps`` defaults to 1e-6 for float64 nodes and 1e-3 for float32 ones;
-        ``atol``/``rtol`` to 1e-5/1e-3 (float64) and 1e-3/1e-2 (float32). Tensors
-        with more than ``max_elements`` elements are checked at that many random
-        positions. ``nodes``: only these (names or Nodes). See :mod:`.check`.
+        A float32 graph is checked in float64 (``promote=True``, the values are
+        put back afterwards). ``eps`` defaults to 1e-6, ``atol``/``rtol`` to
+        1e-5/1e-3; with ``promote=False`` float32 nodes use 1e-3 and 1e-3/1e-2.
+        Tensors with more than ``max_elements`` elements are checked at that
+        many random positions. ``nodes``: only these (names or Nodes). See
+        :mod:`.check`.
         """
         from .check import check_graph
 
-        return check_graph(self, eps=eps, max_elements=max_elements, seed=seed, atol=atol, rtol=rtol, nodes=nodes)
+        return check_graph(self, eps=eps, max_elements=max_elements, seed=seed, atol=atol, rtol=rtol, nodes=nodes,
+                           promote=promote)
 
     # -- views and drawings ------------------------------------------------------------------
     def view(self):
