@@ -306,3 +306,19 @@ def test_limit_blas_threads_restores_the_setting():
     assert [get() for _, get in handles] == before
     with limit_blas_threads(None):
         assert [get() for _, get in handles] == before
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from gradgraph.checkpoint import atomic_write_text
+
+    atomic_write_text(tmp_path / "a.txt", "hello")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o666 & ~umask
+    os.chmod(tmp_path / "a.txt", 0o600)
+    atomic_write_text(tmp_path / "a.txt", "again")  # a replaced file keeps its mode
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o600
+    assert (tmp_path / "a.txt").read_text() == "again"
