@@ -14,7 +14,9 @@ junk, thrown away at the end), each kernel tap ``(c, i, j)`` becomes one long
 contiguous AXPY ``acc[0:L] += w[f,c,i,j] * xf[off : off+L]`` that LLVM turns into
 SIMD code.  That is im2col without building the im2col matrix: the "columns" are
 just shifted views of the input plane.  Taps are applied four at a time and two
-filters at a time, so each load/store of ``acc`` feeds eight multiply-adds.
+filters at a time: each pass over the two accumulator rows does eight
+multiply-adds per element, which keeps the loop busy computing rather than
+loading and storing ``acc``.
 
 The backward pass reuses the same views with a *wide* copy of ``d_out`` (junk
 columns set to zero so they contribute nothing):
@@ -30,6 +32,12 @@ call BLAS: the LeNet shapes are too small for GEMM to win, and mixing Numba's
 and OpenBLAS's thread pools in one process makes both wait for each other.
 
 **Pooling** is one pass over each output, parallel over (n, c) planes.
+
+**Numba detail that matters 2-3x.**  Index 1-D slices with loop counters
+(``row = a[start:stop]; row[q]``) instead of computed flat indices
+(``a[start + q]``).  Numba must support negative indices (wrap-around) unless it
+can prove an index is non-negative; that per-element check stops LLVM from
+vectorising, and a ``range`` counter is provably non-negative.
 
 All parallel loops are over independent output blocks (no atomics, no races); the
 only reduction across threads (``d_w`` over the batch) uses per-chunk partial
