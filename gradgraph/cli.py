@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["mnist", "fashion-mnist", "fashion-mnist-starter"])
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.001 for every optimizer)")
     p.add_argument("--optimizer", default="adam", choices=["sgd", "adam", "rmsprop"])
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float, default=0.0)
