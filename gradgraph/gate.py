@@ -21,14 +21,17 @@ children is the job of the autograd loop in :mod:`gradgraph.tensor`.
 """
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 
 
-class Gate:
+class Gate(abc.ABC):
     """Base class of every operation in the graph.
 
     Subclasses implement ``forward(self, *arrays) -> array`` and
-    ``backward(self, d_out) -> tuple`` (one gradient per input, each of that
+    ``backward(self, d_out) -> tuple`` (a subclass missing either cannot be
+    instantiated) (one gradient per input, each of that
     input's shape, or ``None`` for an input that needs none).
 
     Class attributes used by the views:
@@ -56,11 +59,13 @@ class Gate:
         """Lower-case stem used for automatic node names (``mul_2``)."""
         return getattr(type(self), "short", None) or self.name.lower()
 
-    def forward(self, *inputs):  # pragma: no cover - abstract
-        raise NotImplementedError(f"{self.name}.forward is not written")
+    @abc.abstractmethod
+    def forward(self, *inputs):
+        """Compute the output array from the input arrays; keep what backward needs on ``self``."""
 
-    def backward(self, d_out):  # pragma: no cover - abstract
-        raise NotImplementedError(f"{self.name}.backward is not written")
+    @abc.abstractmethod
+    def backward(self, d_out):
+        """Return one gradient per input: ``d_out`` times the local derivative."""
 
     def __call__(self, *inputs):
         from .tensor import Tensor, as_tensor

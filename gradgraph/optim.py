@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import math
 
+import abc
+
 import numpy as np
 
 __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "StepLR", "ExponentialLR", "Scheduler"]
 
 
-class Optimizer:
+class Optimizer(abc.ABC):
     """Base class: ``params`` (Parameters or any Tensors), a learning rate ``lr``.
 
     ``state_dict()`` gives plain arrays and numbers (``"lr"``, ``"t"``,
@@ -59,8 +61,9 @@ class Optimizer:
             grad = np.asarray(p.grad, dtype=p.data.dtype)
             self._update(p.data, grad, self.state[i])
 
-    def _update(self, theta: np.ndarray, grad: np.ndarray, state: dict) -> None:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _update(self, theta: np.ndarray, grad: np.ndarray, state: dict) -> None:
+        """Change ``theta`` in place by one step of this optimizer's rule."""
 
     # -- checkpoints -----------------------------------------------------------
     def state_dict(self) -> dict:
@@ -207,7 +210,7 @@ class RMSprop(Optimizer):
 
 
 # -- learning-rate schedules ------------------------------------------------------------
-class Scheduler:
+class Scheduler(abc.ABC):
     """Changes ``optimizer.lr`` once per epoch: call ``step()`` after each epoch."""
 
     def __init__(self, optimizer: Optimizer):
@@ -215,8 +218,9 @@ class Scheduler:
         self.base_lr = optimizer.lr
         self.epoch = 0
 
-    def lr_at(self, epoch: int) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate for ``epoch`` (0 is the start)."""
 
     def step(self) -> float:
         """Advance one epoch and set the optimizer's learning rate; returns it."""

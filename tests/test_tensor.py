@@ -185,3 +185,12 @@ def test_binary_cross_entropy_value_and_finite_when_confidently_wrong():
     wrong = gg.losses.binary_cross_entropy(p, [0.0])
     wrong.backward()
     assert np.isfinite(wrong.item()) and np.isfinite(p.grad).all()
+
+
+def test_a_gate_without_backward_cannot_be_made():
+    class HalfGate(gg.Gate):
+        def forward(self, x):
+            return x
+
+    with pytest.raises(TypeError, match="backward"):
+        HalfGate()

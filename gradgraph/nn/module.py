@@ -121,8 +121,8 @@ class Module:
         setattr(self, name, module)
 
     # -- calling -----------------------------------------------------------------
-    def forward(self, *inputs):  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__}.forward is not written")
+    def forward(self, *inputs):
+        raise TypeError(f"{type(self).__name__} has no forward(): define forward(self, ...) in your Module subclass")
 
     def __call__(self, *inputs, **kwargs):
         label = self.__dict__.get("_scope")
