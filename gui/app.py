@@ -85,13 +85,42 @@ def screenshot(args, app, window) -> int:
     return 0
 
 
+def has_screen() -> bool:
+    """Whether Qt can open a window here: a platform was chosen, or an X/Wayland display is set."""
+    if os.environ.get("QT_QPA_PLATFORM") or not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def terminal_fallback(args) -> int:
+    """No screen: say so, and show the lesson in the terminal instead of aborting in Qt."""
+    lesson = getattr(args, "lesson", None) or "1"
+    print(
+        "gradgraph: no screen found (DISPLAY is not set), so the desktop app cannot open.\n"
+        "  On a desktop, run `gradgraph` there; on a server try `xvfb-run -a gradgraph`,\n"
+        "  or take a picture with `gradgraph gui --lesson 1 --steps 6 --screenshot out.png`.\n"
+        f"Showing lesson {lesson} in the terminal instead (`gradgraph lessons` lists them all).\n",
+        file=sys.stderr,
+    )
+    from argparse import Namespace
+
+    from gradgraph.lessons import cli_run
+
+    return cli_run(Namespace(id=str(lesson), quick=False))
+
+
 def main(args=None) -> int:
+    shot = getattr(args, "screenshot", None)
+    if not has_screen():
+        if not shot:
+            return terminal_fallback(args)
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
+
     from PySide6.QtCore import QTimer
 
     from .main_window import MainWindow
 
     app = _app()
-    shot = getattr(args, "screenshot", None)
     window = MainWindow(screenshot_mode=bool(shot))
     if shot:
         window.resize(*SCREENSHOT_SIZE)

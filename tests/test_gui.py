@@ -502,3 +502,19 @@ def test_gradcheck_colours_follow_the_engines_verdict():
     assert error_colour(0.5).name() == red               # no verdict: relative error > 1e-2
     assert error_colour(1e-4).name() == yellow
     assert error_colour(float("nan"), True).name() == red
+
+
+def test_no_screen_falls_back_to_the_terminal_lesson(monkeypatch, capsys):
+    """`gradgraph` on a machine without a display explains itself and runs the lesson in the terminal."""
+    from argparse import Namespace
+
+    from gradgraph_gui import app as app_module
+
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(app_module.sys, "platform", "linux")
+    assert app_module.main(Namespace(lesson="1", screenshot=None, steps=0)) == 0
+    out = capsys.readouterr()
+    assert "no screen found" in out.err
+    assert "f = q * z = -12" in out.out
