@@ -698,8 +698,13 @@ def cli_train(args) -> int:
           f"{optimizer!r}, batch {batch_size}, {epochs} epoch(s)", file=err, flush=True)
     _warmup(err)
 
+    from .optim import ExponentialLR
+
+    lr_decay = float(opt("lr_decay", 1.0) or 1.0)
+    scheduler = ExponentialLR(optimizer, gamma=lr_decay) if lr_decay != 1.0 else None
+    config["lr_decay"] = lr_decay
     trainer = Trainer(model, optimizer, (x_train, y_train), val, epochs=epochs, batch_size=batch_size,
-                      patience=opt("patience"), seed=seed, run_dir=run_dir, config=config)
+                      scheduler=scheduler, patience=opt("patience"), seed=seed, run_dir=run_dir, config=config)
     bar = _Progress(err)
     epoch_started, run_loss, run_correct, run_n = 0.0, 0.0, 0.0, 0
     final = None

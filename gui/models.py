@@ -7,10 +7,11 @@ gradcheck results.
 """
 from __future__ import annotations
 
-import math
 from types import SimpleNamespace
 
 import numpy as np
+
+from gradgraph.graph.fmt import fmt_number  # one number format for boxes, ledger and DOT
 
 from .layout import Layout, layered_layout
 
@@ -19,23 +20,6 @@ GROUP_W, GROUP_H = 200.0, 92.0
 DOT_MAX_BOXES = 120  # dot needs ~9 s for 500 boxes; the engine's built-in layout ~0.6 s
 SMALL_GRAPH = 24  # up to this many nodes every node is shown; above, one box per layer
 TITLE_ROOM = 16.0  # extra height per box when expanded groups are framed (room for the frames' titles)
-
-
-def fmt_number(v: float) -> str:
-    if v is None:
-        return "?"
-    v = float(v)
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    if v == 0:
-        return "0"
-    a = abs(v)
-    if 1e-3 <= a < 1e5:
-        text = f"{v:.4f}".rstrip("0").rstrip(".")
-        return text if text not in ("-0", "") else "0"
-    return f"{v:.3e}"
 
 
 def fmt_array(a) -> str:
