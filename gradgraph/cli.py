@@ -78,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimizer", default="adam", choices=["sgd", "adam", "rmsprop"])
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--lr-decay", type=float, default=0.8,
-                   help="multiply the learning rate by this after every epoch (1 = constant; default 0.8)")
+    p.add_argument("--lr-decay", type=float, default=0.9,
+                   help="multiply the learning rate by this after every epoch (1 = constant; default 0.9)")
     p.add_argument("--activation", default="relu", choices=["relu", "tanh", "sigmoid"])
     p.add_argument("--pool", default="max", choices=["max", "avg"])
     p.add_argument("--dropout", type=float, default=0.0)
