@@ -4,21 +4,30 @@
     x, y, z = gg.Tensor(-2.0, name="x"), gg.Tensor(5.0, name="y"), gg.Tensor(-4.0, name="z")
     f = (x + y) * z
     f.backward()          # x.grad == -4, y.grad == -4, z.grad == 3
+
+Read it in this order: gate.py (the unit of computation), tensor.py (values
+and the autograd loop), ops/ (the built-in gates), losses.py, gradcheck.py,
+graph/ (stepping, the chain-rule ledger, drawing), kernels/ and ops/conv.py
+(convolution), nn/ and optim.py, train.py, data/.
 """
-from . import ops
+# the engine
 from .gate import Gate, unbroadcast
-from .gradcheck import GradcheckError, compare_gradients, gradcheck, numerical_gradient, relative_error
 from .tensor import Tensor, as_tensor, current_scope, maximum, no_grad, scope, topological_order
-from .graph import Graph, Stepper
-from . import data, losses
+from . import ops, losses
 from .ops.conv import avg_pool2d, conv2d, max_pool2d
-from . import lessons, nn, optim, train
+from .gradcheck import GradcheckError, compare_gradients, gradcheck, numerical_gradient, relative_error
+
+# watching it: the graph model every front end views
+from .graph import Graph, Stepper
+
+# training real networks, and the course
+from . import data, nn, optim, train, lessons
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Gate", "GradcheckError", "Graph", "Stepper", "Tensor", "as_tensor", "compare_gradients", "current_scope", "data", "gradcheck", "losses",
-    "maximum", "no_grad", "numerical_gradient", "ops", "relative_error", "scope",
-    "topological_order", "unbroadcast",
-    "avg_pool2d", "conv2d", "max_pool2d", "nn", "optim", "train",
+    "Gate", "Tensor", "as_tensor", "current_scope", "maximum", "no_grad", "scope", "topological_order",
+    "unbroadcast", "ops", "losses", "conv2d", "max_pool2d", "avg_pool2d",
+    "GradcheckError", "compare_gradients", "gradcheck", "numerical_gradient", "relative_error",
+    "Graph", "Stepper", "data", "nn", "optim", "train", "lessons",
 ]
