@@ -176,7 +176,7 @@ class Inspector(QWidget):
             import html
 
             self.gate.setText(f"gate <b>{s.gate_name(i)}</b>: <code>{html.escape(s.name(i))} = "
-                              f"{html.escape(s.expression(i))}</code><br><code>{html.escape(formula)}</code><br>"
+                              f"{html.escape(s.expression(i))}</code><br>general form: <code>{html.escape(formula)}</code><br>"
                               + "<br>".join(f"<code>{html.escape(l)}</code>" for l in local))
         value, grad = s.value(i), s.grad(i)
         self.value.setText(self._describe(value) if vk else "? (not computed yet at this step)")
