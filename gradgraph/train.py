@@ -27,9 +27,7 @@ validation loss), ``checkpoint_last.npz`` (the latest epoch) and ``loss_curve.pn
 """
 from __future__ import annotations
 
-import contextlib
 import csv
-import ctypes
 import io
 import json
 import math
@@ -44,6 +42,7 @@ from typing import Iterator
 import numpy as np
 
 from . import losses
+from .blas import _blas_libraries, limit_blas_threads  # noqa: F401  (re-exported)
 from .checkpoint import atomic_write, atomic_write_text, load_checkpoint, save_checkpoint
 from .tensor import Tensor, no_grad
 
@@ -93,59 +92,6 @@ class Record:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-_blas_handles = None
-
-
-def _blas_libraries() -> list:
-    """(set_num_threads, get_num_threads) of every OpenBLAS loaded in this process (Linux; else [])."""
-    global _blas_handles
-    if _blas_handles is not None:
-        return _blas_handles
-    _blas_handles = []
-    try:
-        with open("/proc/self/maps") as f:
-            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
-    except OSError:
-        return _blas_handles
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix in ("scipy_openblas", "openblas"):
-            found = None
-            for suffix in ("", "64_", "_64"):
-                setter = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-                getter = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-                if setter is not None and getter is not None:
-                    found = (setter, getter)
-                    break
-            if found:
-                _blas_handles.append(found)
-                break
-    return _blas_handles
-
-
-@contextlib.contextmanager
-def limit_blas_threads(n: int | None = 1):
-    """Run the block with numpy's OpenBLAS limited to ``n`` threads (None: unchanged).
-
-    LeNet's matrix products are small, and the Numba conv kernels have their own
-    thread pool: two pools spinning for the same cores slow a training step
-    down several times on a busy machine. Outside OpenBLAS on Linux this does nothing.
-    """
-    handles = _blas_libraries() if n is not None else []
-    saved = []
-    for setter, getter in handles:
-        saved.append(getter())
-        setter(int(n))
-    try:
-        yield
-    finally:
-        for (setter, _), old in zip(handles, saved):
-            setter(old)
 
 
 def _accuracy(logits: np.ndarray, y: np.ndarray) -> int | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..blas import blas_threads_for
 from ..gate import Gate
 
 
@@ -26,7 +27,11 @@ class MatMul(Gate):
                 f"(inner dimensions {inner_x} and {inner_w} differ)"
             )
         self.x, self.w = x, w
-        return x @ w
+        rows = x.shape[-2] if x.ndim > 1 else 1
+        cols = w.shape[-1] if w.ndim > 1 else 1
+        self.multiply_adds = max(x.size * cols, w.size * rows)  # the same for all three products
+        with blas_threads_for(self.multiply_adds):
+            return x @ w
 
     def backward(self, d_out):
         x, w = self.x, self.w
@@ -37,8 +42,9 @@ class MatMul(Gate):
             d2 = np.expand_dims(d2, -2)
         if w.ndim == 1:
             d2 = np.expand_dims(d2, -1)
-        d_x = d2 @ np.swapaxes(w2, -1, -2)
-        d_w = np.swapaxes(x2, -1, -2) @ d2
+        with blas_threads_for(self.multiply_adds):
+            d_x = d2 @ np.swapaxes(w2, -1, -2)
+            d_w = np.swapaxes(x2, -1, -2) @ d2
         # Sum over broadcast batch dimensions, then drop the helper axes.
         while d_x.ndim > x2.ndim:
             d_x = d_x.sum(axis=0)
