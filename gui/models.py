@@ -118,8 +118,11 @@ class GraphSession:
         return tuple(self.nodes[i].shape)
 
     def formula(self, i) -> tuple:
+        """(the gate's general formula, its local derivatives written with this node's names)."""
+        from gradgraph.graph.stepper import local_derivatives
+
         n = self.nodes[i]
-        return n.formula, tuple(n.local)
+        return n.formula, local_derivatives(n)
 
     def expression(self, i) -> str:
         from gradgraph.graph.stepper import expression

@@ -175,9 +175,12 @@ class Inspector(QWidget):
         else:
             import html
 
-            self.gate.setText(f"gate <b>{s.gate_name(i)}</b>: <code>{html.escape(s.name(i))} = "
-                              f"{html.escape(s.expression(i))}</code><br>general form: <code>{html.escape(formula)}</code><br>"
-                              + "<br>".join(f"<code>{html.escape(l)}</code>" for l in local))
+            lines = [f"gate <b>{s.gate_name(i)}</b>: <code>{html.escape(s.name(i))} = "
+                     f"{html.escape(s.expression(i))}</code>"]
+            lines += [f"<code>{html.escape(l)}</code>" for l in local]
+            if formula:
+                lines.append(f"<span style='color:#6e7781'>general form: {html.escape(formula)}</span>")
+            self.gate.setText("<br>".join(lines))
         value, grad = s.value(i), s.grad(i)
         self.value.setText(self._describe(value) if vk else "? (not computed yet at this step)")
         if gstate == "none":

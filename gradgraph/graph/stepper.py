@@ -27,6 +27,7 @@ tensors' ``.grad``. Observers (``subscribe``) are plain Python callables.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +55,50 @@ def expression(node) -> str:
     if symbol == "[]" and len(args) == 1:
         return f"{args[0]}[...]"
     return f"{symbol}({', '.join(args)})"
+
+
+_DERIVATIVE = re.compile(r"\bd([xyz])(_[a-z])?/d([xyz])(_[a-z])?\b")
+_VARIABLE = re.compile(r"(?<![A-Za-z_])([xyz])(?![A-Za-z_(])")
+
+
+def local_derivatives(node) -> tuple:
+    """The gate's local derivatives written with this node's names.
+
+    Gates state them for ``z = f(x, y)``; here ``z`` becomes the node and ``x``,
+    ``y`` its inputs, so at ``q = x + y`` a student reads ``dq/dx = 1`` and at
+    ``f = q * z`` reads ``df/dq = z``, not the generic ``dz/dx = y``. Gates
+    written in other letters (``Z = X @ W``, the convolutions) keep theirs.
+    """
+    gate = node.gate
+    if gate is None:
+        return ()
+    local = tuple(getattr(gate, "local", ()) or ())
+    formula = getattr(gate, "formula", "") or ""
+    if not (formula.startswith("z = ") or all(line.startswith("dz/dx") for line in local)):
+        return local
+    names = {"z": node.name}
+    for letter, parent in zip("xy", node.parents):
+        names[letter] = parent.name
+    text = "\n".join(local)
+    if "y" in _VARIABLE.findall(text) and "y" not in names:
+        return local  # a gate using y with one input: keep its own words
+
+    def derivative(m):
+        out, sub_out, inp, sub_in = m.groups()
+        return f"d{names[out]}{sub_out or ''}/d{names[inp]}{sub_in or ''}"
+
+    def variable(m):
+        name = names.get(m.group(1), m.group(1))
+        before = text[m.start() - 1] if m.start() else ""
+        return ("·" if before.isdigit() else "") + name
+
+    text = _DERIVATIVE.sub(derivative, text)
+    text = _VARIABLE.sub(variable, text)
+    for constant in ("p", "alpha"):  # Power's exponent, LeakyReLU's slope
+        value = getattr(node.op, constant, None)
+        if isinstance(value, (int, float)):
+            text = re.sub(rf"\b{constant}\b", format(value, "g"), text)
+    return tuple(text.split("\n"))
 
 
 class Step:
@@ -353,4 +398,4 @@ def describe_position(stepper: Stepper) -> str:
     return f"step {stepper.position}/{len(stepper)} · {stepper.phase}{where}"
 
 
-__all__ = ["Step", "Stepper", "StepperEvent", "describe_position", "expression"]
+__all__ = ["Step", "Stepper", "StepperEvent", "describe_position", "expression", "local_derivatives"]
