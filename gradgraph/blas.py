@@ -19,8 +19,9 @@ import threading
 __all__ = ["limit_blas_threads", "blas_threads_for", "SMALL_PRODUCT"]
 
 #: Products with at most this many multiply-adds (m·k·n) run on one BLAS thread.
-#: LeNet's largest, (64, 400) @ (400, 120), has 3.1 million; a single thread
-#: loses little below this size and the spinning pool costs far more.
+#: LeNet's largest, (64, 400) @ (400, 120), has 3.1 million. Alone, it takes
+#: 59 µs on one thread against 35 µs on two, but the spinning pool then costs
+#: the next conv kernel far more (a whole training step: 16 ms against 6 ms).
 SMALL_PRODUCT = 1 << 24
 
 _blas_handles = None
