@@ -10,17 +10,14 @@ from gradgraph.graph import Graph, GraphvizNotFoundError
 from gradgraph.graph import layout as layout_module
 from gradgraph.graph.layout import layered_layout, layout
 
+from examples import lecture
+
 HAVE_DOT = shutil.which("dot") is not None
 
 
 def named(tensor, name):
     tensor.name = name
     return tensor
-
-
-def lecture():
-    x, y, z = gg.Tensor(-2.0, name="x"), gg.Tensor(5.0, name="y"), gg.Tensor(-4.0, name="z")
-    return named(named(x + y, "q") * z, "f")
 
 
 def mlp(layers=3, width=4, seed=0):

@@ -4,6 +4,8 @@ import numpy as np
 import gradgraph as gg
 from gradgraph.graph import Graph, LedgerLine
 
+from examples import lecture
+
 
 def named(tensor, name):
     tensor.name = name
@@ -123,16 +125,11 @@ def test_local_gradient_does_not_disturb_the_gate():
 def test_local_derivatives_use_the_node_names():
     from gradgraph.graph.stepper import local_derivatives
 
-    x, y, z = gg.Tensor(-2.0, name="x"), gg.Tensor(5.0, name="y"), gg.Tensor(-4.0, name="z")
-    q = x + y
-    q.name = "q"
-    f = q * z
-    f.name = "f"
-    nodes = {n.name: n for n in gg.Graph(f).nodes}
+    nodes = {n.name: n for n in gg.Graph(lecture()).nodes}
     assert local_derivatives(nodes["q"]) == ("dq/dx = 1", "dq/dy = 1")
     assert local_derivatives(nodes["f"]) == ("df/dq = z", "df/dz = q")  # z the input, not the output
     assert local_derivatives(nodes["x"]) == ()
-    (p,) = [n for n in gg.Graph(x ** 2).nodes if n.gate is not None]
+    (p,) = [n for n in gg.Graph(nodes["x"].tensor ** 2).nodes if n.gate is not None]
     assert local_derivatives(p) == (f"d{p.name}/dx = 2 x^(2-1)",)
     a, b = gg.Tensor(np.ones((2, 2)), name="A"), gg.Tensor(np.ones((2, 2)), name="B")
     (m,) = [n for n in gg.Graph(a @ b).nodes if n.gate is not None]

@@ -8,14 +8,7 @@ import gradgraph as gg
 from gradgraph.cli import main
 from gradgraph.graph.walk import walkthrough
 
-
-def lecture():
-    x, y, z = gg.Tensor(-2.0, name="x"), gg.Tensor(5.0, name="y"), gg.Tensor(-4.0, name="z")
-    q = x + y
-    q.name = "q"
-    f = q * z
-    f.name = "f"
-    return f
+from examples import lecture
 
 
 def test_walkthrough_prints_values_and_ledger_and_sets_tensor_grads():

@@ -3,8 +3,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import textwrap
-from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("GRADGRAPH_SETTINGS_DIR", tempfile.mkdtemp(prefix="gradgraph-settings-"))
@@ -19,6 +17,8 @@ import gradgraph as gg  # noqa: E402
 from gradgraph import lessons as lessons_module  # noqa: E402
 from gradgraph_gui.main_window import MainWindow  # noqa: E402
 from gradgraph_gui.models import GraphSession  # noqa: E402
+
+from examples import lecture  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -79,12 +79,7 @@ def temp_lessons(tmp_path, monkeypatch):
 
 
 def chain_rule_session():
-    x, y, z = gg.Tensor(-2.0, name="x"), gg.Tensor(5.0, name="y"), gg.Tensor(-4.0, name="z")
-    q = x + y
-    q.name = "q"
-    f = q * z
-    f.name = "f"
-    return GraphSession(f)
+    return GraphSession(lecture())
 
 
 def test_stepping_moves_the_highlight_and_reveals_values(window, qtbot):
