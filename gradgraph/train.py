@@ -35,14 +35,14 @@ import os
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from . import losses
-from .blas import _blas_libraries, limit_blas_threads  # noqa: F401  (re-exported)
+from .blas import limit_blas_threads
 from .checkpoint import atomic_write, atomic_write_text, load_checkpoint, save_checkpoint
 from .tensor import Tensor, no_grad
 

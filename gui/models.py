@@ -7,13 +7,10 @@ gradcheck results.
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 
 from gradgraph.graph.fmt import fmt_number  # one number format for boxes, ledger and DOT
 
-from .layout import Layout, layered_layout
 
 NODE_W, NODE_H = 150.0, 66.0
 GROUP_W, GROUP_H = 200.0, 92.0
@@ -242,7 +239,7 @@ class GraphSession:
     def gradcheck_result(self):
         """``(errors, blamed, failed)`` if the check is done for the current values, else None (no
         work): worst relative error per node, gates whose backward looks wrong, nodes whose
-        gradient fails the engine's tolerance for its precision (None when it gives no verdict)."""
+        gradient fails the engine's tolerance for its precision."""
         if self._cache_version != self.graph.version:
             return None
         return self._cache.get("gradcheck")
@@ -258,7 +255,7 @@ class GraphSession:
         version = self.graph.version
         self.graph.backward()
         self.graph.ledger()
-        return version, self._gradcheck_result(allow_fallback=False)
+        return version, self._gradcheck_result()
 
     def store_gradcheck(self, version, pair) -> bool:
         """Keep a worker's result if the values have not changed since; True if kept."""
@@ -268,71 +265,18 @@ class GraphSession:
         self._cache["gradcheck"] = pair
         return True
 
-    def _gradcheck_result(self, allow_fallback=True):
-        try:
-            result = self.graph.gradcheck()
-        except ImportError:  # an engine without graph checking: leaves only, via set_value
-            if not allow_fallback:
-                raise
-            return self._leaf_gradcheck(), set(), None
-        out, blamed, failed = {}, set(), set()
-        items = result.items() if hasattr(result, "items") else enumerate(result)
-        for key, info in items:
-            try:
-                i = self.graph.node(getattr(info, "node", key)).index
-            except (KeyError, TypeError):
-                continue
-            rel = getattr(info, "rel_error", getattr(info, "relative_error", info))
-            try:
-                out[i] = float(rel)
-            except (TypeError, ValueError):
-                continue
-            if getattr(info, "blamed", False):
-                blamed.add(i)
-            if getattr(info, "ok", True) is False:
-                failed.add(i)
+    def _gradcheck_result(self):
+        """({node index: worst relative error}, blamed indices, failed indices) from the engine's check."""
+        result = self.graph.gradcheck()
+        index = {name: self.graph.node(name).index for name in result}
+        out = {index[name]: float(c.rel_error) for name, c in result.items()}
+        blamed = {index[name] for name, c in result.items() if c.blamed}
+        failed = {index[name] for name, c in result.items() if not c.ok}
         return out, blamed, failed
 
     def low_precision(self) -> bool:
         """True when some node is not float64 (centred differences are then only rough)."""
         return any(getattr(n, "dtype", np.float64) != np.float64 for n in self.nodes)
-
-    def _leaf_gradcheck(self, eps=1e-6, max_elements=12) -> dict:
-        graph = self.graph
-        rng = np.random.default_rng(0)
-        out = {}
-        output = graph.output.index
-        weights = rng.uniform(0.5, 1.5, size=graph.output.shape)
-        for n in self.nodes:
-            if not n.is_leaf or not n.requires_grad:
-                continue
-            base = np.array(graph.value(n.index), dtype=np.float64)
-            analytic = graph.grad(n.index)
-            if analytic is None:
-                continue
-            flat = base.reshape(-1)
-            idx = np.arange(flat.size)
-            if flat.size > max_elements:
-                idx = rng.choice(flat.size, max_elements, replace=False)
-            worst = 0.0
-            seed = graph.seed
-            try:
-                for k in idx:
-                    vals = []
-                    for sign in (1, -1):
-                        trial = flat.copy()
-                        trial[k] += sign * eps
-                        graph.set_value(n.index, trial.reshape(base.shape))
-                        vals.append(float(np.sum(graph.value(output) * seed)))
-                    num = (vals[0] - vals[1]) / (2 * eps)
-                    ana = float(np.asarray(analytic).reshape(-1)[k])
-                    scale = max(abs(num), abs(ana))
-                    worst = max(worst, 0.0 if scale == 0 else abs(num - ana) / scale)
-            finally:
-                graph.set_value(n.index, base)
-            out[n.index] = worst
-        self.stepper.replay()
-        return out
 
     # -- views and layout ----------------------------------------------------------------------
     def group_paths(self) -> set:
@@ -366,28 +310,14 @@ class GraphSession:
         return 0.0
 
     def layout(self, view):
-        """Positions for ``view`` (Graphviz dot when available, else the engine's built-in
-        layered layout; this module's own as a last resort). Called once per view, never per step.
-        Box heights include :meth:`title_room`."""
+        """Positions for ``view`` from the engine (Graphviz dot when available, else its
+        built-in layered layout). Called once per view, never per step. Box heights include
+        :meth:`title_room`."""
         pad = self.title_room(view)
         sizes = {v.name: (GROUP_W, GROUP_H + pad) if v.is_group else (self.node_width(v.node.index), NODE_H + pad)
                  for v in view.nodes}
         engine = "auto" if len(view.nodes) <= DOT_MAX_BOXES else "builtin"
-        try:
-            return self.graph.layout(view, engine=engine, sizes=sizes)
-        except Exception:
-            keys = [v.name for v in view.nodes]
-            parents = {v.name: [] for v in view.nodes}
-            for e in view.edges:
-                if e.source.name not in parents[e.target.name]:
-                    parents[e.target.name].append(e.source.name)
-            result = layered_layout(keys, parents, sizes)
-            result.routes = []
-            for e in view.edges:
-                (sx, sy, sw, sh), (tx, ty, tw, th) = result.boxes[e.source.name], result.boxes[e.target.name]
-                result.routes.append(SimpleNamespace(index=e.index, points=[(sx + sw, sy + sh / 2),
-                                                                          (tx, ty + th / 2)], bezier=None))
-            return result
+        return self.graph.layout(view, engine=engine, sizes=sizes)
 
 
 def format_ledger_header(session: GraphSession) -> str:

@@ -20,9 +20,8 @@ import traceback
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox,
-                               QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
+                               QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from . import images
 from .lineplot import LinePlot, Series
@@ -219,7 +218,6 @@ class MatrixView(QWidget):
         n = len(m)
         left, top = 90, 28
         size = max(4.0, min((self.width() - left - 10) / n, (self.height() - top - 30) / n))
-        peak = max(1, int(m.max()))
         font = QFont()
         font.setPointSizeF(max(6.0, min(9.0, size / 3.2)))
         p.setFont(font)

@@ -338,7 +338,7 @@ def test_wrapped_layout_keeps_every_box_within_the_width():
             assert x1 + w1 <= x2 or x2 + w2 <= x1 or y1 + h1 <= y2 or y2 + h2 <= y1
     # an edge to the next band leaves its source on the right and enters its target on the left
     for route, (s, t) in zip(wrap.routes, ends):
-        (sx, sy, sw, sh), (tx, ty, tw, th) = wrap.boxes[s], wrap.boxes[t]
+        (sx, sy, sw, sh), (tx, ty, _, th) = wrap.boxes[s], wrap.boxes[t]
         assert route.wrapped == (band[s] != band[t])
         if route.wrapped:
             assert route.points[0] == (sx + sw, sy + sh / 2) and route.points[-1] == (tx, ty + th / 2)

@@ -295,7 +295,8 @@ def test_cli_train_accepts_a_plain_namespace(tmp_path, capsys):
 
 
 def test_limit_blas_threads_restores_the_setting():
-    from gradgraph.train import _blas_libraries, limit_blas_threads
+    from gradgraph.blas import _blas_libraries
+    from gradgraph.train import limit_blas_threads
 
     handles = _blas_libraries()
     before = [get() for _, get in handles]

@@ -13,7 +13,7 @@ Modules: ``graph`` (Graph, Node, Edge), ``stepper``, ``ledger``, ``flow``,
 ``check`` (gradcheck per node), ``views`` (collapsed groups), ``layout``
 (``gradgraph.graph.layout.layout(view, engine="auto")``), ``dot``, ``walk``.
 """
-from . import layout  # the module (its function is gradgraph.graph.layout.layout)
+from . import layout  # noqa: F401  the module (its function is gradgraph.graph.layout.layout)
 from .check import GraphCheck, NodeCheck
 from .flow import EdgeFlow, Flow, NodeFlow
 from .graph import Edge, GateInfo, Graph, GraphEvent, Node
