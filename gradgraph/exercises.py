@@ -280,20 +280,12 @@ def _check_hinge(MulticlassHinge) -> None:
     expected = np.array([[-1.0, 1.0, 0.0], [0.0, 0.0, 0.0], [1.0, 1.0, -2.0]]) / 3
     d_s = _loss_backward(MulticlassHinge, "MulticlassHinge", _SCORES, _LABELS)
     context = "For the three images of lesson 6 (N = 3, labels cat, car, frog)."
-    if np.allclose(d_s, expected * 3):
-        raise Fail(f"{context} Your gradient is 3 times too large: the loss is the mean over the "
-                   "N examples, so divide by N (self.N).")
+    _hint_mean_over_batch(d_s, expected, context)
     if np.allclose(np.asarray(d_s)[[0, 2], [0, 2]], 0) and not np.allclose(d_s, 0):
         raise Fail(f"{context} The correct class's score got no gradient. It appears with a minus sign in "
                    "every violated margin: dL/ds_y = -(number of violated margins) / N.")
     _compare("d_scores", d_s, expected, context + _image_context(d_s, expected))
-    d_s = _loss_backward(MulticlassHinge, "MulticlassHinge", _SCORES, _LABELS, d_out=2.0)
-    _compare("d_scores", d_s, 2 * expected, "For the three images with d_out = 2.", "multiply by d_out.")
-
-    rng = _rng(5)
-    labels = rng.integers(0, 4, size=5)
-    _gradcheck("With random (5, 4) scores", lambda s: MulticlassHinge(labels)(s),
-               _named(("scores", rng.normal(size=(5, 4)))))
+    _check_d_out_and_random_scores(MulticlassHinge, "MulticlassHinge", expected, seed=5)
 
 
 def _check_cross_entropy(SoftmaxCrossEntropy) -> None:
@@ -310,17 +302,26 @@ def _check_cross_entropy(SoftmaxCrossEntropy) -> None:
     expected = (P - np.eye(3)) / 3
     d_s = _loss_backward(SoftmaxCrossEntropy, "SoftmaxCrossEntropy", _SCORES, _LABELS)
     context = "For the three images of lesson 6 (N = 3)."
+    _hint_mean_over_batch(d_s, expected, context)
+    _compare("d_scores", d_s, expected, context + _image_context(d_s, expected))
+    _check_d_out_and_random_scores(SoftmaxCrossEntropy, "SoftmaxCrossEntropy", expected, seed=6, scale=3.0)
+
+
+def _hint_mean_over_batch(d_s, expected, context: str) -> None:
+    """The commonest slip in a batch loss: forgetting to divide by N (here 3)."""
     if np.allclose(d_s, expected * 3):
         raise Fail(f"{context} Your gradient is 3 times too large: the loss is the mean over the "
                    "N examples, so divide by N (self.N).")
-    _compare("d_scores", d_s, expected, context + _image_context(d_s, expected))
-    d_s = _loss_backward(SoftmaxCrossEntropy, "SoftmaxCrossEntropy", _SCORES, _LABELS, d_out=2.0)
-    _compare("d_scores", d_s, 2 * expected, "For the three images with d_out = 2.", "multiply by d_out.")
 
-    rng = _rng(6)
+
+def _check_d_out_and_random_scores(Loss, name: str, expected, seed: int, scale: float = 1.0) -> None:
+    """A batch loss's backward scales with d_out and passes gradcheck on random scores."""
+    d_s = _loss_backward(Loss, name, _SCORES, _LABELS, d_out=2.0)
+    _compare("d_scores", d_s, 2 * expected, "For the three images with d_out = 2.", "multiply by d_out.")
+    rng = _rng(seed)
     labels = rng.integers(0, 4, size=5)
-    _gradcheck("With random (5, 4) scores", lambda s: SoftmaxCrossEntropy(labels)(s),
-               _named(("scores", rng.normal(size=(5, 4)) * 3)))
+    _gradcheck("With random (5, 4) scores", lambda s: Loss(labels)(s),
+               _named(("scores", rng.normal(size=(5, 4)) * scale)))
 
 
 def _check_sgd(sgd_step) -> None:
