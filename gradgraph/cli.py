@@ -1,11 +1,12 @@
 """The ``gradgraph`` command.
 
     gradgraph                       open the desktop app on the lesson list
-    gradgraph gui [--lesson ID] [--steps N] [--screenshot PATH]
+    gradgraph gui [--lesson ID|PATH.py] [--expr E --values V] [--mine] [--steps N] [--screenshot PATH]
     gradgraph check                 gradcheck every built-in gate (float64)
     gradgraph lessons               list the lessons
     gradgraph run ID [--quick]      run a lesson in the terminal
-    gradgraph walk ID|SCRIPT        step through a graph in the terminal
+    gradgraph walk ID|SCRIPT [--mine]  step through a graph in the terminal
+    gradgraph walk --expr E --values V  ... of a typed expression
     gradgraph exercises             list the exercises and their status
     gradgraph exercise ID           check one exercise
     gradgraph train lenet ...       train LeNet-5 with a progress bar
@@ -31,11 +32,12 @@ def _call(module: str, function: str):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gradgraph", description="An autograd engine you can watch.")
     parser.set_defaults(run=_call("gradgraph_gui.app", "main"), lesson=None, steps=0, screenshot=None,
-                        train_steps=0, backward=False)
+                        train_steps=0, backward=False, expr=None, values="", mine=False)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = sub.add_parser("gui", help="open the desktop app")
-    p.add_argument("--lesson", help="lesson to open (number or slug)")
+    p.add_argument("--lesson", help="lesson to open (number or slug), or a Python file defining build()")
+    _graph_source_arguments(p)
     p.add_argument("--steps", type=int, default=0, help="steps to take before showing it")
     p.add_argument("--backward", action="store_true", help="jump to the start of the backward pass first")
     p.add_argument("--train-steps", type=int, default=0,
@@ -56,8 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_call("gradgraph.lessons", "cli_run"))
 
     p = sub.add_parser("walk", help="walk a lesson's or a script's graph step by step in the terminal")
-    p.add_argument("target", help="lesson number/slug, or a Python file defining build()")
+    p.add_argument("target", nargs="?", help="lesson number/slug, or a Python file defining build()")
     p.add_argument("--interactive", "-i", action="store_true", help="wait for Enter after each step")
+    _graph_source_arguments(p)
     p.set_defaults(run=_call("gradgraph.graph.walk", "cli_walk"))
 
     p = sub.add_parser("exercises", help="list the exercises and their status")
@@ -91,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="CHECKPOINT", help="start from a saved checkpoint (.npz)")
     p.set_defaults(run=_call("gradgraph.train", "cli_train"))
     return parser
+
+
+def _graph_source_arguments(p) -> None:
+    """The options ``walk`` and ``gui`` share: a typed expression, or the student's own gates."""
+    p.add_argument("--expr", metavar="EXPRESSION", help='a typed expression instead, e.g. "(x + y) * z"')
+    p.add_argument("--values", metavar="VALUES", default="", help='the values of its variables, e.g. "x=-2, y=5, z=-4"')
+    p.add_argument("--mine", action="store_true",
+                   help="build lessons with your exercise gates (unfinished exercises keep the built-in gate)")
 
 
 def main(argv=None) -> int:

@@ -20,23 +20,28 @@ names (``gradgraph exercise N.M --solutions`` checks them).
 """
 from __future__ import annotations
 
+import contextlib
+import importlib
 import importlib.util
+import inspect
 import itertools
 import os
 import re
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .gate import substitute_gates, unbroadcast
+from .ops.elementwise import _Binary
 from .gradcheck import GradcheckError, gradcheck
 from .lessons import lessons_dir
 from .tensor import Tensor
 
-__all__ = ["CheckResult", "Exercise", "ExerciseNotFoundError", "check", "cli_check", "cli_list",
-           "find_exercise", "list_exercises", "status"]
+__all__ = ["CheckResult", "Exercise", "ExerciseNotFoundError", "MineReport", "check", "cli_check", "cli_list",
+           "find_exercise", "list_exercises", "mine", "status"]
 
 _counter = itertools.count(1)
 
@@ -56,6 +61,7 @@ class Exercise:
     lesson: int      # the lesson that teaches it
     filename: str    # "ex01_1_multiply.py", the same in exercises/ and solutions/
     target: str      # what to write: "Multiply.backward"
+    replaces: str = ""  # the built-in gate it stands in for under mine(): "ops.Multiply"
 
     @property
     def stub(self) -> Path:
@@ -460,19 +466,23 @@ def _check_conv2d(Conv2d) -> None:
 
 
 EXERCISES = (
-    (Exercise("1.1", "The multiply gate's backward", 1, "ex01_1_multiply.py", "Multiply.backward"), _check_multiply),
-    (Exercise("1.2", "The add gate's backward", 1, "ex01_2_add.py", "Add.backward"), _check_add),
-    (Exercise("2.1", "The max gate's backward", 2, "ex02_1_max.py", "Maximum.backward"), _check_maximum),
-    (Exercise("3.1", "The sigmoid gate's backward", 3, "ex03_1_sigmoid.py", "Sigmoid.backward"), _check_sigmoid),
-    (Exercise("6.1", "The SVM (hinge) loss backward", 6, "ex06_1_hinge.py", "MulticlassHinge.backward"),
-     _check_hinge),
+    (Exercise("1.1", "The multiply gate's backward", 1, "ex01_1_multiply.py", "Multiply.backward",
+              "ops.Multiply"), _check_multiply),
+    (Exercise("1.2", "The add gate's backward", 1, "ex01_2_add.py", "Add.backward", "ops.Add"), _check_add),
+    (Exercise("2.1", "The max gate's backward", 2, "ex02_1_max.py", "Maximum.backward", "ops.Maximum"),
+     _check_maximum),
+    (Exercise("3.1", "The sigmoid gate's backward", 3, "ex03_1_sigmoid.py", "Sigmoid.backward", "ops.Sigmoid"),
+     _check_sigmoid),
+    (Exercise("6.1", "The SVM (hinge) loss backward", 6, "ex06_1_hinge.py", "MulticlassHinge.backward",
+              "losses.MulticlassHinge"), _check_hinge),
     (Exercise("6.2", "Softmax cross-entropy backward", 6, "ex06_2_cross_entropy.py",
-              "SoftmaxCrossEntropy.backward"), _check_cross_entropy),
+              "SoftmaxCrossEntropy.backward", "losses.CrossEntropy"), _check_cross_entropy),
     (Exercise("7.1", "One SGD step", 7, "ex07_1_sgd.py", "sgd_step"), _check_sgd),
     (Exercise("7.2", "SGD with momentum", 7, "ex07_2_momentum.py", "Momentum.step"), _check_momentum),
-    (Exercise("10.1", "Max-pooling backward (loops)", 10, "ex10_1_max_pool.py", "MaxPool2d.backward"),
-     _check_max_pool),
-    (Exercise("11.1", "Convolution backward (loops)", 11, "ex11_1_conv2d.py", "Conv2d.backward"), _check_conv2d),
+    (Exercise("10.1", "Max-pooling backward (loops)", 10, "ex10_1_max_pool.py", "MaxPool2d.backward",
+              "ops.conv.MaxPool2d"), _check_max_pool),
+    (Exercise("11.1", "Convolution backward (loops)", 11, "ex11_1_conv2d.py", "Conv2d.backward",
+              "ops.conv.Conv2d"), _check_conv2d),
 )
 _CHECKS = {exercise.id: checker for exercise, checker in EXERCISES}
 
@@ -567,6 +577,149 @@ def check(key, solutions: bool = False) -> CheckResult:
 def status(key, solutions: bool = False) -> str:
     """"todo", "passed" or "failed"."""
     return check(key, solutions).status
+
+
+# -- the student's gates in the lessons ------------------------------------------------
+
+@dataclass
+class MineReport:
+    """What :func:`mine` did: whose gates the graph was built with, and why.
+
+    ``checks``: exercise id -> the CheckResult of the student's gate in play (a
+    failed check is used all the same: that is how a wrong backward shows up in
+    a lesson). ``kept``: exercise id -> why the built-in gate is used instead
+    (not done yet, the file does not load, a constructor argument the student's
+    class does not take). ``built`` and ``fallbacks``: how many gates were built
+    from the student's class, and how many built-in ones in its place.
+    """
+
+    checks: dict = field(default_factory=dict)
+    kept: dict = field(default_factory=dict)
+    built: dict = field(default_factory=dict)
+    fallbacks: dict = field(default_factory=dict)
+
+    def lines(self) -> list:
+        """One line per exercise whose gate the graph built, as the student's or as the built-in."""
+        out = []
+        for id_, count in self.built.items():
+            state = {"passed": "passes its check", "failed": "FAILS its check"}[self.checks[id_].status]
+            out.append(f"your {find_exercise(id_).name} (exercise {id_}, {state}) is used: {count} gate(s)")
+        for id_, count in self.fallbacks.items():
+            out.append(f"the built-in {find_exercise(id_).name} is used ({count} gate(s)): {self.kept[id_]}")
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines()) or "this graph uses no gate that has an exercise"
+
+
+def _builtin_gate(exercise: Exercise):
+    """The built-in gate class an exercise stands in for (``"ops.Multiply"`` -> ops.Multiply)."""
+    module, _, name = f"gradgraph.{exercise.replaces}".rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def _factory(exercise: Exercise, student, builtin, report: MineReport):
+    """Build the student's gate from the arguments the built-in gate got (defaults left out,
+    so ``Conv2d(1, 0, 1)`` becomes ``Conv2d(stride=1, padding=0)``); None keeps the built-in."""
+    defaults = {name: p.default for name, p in inspect.signature(builtin).parameters.items()}
+
+    def fall_back(reason):
+        report.kept.setdefault(exercise.id, reason)
+        report.fallbacks[exercise.id] = report.fallbacks.get(exercise.id, 0) + 1
+
+    def build(*args, **kwargs):
+        if student is None:
+            return fall_back(report.kept[exercise.id])
+        given = inspect.signature(builtin).bind(*args, **kwargs).arguments
+        given = {k: _plain(v) for k, v in given.items()
+                 if not _is_default(_plain(v), defaults.get(k, inspect.Parameter.empty))}
+        taken = inspect.signature(student).parameters
+        missing = sorted(k for k in given if k not in taken)
+        if missing:
+            return fall_back(f"your {exercise.name} takes no argument {', '.join(missing)}, which the lesson passes")
+        report.built[exercise.id] = report.built.get(exercise.id, 0) + 1
+        return student(**given)
+
+    return build
+
+
+def _is_default(value, default) -> bool:
+    if value is default:
+        return True
+    simple = (int, float, str, type(None))
+    return isinstance(value, simple) and isinstance(default, simple) and value == default
+
+
+def _plain(value):
+    """A pair of equal numbers as one number (the built-in gates store ``stride=1`` as ``(1, 1)``)."""
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == value[1]:
+        return value[0]
+    return value
+
+
+def _broadcasting(student):
+    """The student's two-input elementwise gate, also where a lesson broadcasts (``x @ W + b``).
+
+    The exercises give the gate inputs of one shape. Where a lesson's inputs
+    differ in shape, this adapter hands the student's code the broadcast
+    inputs and sums each gradient back to its input's shape, as the built-in
+    gates do with :func:`gradgraph.unbroadcast`.
+    """
+    class Broadcasting(student):
+        def forward(self, x, y):
+            self.shapes = (np.shape(x), np.shape(y))
+            return super().forward(*np.broadcast_arrays(x, y))
+
+        def backward(self, d_out):
+            grads = super().backward(d_out)
+            if not isinstance(grads, (tuple, list)) or len(grads) != 2:
+                return grads  # the engine names what is wrong with it
+            return tuple(g if g is None else unbroadcast(g, shape, student.__name__)
+                         for g, shape in zip(grads, self.shapes))
+
+    Broadcasting.__name__ = Broadcasting.__qualname__ = student.__name__
+    Broadcasting.__module__, Broadcasting.__doc__ = student.__module__, student.__doc__
+    return Broadcasting
+
+
+def _student_gate(exercise: Exercise, solutions: bool, report: MineReport):
+    """The student's class for ``exercise``, or None with the reason in ``report.kept``."""
+    result = check(exercise, solutions)
+    if result.status == "todo":
+        report.kept[exercise.id] = f"exercise {exercise.id} is not done yet"
+        return None
+    path = exercise.solution if solutions else exercise.stub
+    try:
+        student = getattr(_load(path), exercise.name)
+    except Exception as error:  # noqa: BLE001 - the student's file: reported, not thrown
+        report.kept[exercise.id] = f"{_shown(path)} does not load ({type(error).__name__}: {error})"
+        return None
+    report.checks[exercise.id] = result
+    binary = issubclass(_builtin_gate(exercise), _Binary)
+    return _broadcasting(student) if binary else student
+
+
+@contextlib.contextmanager
+def mine(solutions: bool = False):
+    """Inside the block, graphs are built with the student's exercise gates.
+
+        with exercises.mine() as report:
+            f = lesson.build()          # x * y builds the student's Multiply
+        print(report)                    # whose gates were used, and why not
+
+    Every exercise that stands in for a built-in gate (``replaces``) is loaded
+    from the student's file; one that is not done yet (its backward still
+    raises NotImplementedError) or does not load keeps the built-in gate, and
+    the report says so. ``solutions``: use the reference solutions instead.
+    """
+    report = MineReport()
+    factories = {}
+    for exercise in list_exercises():
+        if exercise.replaces:
+            student = _student_gate(exercise, solutions, report)
+            factories[_builtin_gate(exercise)] = _factory(exercise, student, _builtin_gate(exercise), report)
+    with substitute_gates(factories):
+        yield report
 
 
 # -- the command line ------------------------------------------------------------------

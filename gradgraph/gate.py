@@ -22,8 +22,13 @@ children is the job of the autograd loop in :mod:`gradgraph.tensor`.
 from __future__ import annotations
 
 import abc
+import contextlib
+import contextvars
 
 import numpy as np
+
+#: Built-in gate class -> factory building a gate in its place (see substitute_gates).
+_substitutes = contextvars.ContextVar("gradgraph_gate_substitutes", default={})
 
 
 class Gate(abc.ABC):
@@ -48,6 +53,15 @@ class Gate(abc.ABC):
     #: Set by the autograd loop before ``backward``: for each input, whether
     #: its gradient is wanted. Expensive gates may return ``None`` where False.
     needs_grad: tuple = ()
+
+    def __new__(cls, *args, **kwargs):
+        """Build the gate, or, inside :func:`substitute_gates`, what its factory builds instead."""
+        factory = _substitutes.get().get(cls)
+        if factory is not None:
+            gate = factory(*args, **kwargs)  # None: keep the built-in gate
+            if gate is not None:
+                return gate
+        return super().__new__(cls)
 
     @property
     def name(self) -> str:
@@ -77,6 +91,23 @@ class Gate(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{self.name}()"
+
+
+@contextlib.contextmanager
+def substitute_gates(factories: dict):
+    """Inside the block, ``Multiply()`` builds ``factories[Multiply]()`` instead.
+
+    This is how a lesson's graph is built with the student's own exercise gates
+    (:func:`gradgraph.exercises.mine`): ``x * y`` still calls ``Multiply()``, and
+    the factory returns the student's gate (or ``None`` to keep the built-in
+    one). Only construction is redirected; a graph built inside the block keeps
+    its gates afterwards. The setting is per thread (a context variable).
+    """
+    token = _substitutes.set({**_substitutes.get(), **factories})
+    try:
+        yield
+    finally:
+        _substitutes.reset(token)
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple, gate: str = "") -> np.ndarray:

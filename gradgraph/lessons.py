@@ -41,12 +41,13 @@ import itertools
 import os
 import re
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "LESSONS_ENV", "Lesson", "LessonNotFoundError", "cli_list", "cli_run", "find_lesson",
-    "lessons_dir", "list_lessons", "load", "main",
+    "LESSONS_ENV", "Lesson", "LessonNotFoundError", "build", "build_with_report", "cli_list", "cli_run",
+    "find_lesson", "lessons_dir", "list_lessons", "load", "main",
 ]
 
 LESSONS_ENV = "GRADGRAPH_LESSONS"
@@ -171,6 +172,36 @@ def load(lesson):
         sys.modules.pop(name, None)
         raise
     return module
+
+
+def build(lesson, mine: bool = False, **options):
+    """The graph a lesson steps through: a fresh ``load(lesson).build(**options)``.
+
+    ``mine=True`` builds it with the student's exercise gates where an exercise
+    exists (``x * y`` uses the Multiply of ``exercises/ex01_1_multiply.py``), so
+    a wrong backward shows in the lesson's numbers and in a gradcheck; an
+    exercise not done yet keeps the built-in gate, and a warning says so.
+    """
+    output, report = build_with_report(lesson, mine, **options)
+    if report is not None and report.fallbacks:
+        warnings.warn("; ".join(line for line in report.lines() if line.startswith("the built-in")), stacklevel=2)
+    return output
+
+
+def build_with_report(lesson, mine: bool = False, **options):
+    """``(output, report)``: like :func:`build`; ``report`` is the :class:`~gradgraph.exercises.MineReport`
+    saying whose gates were used (None unless ``mine``). A lesson without ``build()`` raises
+    LessonNotFoundError naming it."""
+    lesson = find_lesson(lesson)
+    module = load(lesson)
+    if not callable(getattr(module, "build", None)):
+        raise LessonNotFoundError(f"lesson {lesson.id} ({lesson.path.name}) has no build() function giving a graph")
+    if not mine:
+        return module.build(**options), None
+    from . import exercises
+
+    with exercises.mine() as report:
+        return module.build(**options), report
 
 
 # -- the command line ---------------------------------------------------------

@@ -1,6 +1,5 @@
 """Exercises: every reference solution passes, every untouched stub is "todo" with a
 friendly message (never a traceback), and a wrong answer gets a hint naming what is off."""
-import shutil
 import subprocess
 import sys
 from argparse import Namespace
@@ -8,7 +7,6 @@ from argparse import Namespace
 import pytest
 
 from gradgraph import exercises
-from gradgraph.lessons import LESSONS_ENV, lessons_dir
 
 IDS = [e.id for e in exercises.list_exercises()]
 
@@ -70,26 +68,6 @@ def test_command_line_no_traceback():
 
 
 # -- wrong answers get hints ------------------------------------------------------------
-
-@pytest.fixture
-def lessons_copy(tmp_path, monkeypatch):
-    """A private copy of the lessons folder, so stubs can be 'solved' wrongly."""
-    target = tmp_path / "lessons"
-    shutil.copytree(lessons_dir(), target, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setenv(LESSONS_ENV, str(target))
-
-    def write(id_, body, replace=None):
-        stub = exercises.find_exercise(id_).stub
-        text = stub.read_text()
-        old = replace or f'raise NotImplementedError("Exercise {id_}")'
-        assert old in text
-        indent = text[:text.index(old)].rsplit("\n", 1)[1]
-        body = body.strip("\n").replace("\n", "\n" + indent)
-        stub.write_text(text.replace(old, body))
-        return exercises.check(id_)
-
-    return write
-
 
 def test_swapped_multiply(lessons_copy):
     result = lessons_copy("1.1", "return d_out * self.x, d_out * self.y")

@@ -3,6 +3,8 @@
     gradgraph walk 1                  # lesson 1's graph (number or slug)
     gradgraph walk my_graph.py        # a script's graph
     gradgraph walk 1 --interactive    # wait for Enter after each step (q quits)
+    gradgraph walk 1 --mine           # built with your exercise gates, then gradchecked
+    gradgraph walk --expr "(x + y) * z" --values "x=-2, y=5, z=-4"
 
 The forward pass prints each value as it appears, the backward pass each
 chain-rule line (upstream gradient × local gradient = contribution).
@@ -10,6 +12,7 @@ chain-rule line (upstream gradient × local gradient = contribution).
 Where the graph comes from:
 
 * a lesson (``gradgraph.lessons.find_lesson``): the output of its ``build()``;
+* a typed expression (``--expr`` with ``--values``): :func:`gradgraph.expr.build`;
 * a ``.py`` file: it is run as a module named ``__gradgraph_walk__`` (so its
   ``if __name__ == "__main__":`` block does not run); then its ``build()``
   gives the output Tensor. Without a ``build()``, the module-level Tensor
@@ -96,14 +99,31 @@ class WalkError(ValueError):
     """The target names no graph (no such lesson or file, no build(), no Tensor)."""
 
 
-def load_output(target: str) -> Tensor:
-    """The output Tensor for a lesson id or a script path."""
+def load_output(target: str, mine: bool = False, file=None) -> Tensor:
+    """The output Tensor for a lesson id or a script path.
+
+    ``mine``: build it with the student's exercise gates, and print to ``file``
+    whose gates were used (see :func:`gradgraph.exercises.mine`).
+    """
     path = Path(target)
     if target.endswith(".py") or path.is_file():
         if not path.is_file():
             raise FileNotFoundError(f"no such file: {target}")
+        if mine:
+            return _mine(lambda: _from_script(path), file)
         return _from_script(path)
+    if mine:
+        return _mine(lambda: _from_lesson(target), file)
     return _from_lesson(target)
+
+
+def _mine(build, file) -> Tensor:
+    from .. import exercises
+
+    with exercises.mine() as report:
+        output = build()
+    print("Built with your exercise gates:\n  " + str(report).replace("\n", "\n  "), file=file)
+    return output
 
 
 def _from_lesson(key: str) -> Tensor:
@@ -114,6 +134,22 @@ def _from_lesson(key: str) -> Tensor:
     if not callable(getattr(module, "build", None)):
         raise WalkError(f"lesson {key!r} has no build() function giving a graph")
     return _check_output(module.build(), f"lesson {key}'s build()")
+
+
+def print_gradcheck(graph: Graph, file=None) -> bool:
+    """Print which nodes' gradients disagree with centred differences; True if all agree."""
+    result = graph.gradcheck()
+    if result.ok:
+        print(f"Gradient check: all {len(result)} nodes agree with centred differences.", file=file)
+        return True
+    print(f"Gradient check: {len(result.failures)} of {len(result)} nodes disagree with centred differences:",
+          file=file)
+    for name in result.failures:
+        c = result[name]
+        print(f"  {name}: analytic {_fmt(c.analytic)}, numerical {_fmt(c.numerical)}", file=file)
+    if result.suspects:
+        print(f"  wrong backward in: {', '.join(result.suspects)}", file=file)
+    return False
 
 
 def _from_script(path: Path) -> Tensor:
@@ -136,13 +172,26 @@ def _check_output(result, where: str) -> Tensor:
 
 
 def cli_walk(args) -> int:
-    """``gradgraph walk TARGET [--interactive]``."""
+    """``gradgraph walk TARGET [--interactive] [--mine]`` or ``gradgraph walk --expr E --values V``."""
+    from ..expr import ExpressionError, build
+
+    target, expression = getattr(args, "target", None), getattr(args, "expr", None)
+    mine = bool(getattr(args, "mine", False))
     try:
-        output = load_output(str(args.target))
-    except (LookupError, FileNotFoundError, WalkError) as error:  # a wrong target: a message, not a traceback
+        if expression is not None:
+            if target is not None:
+                raise WalkError("give a lesson, a script or --expr, not two of them")
+            output = build(expression, getattr(args, "values", None) or "")
+        elif target is None:
+            raise WalkError("say what to walk: a lesson number, a script.py, or --expr \"(x + y) * z\" --values ...")
+        else:
+            output = load_output(str(target), mine=mine)
+    except (LookupError, FileNotFoundError, WalkError, ExpressionError) as error:  # a message, not a traceback
         print(f"gradgraph walk: {error}", file=sys.stderr)
         return 2
     if getattr(args, "interactive", False):
         print("(Enter: next step, q: quit)")
-    walkthrough(output, interactive=bool(getattr(args, "interactive", False)))
+    graph = walkthrough(output, interactive=bool(getattr(args, "interactive", False)))
+    if mine:
+        print_gradcheck(graph)
     return 0
