@@ -47,7 +47,7 @@ from pathlib import Path
 
 __all__ = [
     "LESSONS_ENV", "Lesson", "LessonNotFoundError", "build", "build_with_report", "cli_list", "cli_run",
-    "find_lesson", "lessons_dir", "list_lessons", "load", "main",
+    "find_lesson", "lesson_from_file", "lessons_dir", "list_lessons", "load", "main",
 ]
 
 LESSONS_ENV = "GRADGRAPH_LESSONS"
@@ -130,6 +130,17 @@ def _describe(path: Path) -> Lesson:
     )
 
 
+def lesson_from_file(path) -> Lesson:
+    """Any Python file as a Lesson (a lesson file keeps its number; another file gets 0)."""
+    path = Path(path).expanduser().resolve()
+    if _FILE.match(path.name):
+        return _describe(path)
+    doc, constants = _read(path)
+    return Lesson(id=path.stem, number=0, slug=path.stem, title=_title(doc, path.name),
+                  summary=str(constants.get("SUMMARY", "")), path=path,
+                  exercises=tuple(str(e) for e in constants.get("EXERCISES", ()) or ()))
+
+
 def list_lessons() -> list[Lesson]:
     """All lessons, in order of their number."""
     folder = lessons_dir()
@@ -141,7 +152,8 @@ def list_lessons() -> list[Lesson]:
 
 def find_lesson(key) -> Lesson:
     """The lesson for ``1``, ``"1"``, ``"01"``, ``"chain_rule"`` or ``"01_chain_rule"``
-    (a Lesson is returned as it is)."""
+    (a Lesson is returned as it is). A path to any Python file defining ``build()``
+    (``"my_graph.py"``) is described as a lesson too (see :func:`lesson_from_file`)."""
     if isinstance(key, Lesson):
         return key
     lessons = list_lessons()
@@ -153,6 +165,8 @@ def find_lesson(key) -> Lesson:
             return lesson
         if text in (lesson.slug, lesson.name):
             return lesson
+    if str(key).strip().endswith(".py") and Path(str(key).strip()).expanduser().is_file():
+        return lesson_from_file(str(key).strip())
     valid = "\n".join(f"  {l.number:>2}  {l.slug:<22} {l.title}" for l in lessons) or "  (none found)"
     raise LessonNotFoundError(
         f"no lesson {key!r} in {lessons_dir()}. Use a number or a name:\n{valid}"

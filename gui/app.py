@@ -1,6 +1,9 @@
 """Entry point: ``gradgraph`` (no arguments) and ``gradgraph gui ...``.
 
     gradgraph gui --lesson 1 --steps 5 --screenshot shot.png   # render to PNG and exit
+    gradgraph gui --lesson my_graph.py                         # any file defining build()
+    gradgraph gui --expr "(x + y) * z" --values "x=-2, y=5, z=-4"
+    gradgraph gui --lesson 2 --mine                            # with your exercise gates
 
 Heavy imports (matplotlib, numba) are deferred: the window shows first, the
 last lesson opens right after, and the Numba kernels warm up in a worker
@@ -47,9 +50,27 @@ def take_steps(window, steps: int, backward: bool = False):
         s.step()
 
 
+def open_source(window, args, wait: bool = True) -> bool:
+    """Open what the command line asked for: ``--expr``/``--values``, else ``--lesson`` (an id
+    or a file), with ``--mine``; False (and the reason printed) when that failed."""
+    if getattr(args, "mine", False):
+        window.set_mine(True)
+    expression = getattr(args, "expr", None)
+    if expression is not None:
+        ok = window.open_expression(expression, getattr(args, "values", "") or "")
+        if not ok:
+            print(f"gradgraph gui: {window.your_code.expression.message.text()}", file=sys.stderr)
+        return ok
+    lesson = getattr(args, "lesson", None) or window.settings.value("last_lesson") or None
+    if lesson is None and window.browser.lessons:
+        lesson = window.browser.lessons[0].id
+    return lesson is not None and window.open_lesson(lesson, wait=wait)
+
+
 def screenshot(args, app, window) -> int:
-    lesson = getattr(args, "lesson", None) or "1"
-    ok = window.open_lesson(lesson)
+    if not getattr(args, "lesson", None):
+        args.lesson = "1"
+    ok = open_source(window, args)
     take_steps(window, getattr(args, "steps", 0) or 0, bool(getattr(args, "backward", False)))
     train_steps = int(getattr(args, "train_steps", 0) or 0)
     if train_steps and window.train_panel is not None and window.tabs.isTabEnabled(2):
@@ -79,6 +100,8 @@ def screenshot(args, app, window) -> int:
         print(f"gradgraph gui: could not write {path}", file=sys.stderr)
         return 1
     print(f"wrote {path} ({pixmap.width()}x{pixmap.height()})")
+    if not ok and getattr(args, "expr", None) is not None:
+        return 2  # the reason was printed by open_source
     if window.errors.count:
         print(f"gradgraph gui: the lesson reported an error: {window.errors.summary.text()}", file=sys.stderr)
         return 2
@@ -145,12 +168,9 @@ def main(args=None) -> int:
 
     def after_show():
         window.load_lessons()
-        lesson = getattr(args, "lesson", None) or window.settings.value("last_lesson") or None
-        if lesson is None and window.browser.lessons:
-            lesson = window.browser.lessons[0].id
-        if lesson is not None:
-            window.open_lesson(lesson)
-            take_steps(window, getattr(args, "steps", 0) or 0, bool(getattr(args, "backward", False)))
+        steps, backward = getattr(args, "steps", 0) or 0, bool(getattr(args, "backward", False))
+        if open_source(window, args, wait=bool(steps or backward)):  # the build runs on a worker
+            take_steps(window, steps, backward)
         QTimer.singleShot(300, window.browser.update_status)
         QTimer.singleShot(800, window.start_warmup)
 

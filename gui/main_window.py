@@ -4,14 +4,17 @@ Views subscribe to the Qt-free models: the stepper calls ``_on_step``; the
 training worker's records arrive in ``TrainPanel._on_record`` on the main
 thread. Errors of a lesson (or of the student's code in it) go to the error
 panel and the window stays usable.
+
+Slow work never runs on the GUI thread: loading and building a lesson, the
+gradient check and the kernel warm-up each run on a
+:class:`~.worker.GeneratorWorker` whose signals arrive on the main thread.
 """
 from __future__ import annotations
 
 import sys
-import threading
 import traceback
 
-from PySide6.QtCore import QFileSystemWatcher, QObject, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEventLoop, QFileSystemWatcher, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QKeySequence, QPainter
 from PySide6.QtWidgets import (QDockWidget, QLabel, QListView, QListWidget, QListWidgetItem, QMainWindow,
                                QSlider, QStatusBar, QStyle, QStyledItemDelegate, QTabWidget, QToolBar,
@@ -22,6 +25,8 @@ from .graph_view import GraphView
 from .models import GraphSession, format_ledger_header
 from .panels import ErrorPanel, Inspector, LedgerPanel
 from .settings import settings
+from .sources import YourCode, build_lesson, student_first
+from .worker import GeneratorWorker
 
 STATUS_WORDS = {"passed": "passed", "failed": "failed", "todo": "to do"}
 # badge colours (background, text) by overall state
@@ -77,14 +82,6 @@ def _figure_title(fig) -> str:
         return " ".join(sup.split())
     titles = [ax.get_title() for ax in fig.get_axes() if ax.get_title()]
     return titles[0] if titles else ""
-
-
-class _Bridge(QObject):
-    """Carries results from worker threads to the main thread (queued signals)."""
-
-    warmupProgress = Signal(str)
-    warmupDone = Signal(str)
-    gradcheckDone = Signal(object)
 
 
 TITLE_ROLE, SUMMARY_ROLE, BADGE_ROLE = Qt.UserRole + 1, Qt.UserRole + 2, Qt.UserRole + 3
@@ -219,9 +216,23 @@ class LessonBrowser(QListWidget):
         return f"{lesson.number}. {title}"
 
     def update_status(self):
-        for row, lesson in enumerate(self.lessons):
-            if lesson.exercises:
-                self.item(row).setData(BADGE_ROLE, exercise_badge(lesson.exercises, exercise_counts(lesson.exercises)))
+        """Check every lesson's exercises on a worker (they run the student's code); each badge
+        changes when its lesson has been checked. Returns the worker."""
+        lessons = list(self.lessons)
+
+        def check_all():
+            for row, lesson in enumerate(lessons):
+                if lesson.exercises:
+                    yield row, lesson, exercise_counts(lesson.exercises)
+
+        self.status_worker = GeneratorWorker(check_all, name="exercise-status")
+        self.status_worker.yielded.connect(self._on_lesson_checked)
+        return self.status_worker.start()
+
+    def _on_lesson_checked(self, checked):
+        row, lesson, counts = checked
+        if row < len(self.lessons) and self.lessons[row] is lesson:
+            self.item(row).setData(BADGE_ROLE, exercise_badge(lesson.exercises, counts))
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
@@ -248,10 +259,9 @@ class MainWindow(QMainWindow):
         self.lesson = None
         self.module = None
         self._unsubscribe = None
-        self._bridge = _Bridge(self)
-        self._bridge.warmupProgress.connect(self._on_warmup_progress)
-        self._bridge.warmupDone.connect(self._on_warmup_done)
-        self._bridge.gradcheckDone.connect(self._on_gradcheck_done)
+        self.mine = False             # build lessons with the student's exercise gates
+        self.builder = None           # the GeneratorWorker building the open lesson, if any
+        self._build_token = 0
         self._gradcheck_token = 0
         self.gradcheck_running = False
         self.first_paint_callbacks = []
@@ -295,6 +305,7 @@ class MainWindow(QMainWindow):
         self.graph_view.layoutChanged.connect(self._on_layout_changed)
 
         self._build_toolbar()
+        self.your_code = YourCode(self)  # File → Open, "use my exercise gates", the expression box
         self.setStatusBar(QStatusBar())
         self.play_timer = QTimer(self)
         self.play_timer.timeout.connect(self._on_play_tick)
@@ -381,8 +392,14 @@ class MainWindow(QMainWindow):
         self.browser.populate(lessons)
         return lessons
 
-    def open_lesson(self, key) -> bool:
-        """Open a lesson by id/slug/Lesson; errors go to the error panel. True on success."""
+    def open_lesson(self, key, wait: bool = True) -> bool:
+        """Open a lesson by id/slug/Lesson, or any Python file defining ``build()`` by its path.
+
+        The file is loaded and its graph built on a worker thread. ``wait``: run the event
+        loop here until that is done and say whether it worked (scripts, tests,
+        screenshots); the window's own controls pass False and return at once. Errors
+        go to the error panel, the student's own frame first.
+        """
         from gradgraph import lessons as lessons_module
 
         self.stop_play()
@@ -391,35 +408,39 @@ class MainWindow(QMainWindow):
         except Exception as error:
             self.show_error("opening lesson", error)
             return False
-        if self.lesson is not None and self.lesson.path and str(self.lesson.path) in self.watcher.files():
-            self.watcher.removePath(str(self.lesson.path))
+        self._watch(lesson.path)
         self.lesson = lesson
         self.browser.select_id(lesson.id)
         self.setWindowTitle(f"gradgraph — {lesson.id} {lesson.title}")
-        if not self.screenshot_mode:
+        if not self.screenshot_mode and lesson.number:  # a script of one's own is not a "last lesson"
             self.settings.setValue("last_lesson", lesson.id)
-        self.watcher.addPath(str(lesson.path))
-        ok = self._load_current()
+        ok = self._load_current(wait)
         self.lessonOpened.emit(lesson.id)
         return ok
 
-    def reload_lesson(self):
+    def reload_lesson(self, wait: bool = False):
         if self.lesson is None:
             return
         from gradgraph import lessons as lessons_module
 
         try:  # the title, summary or exercises may have changed
-            self.lesson = lessons_module.find_lesson(self.lesson.id)
+            self.lesson = lessons_module.find_lesson(str(self.lesson.path))
         except Exception:
             pass
-        if str(self.lesson.path) not in self.watcher.files():
-            self.watcher.addPath(str(self.lesson.path))
-        self._load_current()
-        self.statusBar().showMessage(f"reloaded {self.lesson.path.name}", 3000)
+        self._watch(self.lesson.path)
+        self._load_current(wait)
+        self.statusBar().showMessage(f"reloading {self.lesson.path.name}…", 3000)
 
-    def _load_current(self) -> bool:
-        from gradgraph import lessons as lessons_module
+    def _watch(self, path):
+        """Reload when the open file changes on disk (an editor's save may replace the file:
+        the watcher then forgets it, so it is added again on every load)."""
+        watched = self.watcher.files()
+        if self.lesson is not None and str(self.lesson.path) in watched and self.lesson.path != path:
+            self.watcher.removePath(str(self.lesson.path))
+        if path is not None and str(path) not in self.watcher.files():
+            self.watcher.addPath(str(path))
 
+    def _load_current(self, wait: bool = True) -> bool:
         lesson = self.lesson
         try:
             source = lesson.path.read_text(encoding="utf-8")
@@ -433,30 +454,110 @@ class MainWindow(QMainWindow):
             self.train_panel.set_lesson(None, None)
         self.tabs.setTabEnabled(2, False)
         self.tabs.setTabEnabled(3, False)
-        try:
-            module = lessons_module.load(lesson)
-        except BaseException as error:  # a syntax error, an import error, anything
-            if isinstance(error, KeyboardInterrupt):
-                raise
-            self.show_error(f"lesson {lesson.id} ({lesson.path.name}) failed to load", error)
-            return False
-        self.module = module
+        return self._build_in_background(lesson, wait)
+
+    # -- building graphs off the GUI thread ------------------------------------------------
+    def _build_in_background(self, lesson, wait: bool) -> bool:
+        """Load and build ``lesson`` on a worker (see sources.build_lesson); a newer build
+        makes an older one's result unwanted."""
+        self._build_token += 1
+        token = self._build_token
+        if self.builder is not None:
+            self.builder.quit()
+        phase = ["loading"]
+        worker = GeneratorWorker(build_lesson, lesson, self.mine, name="build")
+
+        def on_progress(text):
+            phase[0] = text
+            if token == self._build_token:
+                self.statusBar().showMessage(text)
+
+        worker.yielded.connect(on_progress)
+        worker.returned.connect(lambda built: self._on_built(token, built))
+        worker.errored.connect(lambda error: self._on_build_failed(token, lesson, phase[0], error))
+        self.builder = worker
+        self.build_ok = None
+        worker.start()
+        if wait:
+            self.wait_for(worker)
+            return bool(self.build_ok)
+        return True
+
+    def wait_for(self, worker) -> None:
+        """Run the event loop until ``worker`` has finished (the window stays responsive)."""
+        if worker.is_finished:
+            return
+        loop = QEventLoop()
+        worker.finished.connect(loop.quit)
+        loop.exec()  # its finished signal can only arrive inside an event loop: no race
+
+    def _on_built(self, token, built):
+        if token != self._build_token:
+            return  # another lesson was opened meanwhile
+        self.builder = None
+        self.module = module = built.module
         self.tabs.setTabEnabled(2, callable(getattr(module, "trainer", None)))
         self.tabs.setTabEnabled(3, callable(getattr(module, "figures", None)))
         if self.tabs.isTabEnabled(2):
-            self._ensure_train_panel().set_lesson(lesson, module)
-        build = getattr(module, "build", None)
-        if not callable(build):
+            self._ensure_train_panel().set_lesson(self.lesson, module)
+        self.build_ok = True
+        self.statusBar().clearMessage()
+        if built.session is None:
             self.ledger.show_step("this lesson has no build(): nothing to step through", [])
-            return True
+            return
+        self.set_session(built.session)
+        self.errors.clear()
+        if built.report is not None:
+            self.statusBar().showMessage("your exercise gates: " + "; ".join(built.report.lines()), 30000)
+
+    def _on_build_failed(self, token, lesson, phase, error):
+        if token != self._build_token:
+            return
+        self.builder = None
+        self.build_ok = False
+        what = "failed to load" if phase.startswith("loading") else "build() raised"
+        where = f"lesson {lesson.id} ({lesson.path.name}) {what}" if lesson.number else f"{lesson.path.name}: {what}"
+        self.show_error(where, error, student_first(error, lesson.path))
+
+    def set_mine(self, on: bool) -> None:
+        """Build lessons with the student's exercise gates (or the built-in ones again)."""
+        on = bool(on)
+        if self.your_code.mine_action.isChecked() != on:
+            self.your_code.mine_action.setChecked(on)  # calls back here
+            return
+        if on == self.mine:
+            return
+        self.mine = on
+        if self.lesson is not None:
+            self._load_current(wait=False)
+
+    def open_expression(self, text: str, values: str) -> bool:
+        """Build the graph of a typed expression (``(x + y) * z``, ``x=-2, y=5, z=-4``) and show it;
+        a refused expression says why under the box. It is tiny: built right here."""
+        from gradgraph.expr import ExpressionError, build
+
+        box = self.your_code.expression
+        box.set_text(text, values)
         try:
-            output = build()
-            session = GraphSession(output)
-        except BaseException as error:
-            if isinstance(error, KeyboardInterrupt):
-                raise
-            self.show_error(f"lesson {lesson.id}: build() raised", error)
+            session = GraphSession(build(text, values))
+        except ExpressionError as error:
+            box.show_result(str(error))
+            self.statusBar().showMessage(f"expression: {error}", 10000)
             return False
+        box.show_result("")
+        self.stop_play()
+        self._build_token += 1  # a lesson still building is no longer wanted
+        self._watch(None)
+        self.lesson, self.module = None, None
+        self.browser.clearSelection()
+        self.setWindowTitle(f"gradgraph — f = {text.strip()}")
+        self.lesson_view.show_lesson(f"# f = {text.strip()}\n\nwith {values.strip()}", "", None)
+        self._reset_figures()
+        if self.train_panel is not None:
+            self.train_panel.set_lesson(None, None)
+        self.tabs.setTabEnabled(2, False)
+        self.tabs.setTabEnabled(3, False)
+        self.tabs.setCurrentWidget(self.graph_view)
         self.set_session(session)
         self.errors.clear()
         return True
@@ -608,15 +709,10 @@ class MainWindow(QMainWindow):
         self.inspector.set_editable(False, "wait: the gradient check is running")
         self.statusBar().showMessage("checking gradients… (the overlay appears when it is done)")
 
-        def work():
-            try:
-                version, pair = s.compute_gradcheck()
-                self._bridge.gradcheckDone.emit((token, s, version, pair, None))
-            except Exception as error:
-                self._bridge.gradcheckDone.emit((token, s, None, None, error))
-
-        self._gradcheck_thread = threading.Thread(target=work, name="gradgraph-gradcheck", daemon=True)
-        self._gradcheck_thread.start()
+        self.gradcheck_worker = worker = GeneratorWorker(s.compute_gradcheck, name="gradcheck")
+        worker.returned.connect(lambda result: self._on_gradcheck_done((token, s, *result, None)))
+        worker.errored.connect(lambda error: self._on_gradcheck_done((token, s, None, None, error)))
+        worker.start()
 
     def _gradcheck_finished(self):
         self.gradcheck_running = False
@@ -759,35 +855,15 @@ class MainWindow(QMainWindow):
 
     # -- Numba warm-up -----------------------------------------------------------------------------
     def start_warmup(self):
-        """Compile (or load from cache) the Numba kernels in a worker thread, with status messages."""
-        def work():
-            try:
-                from gradgraph import kernels
-            except Exception:
-                self._bridge.warmupDone.emit("")
-                return
-            warmup = getattr(kernels, "warmup", None)
-            if warmup is None:
-                self._bridge.warmupDone.emit("")
-                return
-            is_warm = getattr(kernels, "is_warm", None)
-            try:
-                cold = not is_warm() if callable(is_warm) else True
-            except Exception:
-                cold = True
-            if cold:
-                self._bridge.warmupProgress.emit("Compiling the Numba kernels (first start only)…")
-            try:
-                warmup(progress=lambda *a: self._bridge.warmupProgress.emit(" ".join(str(x) for x in a)))
-            except TypeError:
-                warmup()
-            except Exception as error:
-                self._bridge.warmupDone.emit(f"kernel warm-up failed: {error}")
-                return
-            self._bridge.warmupDone.emit("Kernels ready." if cold else "")
+        """Compile (or load from cache) the Numba kernels on a worker; the status bar shows
+        which kernel is compiling and how many are left (see compile_progress.py)."""
+        from .compile_progress import warm_kernels
 
-        self._warmup_thread = threading.Thread(target=work, name="gradgraph-warmup", daemon=True)
-        self._warmup_thread.start()
+        self.warmup_worker = worker = GeneratorWorker(warm_kernels, name="warmup")
+        worker.yielded.connect(self._on_warmup_progress)
+        worker.returned.connect(self._on_warmup_done)
+        worker.errored.connect(lambda error: self._on_warmup_done(f"kernel warm-up failed: {error}"))
+        worker.start()
 
     def _on_warmup_progress(self, text):
         self.statusBar().showMessage(text)
@@ -816,4 +892,4 @@ class MainWindow(QMainWindow):
 
     def _on_lesson_chosen(self, row):
         if 0 <= row < len(self.browser.lessons):
-            self.open_lesson(self.browser.lessons[row])
+            self.open_lesson(self.browser.lessons[row], wait=False)

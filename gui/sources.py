@@ -1,0 +1,119 @@
+"""Where the app's graphs come from: a lesson, any Python file defining ``build()``, or a
+typed expression; optionally built with the student's own exercise gates.
+
+* :func:`build_lesson` runs on a :class:`~gradgraph_gui.worker.GeneratorWorker` (a
+  lesson's ``build()`` may run convolutions or train for a while: never on the GUI
+  thread). It yields status lines and returns a :class:`Built`.
+* :func:`student_first` orders a traceback so the student's own file comes first.
+* :class:`YourCode` puts the student's code in the window: File → Open…, the
+  "Use my exercise gates" toggle and the expression box (:mod:`.expression`).
+"""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QToolBar
+
+from .expression import ExpressionBar
+
+
+@dataclass
+class Built:
+    """What building a lesson gave: the module, the graph session (None without ``build()``),
+    and with ``mine`` the :class:`gradgraph.exercises.MineReport`."""
+
+    lesson: object
+    module: object
+    session: object = None
+    report: object = None
+
+
+def build_lesson(lesson, mine: bool = False):
+    """Load the lesson file and build its graph (a generator for a GeneratorWorker)."""
+    from gradgraph import exercises, lessons
+
+    from .models import GraphSession
+
+    yield f"loading {lesson.path.name}…"
+    module = lessons.load(lesson)
+    build = getattr(module, "build", None)
+    if not callable(build):
+        return Built(lesson, module)
+    yield f"building the graph of {lesson.path.name}" + (" with your exercise gates…" if mine else "…")
+    if mine:
+        with exercises.mine() as report:
+            output = build()
+    else:
+        output, report = build(), None
+    yield "laying out the graph…"
+    return Built(lesson, module, GraphSession(output), report)
+
+
+def student_first(error: BaseException, path) -> str:
+    """The traceback of ``error`` with the frames in the student's file ``path`` first.
+
+    A lesson or a script fails somewhere deep in the engine more often than on its
+    own line; the student needs their own line first, the engine's frames after.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    full = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    if path is None:
+        return full
+    path = Path(path).resolve()
+    mine = [f for f in frames if Path(f.filename).resolve() == path]
+    if not mine and isinstance(error, SyntaxError) and error.filename:
+        if Path(error.filename).resolve() == path:
+            return f"{path.name}, line {error.lineno}: {error.msg}\n    {(error.text or '').strip()}\n\n{full}"
+    if not mine:
+        return full
+    head = "".join(f"{path.name}, line {f.lineno}, in {f.name}\n    {(f.line or '').strip()}\n" for f in mine)
+    return f"In your file:\n{head}\n{type(error).__name__}: {error}\n\nThe whole traceback:\n{full}"
+
+
+class YourCode(QObject):
+    """The student's code in the window: File → Open…, "Use my exercise gates", the expression box.
+
+    The window provides ``open_lesson(key)`` (a path opens any Python file defining
+    ``build()``), ``open_expression(text, values)`` and ``set_mine(on)``; this object
+    only adds the controls and forwards to them.
+    """
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.open_action = QAction("&Open a Python file…", window)
+        self.open_action.setShortcut(QKeySequence.Open)
+        self.open_action.setToolTip("Open any Python file that defines build() (reloaded when you save it)")
+        self.open_action.triggered.connect(self.choose_file)
+        self.mine_action = QAction("Use my exercise gates", window)
+        self.mine_action.setCheckable(True)
+        self.mine_action.setShortcut(QKeySequence("Ctrl+M"))
+        self.mine_action.setToolTip("Build the lessons with your own exercise gates (multiply, add, max, sigmoid, "
+                                    "…) so a wrong backward shows in the numbers and in the gradcheck; an "
+                                    "unfinished exercise keeps the built-in gate")
+        self.mine_action.toggled.connect(window.set_mine)
+
+        menu = window.menuBar().addMenu("&File")
+        menu.addAction(self.open_action)
+        menu.addAction(self.mine_action)
+
+        self.expression = ExpressionBar()
+        self.expression.submitted.connect(window.open_expression)
+        self.toolbar = QToolBar("Your code")
+        self.toolbar.setObjectName("yourcodetoolbar")
+        self.toolbar.addAction(self.mine_action)
+        self.toolbar.addSeparator()
+        self.toolbar.addWidget(self.expression)
+        window.addToolBarBreak()
+        window.addToolBar(self.toolbar)
+
+    def choose_file(self):
+        start = str(self.window.lesson.path.parent) if self.window.lesson is not None else str(Path.cwd())
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open a Python file defining build()", start,
+                                              "Python files (*.py)")
+        if path:
+            self.window.open_lesson(path)
