@@ -1,0 +1,188 @@
+"""The student's code in the app: expression box, "Use my exercise gates", any build() file
+reloaded on save, and lessons built off the GUI thread."""
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt  # noqa: E402
+
+from gradgraph_gui.main_window import MainWindow  # noqa: E402
+from gradgraph_gui.sources import student_first  # noqa: E402
+
+
+@pytest.fixture
+def app_window(qtbot):
+    w = MainWindow(screenshot_mode=True)
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    w.load_lessons()
+    return w
+
+
+def names(session):
+    return [session.name(i) for i in range(len(session.nodes))]
+
+
+def grad_of(session, name):
+    while session.position < session.length:
+        session.step()
+    return float(session.graph.grad(name))
+
+
+# -- the expression box ------------------------------------------------------------------
+
+def test_typing_an_expression_and_enter_builds_its_graph(app_window, qtbot):
+    box = app_window.your_code.expression
+    qtbot.keyClicks(box.expression, "(x + y) * z")
+    qtbot.keyClicks(box.values, "x=-2, y=5, z=-4")
+    qtbot.keyClick(box.values, Qt.Key_Return)
+    s = app_window.session
+    assert s is not None and {"x", "y", "z", "f"} <= set(names(s))
+    assert grad_of(s, "x") == -4 and grad_of(s, "z") == 3
+    assert box.message.text() == "" and "(x + y) * z" in app_window.windowTitle()
+    assert app_window.tabs.currentWidget() is app_window.graph_view
+
+
+def test_a_refused_expression_says_why_and_keeps_the_graph(app_window):
+    assert app_window.open_lesson("1")
+    before = app_window.session
+    assert not app_window.open_expression("__import__('os').system('echo hi')", "")
+    assert "attribute access" in app_window.your_code.expression.message.text()
+    assert app_window.session is before and app_window.errors.count == 0
+    assert not app_window.open_expression("x * y", "x=1")
+    assert "no value for y" in app_window.your_code.expression.message.text()
+
+
+def test_open_expression_fills_the_boxes(app_window):
+    assert app_window.open_expression("sigmoid(w * x)", "w=2, x=0.5")
+    box = app_window.your_code.expression
+    assert (box.expression.text(), box.values.text()) == ("sigmoid(w * x)", "w=2, x=0.5")
+    assert app_window.lesson is None and not app_window.tabs.isTabEnabled(2)
+
+
+# -- use my exercise gates ---------------------------------------------------------------------
+
+def test_the_toggle_rebuilds_with_the_students_gates_and_gradcheck_blames_them(app_window, qtbot,
+                                                                                  lessons_copy):
+    lessons_copy("1.1", "return d_out * self.x, d_out * self.y")
+    assert app_window.open_lesson("1")
+    assert grad_of(app_window.session, "x") == -4
+    app_window.your_code.mine_action.trigger()  # view -> model
+    assert app_window.mine
+    app_window.wait_for(app_window.builder)
+    s = app_window.session
+    assert "your Multiply (exercise 1.1, FAILS its check)" in app_window.statusBar().currentMessage()
+    assert grad_of(s, "x") == 3
+    app_window.actions["gradcheck"].setChecked(True)
+    app_window.wait_for(app_window.gradcheck_worker)
+    errors, blamed, failed = s.gradcheck_result()
+    assert [s.name(i) for i in blamed] == ["f"]
+    assert "wrong backward in f" in app_window.statusBar().currentMessage()
+    app_window.set_mine(False)  # model -> view
+    assert not app_window.your_code.mine_action.isChecked()
+    app_window.wait_for(app_window.builder)
+    assert grad_of(app_window.session, "x") == -4
+
+
+def test_an_unfinished_exercise_falls_back_and_says_so(app_window):
+    app_window.set_mine(True)  # no lesson open yet: nothing to rebuild
+    assert app_window.builder is None
+    assert app_window.open_lesson("2")
+    message = app_window.statusBar().currentMessage()
+    assert "the built-in Maximum is used (1 gate(s)): exercise 2.1 is not done yet" in message
+
+
+# -- any file defining build(), reloaded on save ------------------------------------------------
+
+SCRIPT = '''"""# My graph"""
+import threading
+import gradgraph as gg
+
+BUILT_ON = []
+
+
+def build():
+    BUILT_ON.append(threading.current_thread().name)
+    a, b = gg.Tensor(2.0, name="a"), gg.Tensor(3.0, name="b")
+    out = a * b + VALUE
+    out.name = "out"
+    return out
+
+
+VALUE = 1.0
+'''
+
+
+def test_a_script_opens_off_the_gui_thread_and_reloads_when_saved(app_window, qtbot, tmp_path):
+    path = tmp_path / "my_graph.py"
+    path.write_text(SCRIPT)
+    assert app_window.open_lesson(str(path))
+    s = app_window.session
+    assert "out" in names(s) and float(s.graph.value("out")) == 7
+    assert app_window.module.BUILT_ON[0] != threading.current_thread().name
+    assert str(path) in app_window.watcher.files()
+
+    path.write_text(SCRIPT.replace("VALUE = 1.0", "VALUE = 10.0"))
+    qtbot.waitUntil(lambda: app_window.session is not None and app_window.session is not s
+                    and float(app_window.session.graph.value("out")) == 16, timeout=10000)
+
+    path.write_text(SCRIPT.replace("out = a * b + VALUE", "out = a * b + MISSING"))
+    qtbot.waitUntil(lambda: app_window.errors.count > 0, timeout=10000)
+    text = app_window.errors.text.toPlainText()
+    assert text.startswith("In your file:\nmy_graph.py, line")
+    assert "NameError" in app_window.errors.summary.text()
+
+
+def test_open_lesson_without_waiting_returns_before_the_build_and_the_window_stays_live(app_window, qtbot,
+                                                                                       tmp_path):
+    path = tmp_path / "slow.py"
+    path.write_text("import time, gradgraph as gg\n\ndef build():\n    time.sleep(0.5)\n"
+                    "    return gg.Tensor(1.0, name='a') * 2\n")
+    assert app_window.open_lesson(str(path), wait=False)
+    assert app_window.session is None and app_window.builder is not None
+    ticks = []
+    qtbot.waitUntil(lambda: ticks.append(1) or app_window.session is not None, timeout=10000)
+    assert len(ticks) > 3, "the event loop ran while the lesson was building"
+
+
+def test_student_first_puts_the_students_frame_on_top(tmp_path):
+    path = tmp_path / "mine.py"
+    path.write_text("def f():\n    return 1 / 0\n")
+    namespace = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    try:
+        namespace["f"]()
+    except ZeroDivisionError as error:
+        text = student_first(error, path)
+    assert text.splitlines()[:3] == ["In your file:", "mine.py, line 2, in f", "    return 1 / 0"]
+    assert "The whole traceback:" in text
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+def run_gui(*args, cwd):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.run([sys.executable, "-m", "gradgraph", "gui", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_gui_expr_and_lesson_path_screenshots(tmp_path):
+    shot = tmp_path / "expr.png"
+    done = run_gui("--expr", "(x + y) * z", "--values", "x=-2, y=5, z=-4", "--steps", "7",
+                   "--screenshot", str(shot), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert shot.stat().st_size > 10000
+    refused = run_gui("--expr", "lambda: 0", "--screenshot", str(tmp_path / "bad.png"), cwd=tmp_path)
+    assert refused.returncode == 2 and "lambda is not allowed" in refused.stderr
+    script = tmp_path / "my_graph.py"
+    script.write_text(SCRIPT)
+    done = run_gui("--lesson", str(script), "--screenshot", str(tmp_path / "script.png"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "script.png").is_file()
