@@ -1,30 +1,31 @@
 """The Train tab: a lesson's ``trainer(...)`` run in a worker thread, with live views.
 
-Threads: ``TrainWorker`` (a plain ``threading.Thread``) iterates
-``Trainer.records()`` and, between steps, computes the heavy snapshots
-(filters, feature maps, predictions and confusion matrix, decision boundary)
-because only it may touch the model while training runs. It puts everything
-into a queue; a QTimer on the main thread drains the queue (``_on_record``,
-``_on_snapshot``, ``_on_finished``, ``_on_error``) and redraws at most a few
-times per second, so the event loop never waits for training.
+Threads: :meth:`TrainingStream.events` runs on a
+:class:`~.worker.GeneratorWorker`. It iterates ``Trainer.records()`` and,
+between steps, computes the heavy snapshots (filters, feature maps,
+predictions and confusion matrix, decision boundary) because only it may
+touch the model while training runs. Each record and snapshot it yields
+arrives on the main thread (``_on_event``); the panel keeps them and a QTimer
+redraws at most a few times per second, so the event loop never waits for
+training. Pause and resume are the worker's (training waits after a step).
 """
 from __future__ import annotations
 
 import inspect
 import math
-import queue
 import threading
 import time
 import traceback
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from . import images
 from .lineplot import LinePlot, Series
+from .worker import GeneratorWorker
 
 IMAGE_DATASETS = ["fashion-mnist-starter", "fashion-mnist", "mnist"]
 TOY_DATASETS = ["xor", "ring", "three_modes", "spiral"]
@@ -106,14 +107,12 @@ def _classes_of(logits):
     return np.argmax(logits, axis=1)
 
 
-class TrainWorker(threading.Thread):
-    """Runs a Trainer's record stream and computes snapshots; talks only through ``events``."""
+class TrainingStream:
+    """A Trainer's records with snapshots in between: ``events()`` is the worker's generator."""
 
     def __init__(self, trainer, max_steps: int | None = None, image_index: int = 0):
-        super().__init__(name="gradgraph-train", daemon=True)
         self.trainer = trainer
         self.max_steps = max_steps
-        self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.image_index = image_index
         self.snapshot_requested = threading.Event()
         self.snapshot_requested.set()  # one right away
@@ -130,28 +129,25 @@ class TrainWorker(threading.Thread):
             self.image_index = int(image_index)
         self.snapshot_requested.set()
 
-    def run(self):
-        try:
-            for record in self.trainer.records():
-                self.events.put(("record", record))
-                now = time.perf_counter()
-                if (record.kind != "step" or self.snapshot_requested.is_set()
-                        or now - self._last_snapshot > SNAPSHOT_INTERVAL):
-                    heavy = record.kind != "step" or now - self._last_heavy > HEAVY_INTERVAL
-                    self.snapshot_requested.clear()
-                    self.events.put(("snapshot", self.snapshot(heavy=heavy)))
-                    self._last_snapshot = time.perf_counter()
-                    if heavy:
-                        self._last_heavy = self._last_snapshot
-                if (self.max_steps is not None and record.kind == "step"
-                        and record.step >= self.max_steps):
-                    self.trainer.stop()
-                if getattr(record, "final", record.kind in ("done", "stopped", "early_stop", "nan")):
-                    break
-        except BaseException as error:  # the student's model may raise anything
-            self.events.put(("error", error, traceback.format_exc()))
-        finally:
-            self.events.put(("finished", None))
+    def events(self):
+        """Yield ``("record", record)`` for every training record and ``("snapshot", dict)``
+        when one is due (every few seconds, at epoch ends, or when asked for)."""
+        for record in self.trainer.records():
+            yield "record", record
+            now = time.perf_counter()
+            if (record.kind != "step" or self.snapshot_requested.is_set()
+                    or now - self._last_snapshot > SNAPSHOT_INTERVAL):
+                heavy = record.kind != "step" or now - self._last_heavy > HEAVY_INTERVAL
+                self.snapshot_requested.clear()
+                yield "snapshot", self.snapshot(heavy=heavy)
+                self._last_snapshot = time.perf_counter()
+                if heavy:
+                    self._last_heavy = self._last_snapshot
+            if (self.max_steps is not None and record.kind == "step"
+                    and record.step >= self.max_steps):
+                self.trainer.stop()
+            if getattr(record, "final", record.kind in ("done", "stopped", "early_stop", "nan")):
+                break
 
     def snapshot(self, heavy: bool = True) -> dict:
         """Filters and feature maps; with ``heavy`` also predictions (confusion matrix, boundary)."""
@@ -355,7 +351,9 @@ class TrainPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.lesson = self.module = None
-        self.worker: TrainWorker | None = None
+        self.worker: GeneratorWorker | None = None
+        self.stream: TrainingStream | None = None
+        self._snapshot = None  # snapshots arrived since the last redraw, merged
         self.trainer = None
         self.running = False
         self.total_steps = 0
@@ -470,7 +468,7 @@ class TrainPanel(QWidget):
 
         self.timer = QTimer(self)
         self.timer.setInterval(50)
-        self.timer.timeout.connect(self._drain)
+        self.timer.timeout.connect(self._redraw_if_due)
         self._set_running(False)
 
     # -- lesson ------------------------------------------------------------------------
@@ -614,10 +612,14 @@ class TrainPanel(QWidget):
             self.total_steps = min(self.total_steps or max_steps, max_steps)
         self.progress_bar.setRange(0, max(1, self.total_steps))
         self.progress_bar.setValue(0)
-        self.worker = TrainWorker(trainer, max_steps=max_steps, image_index=self.image_index.value())
-        self.bottom_tabs.setCurrentIndex(1 if self.worker.kind == "2d" else 0)
-        self.bottom_tabs.setTabEnabled(1, self.worker.kind == "2d")
-        self.top_tabs.setVisible(self.worker.kind == "image")  # filters and feature maps need images
+        self.stream = TrainingStream(trainer, max_steps=max_steps, image_index=self.image_index.value())
+        self.worker = GeneratorWorker(self.stream.events, name="train")
+        self.worker.yielded.connect(self._on_event)
+        self.worker.errored.connect(self._on_error)
+        self.worker.finished.connect(self._on_finished)
+        self.bottom_tabs.setCurrentIndex(1 if self.stream.kind == "2d" else 0)
+        self.bottom_tabs.setTabEnabled(1, self.stream.kind == "2d")
+        self.top_tabs.setVisible(self.stream.kind == "image")  # filters and feature maps need images
         self._set_running(True)
         self.status.setText(f"training {type(trainer.model).__name__} "
                             f"({len(trainer.x)} samples, {self.total_steps} steps)…")
@@ -627,36 +629,37 @@ class TrainPanel(QWidget):
 
     def stop(self):
         if self.trainer is not None and self.running:
-            self.trainer.stop()
+            self.trainer.stop()  # the trainer ends with a "stopped" record
+            self.worker.resume()
             self.status.setText("stopping after this step…")
 
     def _on_pause_toggled(self, paused):
-        if self.trainer is None or not self.running:
+        if self.worker is None or not self.running:
             return
         if paused:
-            self.trainer.pause()
+            self.worker.pause()  # training waits after the current step
             self.status.setText("paused")
         else:
-            self.trainer.resume()
+            self.worker.resume()
             self.status.setText("training…")
 
     def _stop_timer_if_idle(self):
         if not self.running:
-            self._drain()
+            self._redraw_if_due(force=True)
             self.timer.stop()
 
     def shutdown(self, timeout: float = 5.0):
         """Stop and join the worker (window closing, lesson change)."""
-        if self.trainer is not None and self.running:
-            self.trainer.stop()
-            self.trainer.resume()
         if self.worker is not None:
+            if self.trainer is not None and self.running:
+                self.trainer.stop()
+            self.worker.quit()
             self.worker.join(timeout)
 
-
     def flush(self):
-        """Handle every queued event now and redraw (screenshots, tests)."""
-        self._drain(force=True)
+        """Handle every event the worker has sent so far and redraw (screenshots, tests)."""
+        QCoreApplication.processEvents()
+        self._redraw_if_due(force=True)
 
     def _set_running(self, on):
         self.running = on
@@ -669,34 +672,22 @@ class TrainPanel(QWidget):
             self.pause_button.blockSignals(False)
 
     def _on_image_changed(self, value):
-        if self.worker is not None and self.running:
-            self.worker.request_snapshot(value)
+        if self.stream is not None and self.running:
+            self.stream.request_snapshot(value)
 
     # -- events from the worker (main thread) ------------------------------------------------------
-    def _drain(self, force=False):
-        worker = self.worker
-        if worker is None:
-            return
-        latest_snapshot = None
-        handled = 0
-        budget = time.perf_counter() + 0.03
-        while force or time.perf_counter() < budget:
-            try:
-                event = worker.events.get_nowait()
-            except queue.Empty:
-                break
-            handled += 1
-            kind = event[0]
-            if kind == "record":
-                self._on_record(event[1])
-            elif kind == "snapshot":  # light ones do not erase what a heavy one brought
-                latest_snapshot = event[1] if latest_snapshot is None else {**latest_snapshot, **event[1]}
-            elif kind == "error":
-                self._on_error(event[1], event[2])
-            elif kind == "finished":
-                self._on_finished()
-        if latest_snapshot is not None:
-            self._on_snapshot(latest_snapshot)
+    def _on_event(self, event):
+        kind, value = event
+        if kind == "record":
+            self._on_record(value)
+        else:  # a light snapshot does not erase what a heavy one brought
+            self._snapshot = value if self._snapshot is None else {**self._snapshot, **value}
+
+    def _redraw_if_due(self, force=False):
+        """The timer's tick: show the latest snapshot and redraw the curves, a few times a second."""
+        if self._snapshot is not None:
+            snapshot, self._snapshot = self._snapshot, None
+            self._on_snapshot(snapshot)
         now = time.perf_counter()
         if self._dirty and (force or now - self._last_draw >= REDRAW_INTERVAL):
             self._redraw_curves()
@@ -758,7 +749,8 @@ class TrainPanel(QWidget):
         if "error" in snap:
             self.statusMessage.emit(f"snapshot: {snap['error']}", 5000)
 
-    def _on_error(self, error, tb):
+    def _on_error(self, error):
+        tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         self.status.setText(f"training failed: {type(error).__name__}: {error}")
         self.errorRaised.emit("training", error, tb)
         self.final_kind = "error"

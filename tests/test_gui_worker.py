@@ -98,3 +98,47 @@ def test_run_in_background_connects_the_handlers(qtbot):
     assert got == [5, "end"]
     with pytest.raises(RuntimeError, match="already started"):
         worker.start()
+
+
+def test_the_training_tab_pauses_on_the_worker_and_its_errors_arrive_on_the_main_thread(qtbot):
+    """Training runs as a GeneratorWorker: pause stops the records, resume and stop finish it."""
+    import types
+
+    from gradgraph import data, nn, optim
+    from gradgraph.train import Trainer
+    from gradgraph_gui.training_view import TrainPanel
+
+    def trainer(quick=False, epochs=200, batch_size=8):
+        x, y = data.xor(400)
+        nn.manual_seed(0)
+        model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2))
+        return Trainer(model, optim.SGD(model.parameters(), lr=0.1), (x, y), (x[:80], y[:80]),
+                       epochs=epochs, batch_size=batch_size)
+
+    panel = TrainPanel()
+    qtbot.addWidget(panel)
+    panel.set_lesson(None, types.SimpleNamespace(trainer=trainer))
+    assert panel.start()
+    qtbot.waitUntil(lambda: len(panel.history["step"]) > 3, timeout=10000)
+    panel.pause_button.click()
+    assert panel.worker.is_paused
+    qtbot.wait(150)
+    frozen = len(panel.history["step"])
+    qtbot.wait(300)
+    assert len(panel.history["step"]) == frozen, "no step while paused"
+    with qtbot.waitSignal(panel.finished, timeout=20000) as blocker:
+        panel.stop_button.click()  # stopping a paused run resumes it to its "stopped" record
+    assert blocker.args == ["stopped"] and not panel.running
+
+    def broken(quick=False):
+        run = trainer()
+        run.records = lambda: (_ for _ in ()).throw(RuntimeError("model exploded"))
+        return run
+
+    errors = []
+    panel.errorRaised.connect(lambda where, error, tb: errors.append((where, error, tb)))
+    panel.set_lesson(None, types.SimpleNamespace(trainer=broken))
+    with qtbot.waitSignal(panel.finished, timeout=20000) as blocker:
+        assert panel.start()
+    assert blocker.args == ["error"]
+    assert errors[0][0] == "training" and "model exploded" in errors[0][2]
