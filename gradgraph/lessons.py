@@ -92,8 +92,20 @@ def lessons_dir() -> Path:
     return Path(gradgraph_lessons.__file__).resolve().parent
 
 
+_read_cache: dict = {}  # (path, mtime, size) -> what _read found: listing is then cheap
+
+
 def _read(path: Path) -> tuple[str, dict]:
-    """The docstring and the literal module-level constants of a lesson file."""
+    """The docstring and the literal module-level constants of a lesson file (cached until
+    the file changes: the app lists and finds lessons on its GUI thread)."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _read_cache:
+        _read_cache[key] = _parse(path)
+    return _read_cache[key]
+
+
+def _parse(path: Path) -> tuple[str, dict]:
     source = path.read_text(encoding="utf-8")
     try:
         tree = ast.parse(source, filename=str(path))

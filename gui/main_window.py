@@ -508,7 +508,7 @@ class MainWindow(QMainWindow):
         self.set_session(built.session)
         self.errors.clear()
         if built.report is not None:
-            self.statusBar().showMessage("your exercise gates: " + "; ".join(built.report.lines()), 30000)
+            self.statusBar().showMessage("your exercise gates: " + str(built.report).replace("\n", "; "), 30000)
 
     def _on_build_failed(self, token, lesson, phase, error):
         if token != self._build_token:

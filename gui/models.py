@@ -59,6 +59,7 @@ class GraphSession:
         self.stepper = self.graph.stepper()
         self._cache: dict = {}
         self._cache_version = None
+        self._layouts: dict = {}  # view key -> layout: a view is laid out once
 
     def _cached(self, key, compute):
         """Results that depend only on the graph's values (flow, gradcheck, full ledger)."""
@@ -313,11 +314,17 @@ class GraphSession:
         """Positions for ``view`` from the engine (Graphviz dot when available, else its
         built-in layered layout). Called once per view, never per step. Box heights include
         :meth:`title_room`."""
+        key = getattr(view, "key", None)
+        if key is not None and key in self._layouts:  # laid out already (on the build worker)
+            return self._layouts[key]
         pad = self.title_room(view)
         sizes = {v.name: (GROUP_W, GROUP_H + pad) if v.is_group else (self.node_width(v.node.index), NODE_H + pad)
                  for v in view.nodes}
         engine = "auto" if len(view.nodes) <= DOT_MAX_BOXES else "builtin"
-        return self.graph.layout(view, engine=engine, sizes=sizes)
+        layout = self.graph.layout(view, engine=engine, sizes=sizes)
+        if key is not None:
+            self._layouts[key] = layout
+        return layout
 
 
 def format_ledger_header(session: GraphSession) -> str:

@@ -50,7 +50,9 @@ def build_lesson(lesson, mine: bool = False):
     else:
         output, report = build(), None
     yield "laying out the graph…"
-    return Built(lesson, module, GraphSession(output), report)
+    session = GraphSession(output)
+    session.layout(session.view(session.default_expanded()))  # Graphviz runs here, not on the GUI thread
+    return Built(lesson, module, session, report)
 
 
 def student_first(error: BaseException, path) -> str:

@@ -43,3 +43,17 @@ def lessons_copy(tmp_path, monkeypatch):
         return exercises.check(id_)
 
     return write
+
+
+@pytest.fixture
+def window(qtbot):
+    """The app's main window, shown at 1400x900 (screenshot mode: no saved settings)."""
+    from gradgraph_gui.main_window import MainWindow
+
+    w = MainWindow(screenshot_mode=True)
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    yield w
+    if w.train_panel is not None:
+        w.train_panel.shutdown()

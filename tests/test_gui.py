@@ -60,17 +60,6 @@ def build():
 
 
 @pytest.fixture
-def window(qtbot):
-    w = MainWindow(screenshot_mode=True)
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    yield w
-    if w.train_panel is not None:
-        w.train_panel.shutdown()
-
-
-@pytest.fixture
 def temp_lessons(tmp_path, monkeypatch):
     (tmp_path / "90_tiny_trainer.py").write_text(TINY_TRAINER_LESSON)
     (tmp_path / "91_broken.py").write_text(RAISING_LESSON)

@@ -12,18 +12,13 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
 
-from gradgraph_gui.main_window import MainWindow  # noqa: E402
 from gradgraph_gui.sources import student_first  # noqa: E402
 
 
 @pytest.fixture
-def app_window(qtbot):
-    w = MainWindow(screenshot_mode=True)
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    w.load_lessons()
-    return w
+def app_window(window):
+    window.load_lessons()
+    return window
 
 
 def names(session):
