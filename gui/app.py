@@ -68,10 +68,13 @@ def open_source(window, args, wait: bool = True) -> bool:
 
 
 def screenshot(args, app, window) -> int:
+    from .compile_progress import no_compiling
+
     if not getattr(args, "lesson", None):
         args.lesson = "1"
     ok = open_source(window, args)
-    take_steps(window, getattr(args, "steps", 0) or 0, bool(getattr(args, "backward", False)))
+    with no_compiling():  # a cold start compiles nothing for a picture
+        take_steps(window, getattr(args, "steps", 0) or 0, bool(getattr(args, "backward", False)))
     train_steps = int(getattr(args, "train_steps", 0) or 0)
     if train_steps and window.train_panel is not None and window.tabs.isTabEnabled(2):
         window.tabs.setCurrentIndex(2)

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QToolBar
 
+from .compile_progress import no_compiling
 from .expression import ExpressionBar
 
 
@@ -44,11 +45,12 @@ def build_lesson(lesson, mine: bool = False):
     if not callable(build):
         return Built(lesson, module)
     yield f"building the graph of {lesson.path.name}" + (" with your exercise gates…" if mine else "…")
-    if mine:
-        with exercises.mine() as report:
-            output = build()
-    else:
-        output, report = build(), None
+    with no_compiling():  # cold kernels compile in another process meanwhile
+        if mine:
+            with exercises.mine() as report:
+                output = build()
+        else:
+            output, report = build(), None
     yield "laying out the graph…"
     session = GraphSession(output)
     session.layout(session.view(session.default_expanded()))  # Graphviz runs here, not on the GUI thread
