@@ -41,11 +41,10 @@ def beat():
 heartbeat = QTimer(interval=10)
 heartbeat.timeout.connect(beat)
 heartbeat.start()
-def start():
-    window.load_lessons()
+def start():  # as the app does
     window.open_lesson(sys.argv[1], wait=False)
     window.start_warmup()
-QTimer.singleShot(0, start)
+QTimer.singleShot(0, lambda: window.load_lessons(then=start))
 deadline = time.perf_counter() + 600
 while time.perf_counter() < deadline:
     app.processEvents()

@@ -169,13 +169,12 @@ def main(args=None) -> int:
 
     window.show()
 
-    def after_show():
-        window.load_lessons()
+    def after_listing():
         steps, backward = getattr(args, "steps", 0) or 0, bool(getattr(args, "backward", False))
         if open_source(window, args, wait=bool(steps or backward)):  # the build runs on a worker
             take_steps(window, steps, backward)
         QTimer.singleShot(300, window.browser.update_status)
         QTimer.singleShot(800, window.start_warmup)
 
-    QTimer.singleShot(0, after_show)
+    QTimer.singleShot(0, lambda: window.load_lessons(then=after_listing))
     return int(app.exec() or 0)

@@ -381,16 +381,26 @@ class MainWindow(QMainWindow):
         tb.addWidget(self.step_label)
 
     # -- lessons --------------------------------------------------------------------
-    def load_lessons(self):
-        try:
-            from gradgraph import lessons as lessons_module
+    def load_lessons(self, then=None):
+        """List the lessons in the browser; the listing reads every lesson file, so it runs on a
+        worker. Without ``then`` wait for it (event loop running) and return the lessons; with
+        ``then``, return at once and call ``then()`` when the list is shown."""
+        from gradgraph import lessons as lessons_module
 
-            lessons = lessons_module.list_lessons()
-        except Exception as error:
-            self.show_error("listing lessons", error)
-            lessons = []
+        worker = GeneratorWorker(lessons_module.list_lessons, name="list-lessons")
+        worker.returned.connect(self._on_lessons_listed)
+        worker.errored.connect(lambda error: self.show_error("listing lessons", error))
+        if then is not None:
+            worker.finished.connect(then)
+        worker.start()
+        if then is None:
+            self.wait_for(worker)
+        return self.browser.lessons
+
+    def _on_lessons_listed(self, lessons):
         self.browser.populate(lessons)
-        return lessons
+        if self.lesson is not None:
+            self.browser.select_id(self.lesson.id)
 
     def open_lesson(self, key, wait: bool = True) -> bool:
         """Open a lesson by id/slug/Lesson, or any Python file defining ``build()`` by its path.
@@ -882,6 +892,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event):
         self.stop_play()
+        self._build_token += 1  # a build or a check still running is no longer wanted
+        self._gradcheck_token += 1
         if self.train_panel is not None:
             self.train_panel.shutdown()
         if not self.screenshot_mode:

@@ -94,6 +94,15 @@ def test_an_unfinished_exercise_falls_back_and_says_so(app_window):
     assert "the built-in Maximum is used (1 gate(s)): exercise 2.1 is not done yet" in message
 
 
+def test_lessons_are_listed_on_a_worker_and_then_opened(window, qtbot):
+    opened = []
+    lessons = window.load_lessons(then=lambda: opened.append(window.open_lesson("2", wait=False)))
+    assert lessons == [] and window.browser.count() == 0  # returned at once
+    qtbot.waitUntil(lambda: window.session is not None, timeout=10000)
+    assert opened == [True] and window.browser.count() >= 13
+    assert window.browser.currentRow() == 1
+
+
 # -- any file defining build(), reloaded on save ------------------------------------------------
 
 SCRIPT = '''"""# My graph"""
