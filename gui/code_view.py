@@ -146,9 +146,18 @@ class LessonView(QWidget):
         if same_file:  # a reload keeps the student's place
             self.code.verticalScrollBar().setValue(scroll)
         else:  # the docstring is rendered on the left: start at the code
-            self._scroll_to_line(_first_code_line(source))
+            self._scroll_pending = _first_code_line(source)
+            if self.isVisible():  # scrolling lays the whole file out (~50 ms): wait until it is seen
+                self.showEvent(None)
         self._shown_path = path
         self.path_label.setText(str(path) if path else "")
+
+    def showEvent(self, event):
+        if event is not None:
+            super().showEvent(event)
+        line, self._scroll_pending = getattr(self, "_scroll_pending", None), None
+        if line is not None:
+            self._scroll_to_line(line)
 
     def _scroll_to_line(self, line: int):
         block = self.code.document().findBlockByLineNumber(max(0, line - 1))

@@ -41,6 +41,8 @@ def build_lesson(lesson, mine: bool = False):
 
     yield f"loading {lesson.path.name}…"
     module = lessons.load(lesson)
+    if callable(getattr(module, "trainer", None)):
+        from . import training_view  # noqa: F401 - importing it takes ~0.1 s: here, not on the GUI thread
     build = getattr(module, "build", None)
     if not callable(build):
         return Built(lesson, module)

@@ -190,3 +190,14 @@ def test_gui_expr_and_lesson_path_screenshots(tmp_path):
     done = run_gui("--lesson", str(script), "--screenshot", str(tmp_path / "script.png"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "script.png").is_file()
+
+
+def test_the_code_is_scrolled_to_its_first_line_when_the_lesson_tab_is_shown(app_window, qtbot):
+    from gradgraph_gui.code_view import _first_code_line
+
+    assert app_window.open_lesson("12")
+    code = app_window.lesson_view.code
+    first = _first_code_line(code.toPlainText())
+    assert first > 1 and code.verticalScrollBar().value() == 0  # hidden: not laid out yet
+    app_window.tabs.setCurrentWidget(app_window.lesson_view)
+    qtbot.waitUntil(lambda: code.verticalScrollBar().value() == first - 1, timeout=5000)
