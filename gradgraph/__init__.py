@@ -12,7 +12,7 @@ graph/ (stepping, the chain-rule ledger, drawing), kernels/ and ops/conv.py
 """
 # the engine
 from .gate import Gate, unbroadcast
-from .tensor import Tensor, as_tensor, current_scope, maximum, no_grad, scope, topological_order
+from .tensor import Tensor, as_tensor, cat, current_scope, maximum, no_grad, scope, stack, topological_order
 from . import ops, losses
 from .ops.conv import avg_pool2d, conv2d, max_pool2d
 from .gradcheck import GradcheckError, compare_gradients, gradcheck, numerical_gradient, relative_error
@@ -26,7 +26,7 @@ from . import data, nn, optim, train, lessons
 __version__ = "0.1.0"
 
 __all__ = [
-    "Gate", "Tensor", "as_tensor", "current_scope", "maximum", "no_grad", "scope", "topological_order",
+    "Gate", "Tensor", "as_tensor", "cat", "current_scope", "maximum", "no_grad", "scope", "stack", "topological_order",
     "unbroadcast", "ops", "losses", "conv2d", "max_pool2d", "avg_pool2d",
     "GradcheckError", "compare_gradients", "gradcheck", "numerical_gradient", "relative_error",
     "Graph", "Stepper", "data", "nn", "optim", "train", "lessons",

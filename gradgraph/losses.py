@@ -33,15 +33,22 @@ def l1(pred, target) -> Tensor:
 
 def _labels(gate: str, labels, scores: np.ndarray) -> np.ndarray:
     """Validate integer class labels against (N, C) scores."""
+    if scores.ndim != 2:
+        raise ValueError(f"{gate}: scores must be (N, C) for a batch or (C,) for one example, "
+                         f"got shape {scores.shape}")
     labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    if not (np.issubdtype(labels.dtype, np.number) or labels.dtype == bool):
+        raise ValueError(f"{gate}: labels must be integer class indices 0..{scores.shape[1] - 1}, "
+                         f"got {'strings' if labels.dtype.kind in 'USO' else labels.dtype} such as {labels.reshape(-1)[:1].tolist()}")
     if labels.size and not np.all(np.equal(np.mod(labels, 1), 0)):
         raise ValueError(f"{gate}: labels must be integer class indices, got {labels.dtype} values")
     labels = labels.astype(np.int64)
-    if scores.ndim != 2 or labels.shape != (scores.shape[0],):
-        raise ValueError(
-            f"{gate}: scores of shape {scores.shape} need labels of shape ({scores.shape[0] if scores.ndim else '?'},), "
-            f"got labels of shape {labels.shape}"
-        )
+    if labels.shape != (scores.shape[0],):
+        raise ValueError(f"{gate}: scores of shape {scores.shape} need labels of shape ({scores.shape[0]},), "
+                         f"got labels of shape {labels.shape}")
+    if scores.shape[0] == 0:
+        raise ValueError(f"{gate}: the batch is empty (scores of shape {scores.shape}); the mean over 0 examples "
+                         f"is undefined")
     n_classes = scores.shape[1]
     bad = (labels < 0) | (labels >= n_classes)
     if bad.any():
@@ -49,6 +56,17 @@ def _labels(gate: str, labels, scores: np.ndarray) -> np.ndarray:
             f"{gate}: label {labels[bad][0]} is out of range for {n_classes} classes (valid: 0..{n_classes - 1})"
         )
     return labels
+
+
+def _in_unit_interval(gate: str, what: str, values: np.ndarray) -> None:
+    """A ValueError naming the first value outside [0, 1] (NaN included) and where it is."""
+    bad = ~((values >= 0) & (values <= 1))
+    if bad.any():
+        index = np.unravel_index(int(np.argmax(bad.reshape(-1))), values.shape)
+        where = f" at {tuple(int(i) for i in index)}" if values.ndim else ""
+        hint = " (logits? apply sigmoid first)" if what == "probabilities" else ""
+        raise ValueError(f"{gate}: {what} must be in [0, 1]; got {values[index]:.6g}{where}, "
+                         f"{int(bad.sum())} value(s) outside{hint}")
 
 
 class CrossEntropy(Gate):
@@ -126,6 +144,10 @@ class BinaryCrossEntropy(Gate):
     def forward(self, p):
         if self.target.shape != p.shape:
             raise ValueError(f"{self.name}: probabilities have shape {p.shape} but targets have shape {self.target.shape}")
+        if p.size == 0:
+            raise ValueError(f"{self.name}: no probabilities (shape {p.shape}); the mean over 0 values is undefined")
+        _in_unit_interval(self.name, "probabilities", p)
+        _in_unit_interval(self.name, "targets", self.target)
         eps = np.finfo(p.dtype).eps
         self.p = np.clip(p, eps, 1 - eps)
         y = self.target
