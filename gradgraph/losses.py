@@ -70,7 +70,9 @@ def _in_unit_interval(gate: str, what: str, values: np.ndarray) -> None:
 
 
 class CrossEntropy(Gate):
-    """L = -(1/N) Σ_n log softmax(s_n)[y_n];   dL/ds = (softmax(s) - onehot(y)) / N
+    """L = -mean(log softmax(s)[y]);   dL/ds = (p - onehot(y)) / N   with p = softmax(s)
+
+    In full: L = -(1/N) Σ_n log softmax(s_n)[y_n] over the N examples.
 
     The cross-entropy of softmax probabilities with integer labels, using the
     natural log (the slide's 0.89 for the cat example is log base 10; ln gives 2.04).
@@ -99,9 +101,10 @@ class CrossEntropy(Gate):
 
 
 class MulticlassHinge(Gate):
-    """L = (1/N) Σ_n Σ_{j≠y_n} max(0, s_j - s_{y_n} + margin)   (multiclass SVM)
+    """L = mean(sum_j!=y max(0, s_j - s_y + 1));   dL/ds_j = [m_j > 0]/N, dL/ds_y = -count/N   (multiclass SVM)
 
-    dL/ds_j = [margin_j > 0] / N for j ≠ y;  dL/ds_y = -(number of positive margins) / N
+    In full: L = (1/N) Σ_n Σ_{j≠y_n} max(0, m_j) with margins m_j = s_j - s_{y_n} + margin (1 by
+    default); each positive margin sends 1/N to s_j and -1/N to s_y (``count`` of them in all).
     """
 
     symbol, short, formula = "SVM", "hinge", "L = mean(sum_j!=y max(0, s_j - s_y + 1))"
@@ -129,7 +132,9 @@ class MulticlassHinge(Gate):
 
 
 class BinaryCrossEntropy(Gate):
-    """J = -(1/n) Σ (y log p + (1 - y) log(1 - p));   dJ/dp = (p - y) / (p (1 - p)) / n
+    """J = -mean(y log p + (1-y) log(1-p));   dJ/dp = (p - y) / (p(1-p)) / n
+
+    In full: J = -(1/n) Σ (y log p + (1 - y) log(1 - p)) over the n elements.
 
     ``p`` is clipped to [ε, 1 - ε] inside the logs so that a confident wrong
     prediction gives a large finite loss instead of infinity.

@@ -246,7 +246,7 @@ class Flatten(Module):
 
 
 class InvertedDropout(Gate):
-    """z = x · m / (1 - p),  m ~ Bernoulli(1 - p) per element;   dz/dx = m / (1 - p)
+    """z = x * m / (1 - p),  m ~ Bernoulli(1 - p) per element;   dz/dx = m / (1 - p)
 
     Each element is dropped (zeroed) with probability ``p``; the survivors are
     scaled by 1/(1 - p) so the expected value is unchanged and inference needs

@@ -62,7 +62,7 @@ class Multiply(_Binary):
 
 
 class Divide(_Binary):
-    """z = x / y;   dz/dx = 1/y,  dz/dy = -x/y²"""
+    """z = x / y;   dz/dx = 1/y,  dz/dy = -x/y^2"""
 
     symbol, short, formula, local = "/", "div", "z = x / y", ("dz/dx = 1/y", "dz/dy = -x/y^2")
 
@@ -255,7 +255,7 @@ class Clamp(Gate):
 
 
 class LeakyReLU(Gate):
-    """z = x if x > 0 else αx;   dz/dx = 1 if x > 0 else α"""
+    """z = x if x > 0 else alpha x;   dz/dx = 1 if x > 0 else alpha"""
 
     symbol, short, local = "lrelu", "leaky_relu", ("dz/dx = 1 if x > 0 else alpha",)
 
@@ -273,7 +273,7 @@ class LeakyReLU(Gate):
 
 
 class Sigmoid(Gate):
-    """σ(x) = 1 / (1 + e^-x);   dσ/dx = (1 - σ) σ
+    """z = 1 / (1 + e^-x);   dz/dx = (1 - z) z   (the sigmoid σ(x), with dσ/dx = (1 - σ) σ)
 
     Computed without overflow: for x < 0 as e^x / (1 + e^x).
     """
@@ -292,7 +292,7 @@ class Sigmoid(Gate):
 
 
 class Tanh(Gate):
-    """z = tanh x;   dz/dx = 1 - z²"""
+    """z = tanh x;   dz/dx = 1 - z^2"""
 
     symbol, short, formula, local = "tanh", "tanh", "z = tanh x", ("dz/dx = 1 - z^2",)
 

@@ -122,7 +122,7 @@ class Min(Max):
 
 
 class LogSumExp(_Reduction):
-    """z = log Σ_i e^{x_i};   dz/dx_i = e^{x_i} / Σ_j e^{x_j} = softmax(x)_i
+    """z = log Σ_i e^{x_i};   dz/dx_i = softmax(x)_i = e^{x_i} / Σ_j e^{x_j}
 
     Stable: log Σ e^x = m + log Σ e^(x - m) with m = max x, so no e^x overflows.
     """

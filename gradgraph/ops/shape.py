@@ -8,7 +8,7 @@ from .reduce import normalize_axes
 
 
 class MatMul(Gate):
-    """Z = X @ W;   dL/dX = d_out @ Wᵀ,  dL/dW = Xᵀ @ d_out
+    """Z = X @ W;   dZ/dX: d_out @ W^T,  dZ/dW: X^T @ d_out   (dL/dX = d_out @ Wᵀ, dL/dW = Xᵀ @ d_out)
 
     The gradients have the shapes of the operands (that is how to remember
     which side the transpose goes). A 1-d X is one row, a 1-d W one column,
@@ -89,7 +89,7 @@ class Transpose(Gate):
 
 
 class Index(Gate):
-    """Z = X[i];   dL/dX = zeros with d_out added back at the picked positions"""
+    """Z = X[i];   dL/dX = zeros, d_out added at i   (repeated positions add up)"""
 
     symbol, short, formula, local = "[]", "index", "Z = X[i]", ("dL/dX = zeros, d_out added at i",)
 
@@ -113,7 +113,7 @@ class Index(Gate):
 
 
 class Concatenate(Gate):
-    """Z = [X₁, X₂, …] joined along ``axis``;   dL/dX_k = the slice of d_out where X_k went"""
+    """Z = [X_1, X_2, ...] along axis;   dL/dX_k = d_out[slice k]   (the slice where X_k went)"""
 
     symbol, short, formula, local = "cat", "cat", "Z = [X_1, X_2, ...] along axis", ("dL/dX_k = d_out[slice k]",)
 
