@@ -12,8 +12,10 @@ end reads the same numbers::
     inspect.decision_boundary(model, points)  # a grid of predicted classes over 2-d inputs
     inspect.saliency(model, image, label)     # |d score / d pixel|
 
-Each function runs the model in eval mode (Dropout off) without recording a
-graph, and puts the model back in the mode it was in.
+Each function runs the model in eval mode (Dropout off), and puts the model
+back in the mode it was in; all but :func:`saliency` record no graph. The
+model's matrix products run on one BLAS thread, leaving the cores to the
+convolution kernels (see :mod:`gradgraph.blas`).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .blas import limit_blas_threads
 from .nn import Conv2d, Linear, Module
 from .tensor import Tensor, no_grad
 
@@ -32,12 +35,13 @@ __all__ = ["Boundary", "confusion_matrix", "conv_layers", "decision_boundary", "
 
 @contextlib.contextmanager
 def evaluating(model):
-    """Run the block with ``model`` in eval mode; its previous mode comes back afterwards."""
+    """Run the block with ``model`` in eval mode (and one BLAS thread); its previous mode comes back afterwards."""
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
     try:
-        yield model
+        with limit_blas_threads(1):
+            yield model
     finally:
         if hasattr(model, "train"):
             model.train(was_training)

@@ -71,6 +71,7 @@ import numpy as np
 
 import gradgraph as gg
 from gradgraph import nn
+from gradgraph.blas import limit_blas_threads
 
 SUMMARY = "Saliency (input gradients), class activation maps, and dreaming by gradient ascent on the input."
 
@@ -157,7 +158,7 @@ def dream(model, label, steps=60, lr=0.5, decay=0.05, blur_every=4, start=None, 
     x = np.zeros((1, 1, 28, 28), np.float32) if start is None else np.array(start, np.float32).reshape(1, 1, 28, 28)
     x = x + rng.normal(0, 0.01, size=x.shape).astype(np.float32)
     scores = []
-    with frozen(model):
+    with frozen(model), limit_blas_threads(1):  # leave both cores to the conv kernels (gradgraph/blas.py)
         for step in range(steps):
             t = gg.Tensor(x, name="image")
             score = model(t)[0, int(label)]
