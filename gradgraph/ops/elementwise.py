@@ -170,7 +170,10 @@ class Log(Gate):
         return np.log(x)
 
     def backward(self, d_out):
-        return (_nan_where_undefined(d_out / self.x, self.x < 0),)
+        d_x = d_out / self.x
+        if np.any(self.x < 0):  # ln x is NaN there, and so is its gradient (1/x alone would look finite)
+            d_x = np.where(self.x < 0, d_x.dtype.type(np.nan), d_x)
+        return (d_x,)
 
 
 class Sqrt(Gate):
@@ -185,13 +188,6 @@ class Sqrt(Gate):
     def backward(self, d_out):
         with np.errstate(divide="ignore"):
             return (d_out / (2 * self.z),)  # √ of a negative is NaN, and so is 1 / (2 NaN)
-
-
-def _nan_where_undefined(grad, undefined):
-    """``grad`` with NaN where the function was not defined (its value was NaN)."""
-    if not np.any(undefined):
-        return grad
-    return np.where(undefined, np.nan, grad).astype(np.result_type(grad), copy=False)
 
 
 class Abs(Gate):
