@@ -350,8 +350,10 @@ class Tensor:
         """Indices of the largest values (int64, no gradient); over all elements when ``axis`` is None."""
         if axis is None:
             return Tensor._constant(np.argmax(self.data))
-        (axis,) = ops.normalize_axes(axis, self.shape, "argmax") or (None,)
-        return Tensor._constant(np.argmax(self.data, axis=axis, keepdims=keepdims))
+        axes = ops.normalize_axes(axis, self.shape, "argmax")
+        if len(axes) > 1:
+            raise ValueError(f"argmax: one axis at a time, got {axis}")
+        return Tensor._constant(np.argmax(self.data, axis=axes[0] if axes else None, keepdims=keepdims))
 
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):

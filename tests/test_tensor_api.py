@@ -239,6 +239,11 @@ def test_argmax_clamp_min_var_std_logsumexp():
     x = gg.Tensor(data)
     assert x.argmax().item() == 3 and x.argmax(1).data.tolist() == [1, 0]
     assert x.argmax(axis=0).data.dtype == np.int64 and not x.argmax(0).requires_grad
+    assert x.argmax([1]).data.tolist() == [1, 0] and x.argmax(1, keepdims=True).shape == (2, 1)
+    with pytest.raises(ValueError, match="one axis at a time"):
+        x.argmax((0, 1))
+    with pytest.raises(ValueError, match="argmax: axis 2 is out of range"):
+        x.argmax(2)
     assert x.clamp(2, 5).data.tolist() == [[2, 5, 3], [5, 2, 2]]
     assert x.clamp(hi=2).data.max() == 2 and x.clamp(lo=6).data.min() == 6
     assert x.min(axis=1).data.tolist() == [1, 2]
