@@ -66,7 +66,7 @@ def test_a_wrong_backward_shows_in_the_lessons_numbers_and_the_gradcheck(lessons
     out, report = gg.lessons.build_with_report(1, mine=True)
     assert "your Multiply (exercise 1.1, FAILS its check) is used: 1 gate(s)" in report.lines()
     assert float(grads(out)["x"]) == 3  # the swapped multiply sends z's value back: 3, not -4
-    check = gg.Graph(gg.lessons.build(1, mine=True)).gradcheck()
+    check = gg.Graph(gg.lessons.build_with_report(1, mine=True)[0]).gradcheck()
     assert not check.ok and check.suspects == ["f"]
     builtin = gg.Graph(gg.lessons.build(1)).gradcheck()
     assert builtin.ok
