@@ -527,7 +527,17 @@ class MainWindow(QMainWindow):
         self.build_ok = False
         what = "failed to load" if phase.startswith("loading") else "build() raised"
         where = f"lesson {lesson.id} ({lesson.path.name}) {what}" if lesson.number else f"{lesson.path.name}: {what}"
-        self.show_error(where, error, student_first(error, lesson.path))
+        self.show_error(where, error, student_first(error, *self.student_files()))
+
+    def student_files(self) -> list:
+        """The files the student wrote that the open graph runs: the lesson or script, and with
+        "use my exercise gates" the exercise files (an error shows their frames first)."""
+        files = [self.lesson.path] if self.lesson is not None else []
+        if self.mine:
+            from gradgraph import exercises
+
+            files += [e.stub for e in exercises.list_exercises() if e.replaces]
+        return files
 
     def set_mine(self, on: bool) -> None:
         """Build lessons with the student's exercise gates (or the built-in ones again)."""
@@ -606,7 +616,7 @@ class MainWindow(QMainWindow):
                 s.to_backward()
         except Exception as error:
             self.stop_play()
-            self.show_error(f"step ({what})", error)
+            self.show_error(f"step ({what})", error, student_first(error, *self.student_files()))
 
     def _on_step(self, *event):
         """Stepper callback: update item state only (no re-layout)."""

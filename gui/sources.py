@@ -59,24 +59,23 @@ def build_lesson(lesson, mine: bool = False):
     return Built(lesson, module, session, report)
 
 
-def student_first(error: BaseException, path) -> str:
-    """The traceback of ``error`` with the frames in the student's file ``path`` first.
+def student_first(error: BaseException, *paths) -> str:
+    """The traceback of ``error`` with the frames in the student's files ``paths`` first.
 
-    A lesson or a script fails somewhere deep in the engine more often than on its
-    own line; the student needs their own line first, the engine's frames after.
+    A lesson, a script or an exercise gate fails somewhere deep in the engine more
+    often than on its own line; the student needs their own line first, the
+    engine's frames after.
     """
-    frames = traceback.extract_tb(error.__traceback__)
     full = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    if path is None:
-        return full
-    path = Path(path).resolve()
-    mine = [f for f in frames if Path(f.filename).resolve() == path]
-    if not mine and isinstance(error, SyntaxError) and error.filename:
-        if Path(error.filename).resolve() == path:
-            return f"{path.name}, line {error.lineno}: {error.msg}\n    {(error.text or '').strip()}\n\n{full}"
+    files = {Path(p).resolve() for p in paths if p is not None}
+    if isinstance(error, SyntaxError) and error.filename and Path(error.filename).resolve() in files:
+        name = Path(error.filename).name
+        return f"{name}, line {error.lineno}: {error.msg}\n    {(error.text or '').strip()}\n\n{full}"
+    mine = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename).resolve() in files]
     if not mine:
         return full
-    head = "".join(f"{path.name}, line {f.lineno}, in {f.name}\n    {(f.line or '').strip()}\n" for f in mine)
+    head = "".join(f"{Path(f.filename).name}, line {f.lineno}, in {f.name}\n    {(f.line or '').strip()}\n"
+                   for f in mine)
     return f"In your file:\n{head}\n{type(error).__name__}: {error}\n\nThe whole traceback:\n{full}"
 
 

@@ -86,6 +86,20 @@ def test_the_toggle_rebuilds_with_the_students_gates_and_gradcheck_blames_them(a
     assert grad_of(app_window.session, "x") == -4
 
 
+def test_an_error_in_the_students_gate_shows_their_line_first(app_window, lessons_copy):
+    lessons_copy("1.1", "return d_out * self.y, d_out * self.x / self.missing")
+    app_window.set_mine(True)
+    assert app_window.open_lesson("1")
+    app_window.session.to_backward()
+    while app_window.errors.count == 0 and app_window.session.position < app_window.session.length:
+        app_window._do("step")
+    lines = app_window.errors.text.toPlainText().splitlines()
+    assert lines[0] == "In your file:" and lines[1].startswith("ex01_1_multiply.py, line ")
+    assert lines[1].endswith(", in backward")
+    assert lines[2] == "    return d_out * self.y, d_out * self.x / self.missing"
+    assert "AttributeError" in app_window.errors.summary.text()
+
+
 def test_an_unfinished_exercise_falls_back_and_says_so(app_window):
     app_window.set_mine(True)  # no lesson open yet: nothing to rebuild
     assert app_window.builder is None
