@@ -39,17 +39,22 @@ A full run gives (final epoch, or the restored best epoch for early stopping;
 "gap" = validation loss − training loss, both measured in eval mode on the
 plain images):
 
-| remedy         | train loss | val loss | gap  | val accuracy |
-|----------------|-----------:|---------:|-----:|-------------:|
-| none           | 0.03       | 1.03     | 1.00 | 77%          |
-| dropout 0.5    | 0.12       | 0.77     | 0.65 | 78%          |
-| weight decay   | 0.13       | 0.75     | 0.62 | 78%          |
-| early stopping | 0.28       | 0.65     | 0.37 | 77%          |
-| augmentation   | 0.42       | 0.58     | 0.16 | 79%          |
+| remedy         | epochs | train loss | val loss | gap  | val accuracy |
+|----------------|-------:|-----------:|---------:|-----:|-------------:|
+| none           | 40     | 0.005      | 1.02     | 1.01 | 79.8%        |
+| dropout 0.5    | 40     | 0.18       | 0.64     | 0.46 | 79.3%        |
+| weight decay   | 40     | 0.34       | 0.73     | 0.40 | 73.6%        |
+| early stopping | 18     | 0.26       | 0.64     | 0.38 | 78.5%        |
+| augmentation   | 40     | 0.25       | 0.64     | 0.39 | 77.9%        |
 
-Each closes part of the gap; the validation *accuracy* moves less than the
-loss, because overfitting first makes the network over-confident on the
-images it gets wrong. `run()` prints the numbers of your run.
+Without a remedy the network gets all 600 training images right (training
+loss 0.005) and the validation loss, lowest (0.64) in epoch 13, climbs back
+to 1.02. Every remedy keeps the validation loss near its best and cuts the gap
+by more than half. The validation *accuracy* hardly moves: overfitting first
+makes the network over-confident on the images it gets wrong, which the loss
+punishes and the accuracy does not see. Weight decay at this strength
+(`weight_decay=0.02`) also costs accuracy: λ is a hyperparameter, chosen on
+the validation set. `run()` prints the numbers of your run.
 
 ## Train mode and eval mode
 
