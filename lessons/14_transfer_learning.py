@@ -101,8 +101,9 @@ import numpy as np
 import gradgraph as gg
 from gradgraph import nn
 
-SUMMARY = ("Transfer learning: pretrain LeNet on 5 Fashion-MNIST classes, freeze the conv layers, new head "
-           "(or global average pooling) for 5 other classes, fine-tune; vs training from scratch per label count.")
+SUMMARY = ('transfer learning: pretrain LeNet on 5 Fashion-MNIST classes, freeze the conv layers, train a new '
+           'head (or global average pooling) on 5 other classes, fine-tune; vs training from scratch per label '
+           'count.')
 
 TASK_A = (0, 1, 2, 3, 4)
 TASK_B = (5, 6, 7, 8, 9)

@@ -84,8 +84,8 @@ import numpy as np
 import gradgraph as gg
 from gradgraph import nn
 
-SUMMARY = ("Overfitting shown with numbers: train/val gap on a small subset, then dropout, weight decay "
-           "(L2), early stopping and data augmentation each measured; train/eval mode; shuffling each epoch.")
+SUMMARY = ('overfitting and regularization, measured: the train/val gap on a small subset, then dropout, weight '
+           'decay (L2), early stopping and data augmentation; train/eval mode; shuffling each epoch.')
 
 REMEDIES = {
     "none": {},

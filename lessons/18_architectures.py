@@ -109,9 +109,8 @@ import gradgraph as gg
 from gradgraph import nn
 from gradgraph.ops.conv import output_size
 
-SUMMARY = ("Named architectures LeNet-5, AlexNet, VGG-16, GoogLeNet (inception, 1x1, GAP), ResNet as tables of "
-           "layers, output sizes, parameters and multiply-adds computed from their shapes; residual vs plain "
-           "gradient flow in a 50-layer network.")
+SUMMARY = ('named architectures LeNet-5, AlexNet, VGG-16, GoogLeNet, ResNet: layers, output sizes, parameters '
+           'and multiply-adds computed from their shapes; residual vs plain gradient flow.')
 
 KINDS = ("residual", "plain")
 

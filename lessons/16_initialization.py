@@ -104,9 +104,9 @@ import gradgraph as gg
 from gradgraph import nn
 
 EXERCISES = ["16.1"]
-SUMMARY = ("Initialization (zero-init symmetry and constant loss; gradient norms through 10 layers for "
-           "too small/too large/Xavier/Kaiming), learning-rate schedules (step, exponential decay), "
-           "local minima and saddle points with momentum.")
+SUMMARY = ('initialization (zero-init symmetry and constant loss; too small, too large, Xavier, Kaiming: '
+           'gradient norms through depth), learning-rate schedules (step, exponential decay), local minima and '
+           'saddle points.')
 
 INITS = {
     "zeros": lambda fan_in, fan_out: 0.0,
