@@ -82,7 +82,9 @@ the network is **memorizing** the training set. Remedies: more data (or
 **dropout** (`LeNet5(dropout=0.5)`: during training, randomly zero half of the
 fully connected activations, so no unit can rely on any other), and **early
 stopping** (`trainer(patience=2)`: stop when the validation loss has not
-improved for 2 epochs and restore the best weights).
+improved for 2 epochs and restore the best weights). `trainer(augment="shift")`
+trains on randomly shifted copies (`gg.data.augment`). Lesson 15 measures
+each remedy.
 
 ## Reading the results
 
@@ -143,8 +145,9 @@ def load(dataset="fashion-mnist-starter", split="train", limit=None):
 
 def trainer(quick=False, *, dataset="fashion-mnist-starter", epochs=None, batch_size=64, lr=1e-3,
             optimizer="adam", activation="relu", pool="max", dropout=0.0, patience=None, limit=None,
-            val_fraction=0.1, seed=0, **options):
-    """LeNet-5 with a validation split; quick: 300 training images and 1 epoch."""
+            val_fraction=0.1, augment="none", seed=0, **options):
+    """LeNet-5 with a validation split; quick: 300 training images and 1 epoch. ``augment``: random
+    changes to the training images (``gg.data.AUGMENTS``: shift, flip, rotate, noise, ...; lesson 15)."""
     limit = limit if limit is not None else (300 if quick else None)
     x, y = load(dataset, "train", limit)
     (x_train, y_train), (x_val, y_val) = gg.data.train_val_split(x, y, val_fraction, seed=seed)
@@ -152,7 +155,7 @@ def trainer(quick=False, *, dataset="fashion-mnist-starter", epochs=None, batch_
     opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
     return gg.train.Trainer(model, opt, (x_train, y_train), (x_val, y_val),
                             epochs=epochs or (1 if quick else 3), batch_size=batch_size, patience=patience,
-                            seed=seed, config={"dataset": dataset}, **options)
+                            seed=seed, augment=augment, config={"dataset": dataset}, **options)
 
 
 _trained = {}

@@ -113,7 +113,7 @@ def trainer(quick=False, *, epochs=None, batch_size=32, lr=1e-3, limit=None, dro
     model = nn.LeNet5(dropout=dropout, rng=seed)
     opt = gg.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     return gg.train.Trainer(model, opt, (x, y), val, epochs=epochs or (12 if quick else 40), batch_size=batch_size,
-                            patience=patience, augment=None if augment == "none" else augment, seed=seed,
+                            patience=patience, augment=augment, seed=seed,
                             **options)
 
 

@@ -131,3 +131,21 @@ def test_class_activation_map_sits_over_the_cells_receptive_fields(lesson):
     cam = np.zeros((10, 10))
     cam[9, 9] = 1.0                                   # the last cell: pixel 22.5 and the border beyond it
     assert looking.cam_to_image(cam)[23:, 23:].min() == 1.0 and looking.cam_to_image(cam)[20, 20] == 0
+
+
+def test_the_example_lesson_in_the_teachers_guide_works(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from gradgraph import export
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "writing_lessons.md").read_text()
+    source = guide.split("## The protocol")[1].split("```python\n")[1].split("```")[0]
+    (tmp_path / "21_my_topic.py").write_text(source)
+    monkeypatch.setenv(lessons.LESSONS_ENV, str(tmp_path))
+    (listed,) = lessons.list_lessons()
+    assert listed.title.startswith("21. ") and listed.summary.startswith("one line") and listed.exercises == ("7.1",)
+    module = lessons.load(21)
+    assert module.run(quick=True) == {"f": -12.0}
+    assert len(module.figures(quick=True)) == 1
+    assert isinstance(module.trainer(quick=True), gg.train.Trainer)
+    assert export.export_lesson(21, frames_dir=tmp_path / "frames")["frames"] == len(gg.Graph(module.build()).stepper())
