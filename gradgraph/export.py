@@ -62,38 +62,44 @@ def _positions(view):
 
 
 class _Geometry:
-    """Box positions and edge polylines to draw: the layout as it is, or folded into ``rows`` bands
-    (a long chain such as LeNet's layers would otherwise be too small to read on a slide)."""
+    """Box positions and edge polylines to draw: the layout as it is, or cut into ``rows`` bands of
+    columns stacked top to bottom (a long chain such as LeNet's layers would otherwise be too small
+    to read on a slide). Each band keeps its own height; edges between bands run along the gap."""
 
     def __init__(self, lay, rows: int = 1, gap: float = 40.0):
         from .graph.layout import Box
 
-        self.boxes, self.routes = {}, []
-        bands = {}
         step = lay.width / rows
-        for name, box in lay.boxes.items():
-            band = min(rows - 1, int((box.x + box.w / 2) / step)) if rows > 1 else 0
-            bands[name] = band
-        offsets = [min((lay.boxes[n].x for n, b in bands.items() if b == k), default=0.0) for k in range(rows)]
-        if rows == 1:
-            offsets = [0.0]
-        for name, box in lay.boxes.items():
-            k = bands[name]
-            self.boxes[name] = Box(name, box.x - offsets[k], box.y + k * (lay.height + gap), box.w, box.h)
+        band = {name: min(rows - 1, int((box.x + box.w / 2) / step)) for name, box in lay.boxes.items()}
+        inside = [r for r in lay.routes if band[r.source] == band[r.target]]
+        dx, dy, bottoms, top = [], [], [], 0.0
+        for k in range(rows):
+            names = [n for n, b in band.items() if b == k]
+            ys = [lay.boxes[n].y for n in names] + [p[1] for r in inside if band[r.source] == k for p in r.points]
+            ends = [lay.boxes[n].y + lay.boxes[n].h for n in names] + \
+                [p[1] for r in inside if band[r.source] == k for p in r.points]
+            low, high = (min(ys), max(ends)) if names else (0.0, 0.0)
+            dx.append(min((lay.boxes[n].x for n in names), default=0.0) if rows > 1 else 0.0)
+            dy.append(top - low if rows > 1 else 0.0)
+            bottoms.append(top + high - low)
+            top += high - low + gap
+        self.boxes = {name: Box(name, box.x - dx[band[name]], box.y + dy[band[name]], box.w, box.h)
+                      for name, box in lay.boxes.items()}
+        self.routes = []
         for route in lay.routes:
-            a, b = bands[route.source], bands[route.target]
+            a, b = band[route.source], band[route.target]
             if a == b:
-                shift = np.array([offsets[a], -a * (lay.height + gap)])
-                points = np.array(route.points, dtype=float) - shift
-            else:   # across a fold: out to the right, back along the gap between the rows, in from the left
+                points = np.array(route.points, dtype=float) + np.array([-dx[a], dy[a]])
+            else:   # across a fold: out to the right, back along the gap below the band, in from the left
                 s, t = self.boxes[route.source], self.boxes[route.target]
-                between = (a + 1) * (lay.height + gap) - gap / 2
+                between = bottoms[a] + gap / 2
                 points = np.array([[s.x + s.w, s.y + s.h / 2], [s.x + s.w + 12, s.y + s.h / 2],
                                    [s.x + s.w + 12, between], [t.x - 12, between],
                                    [t.x - 12, t.y + t.h / 2], [t.x, t.y + t.h / 2]])
             self.routes.append((route.index, route.target, points))
-        self.width = max(box.x + box.w for box in self.boxes.values()) + (12 if rows > 1 else 0)
-        self.height = max(box.y + box.h for box in self.boxes.values())
+        self.width = max(max(box.x + box.w for box in self.boxes.values()) + (12 if rows > 1 else 0),
+                         lay.width if rows == 1 else 0)
+        self.height = max(max(box.y + box.h for box in self.boxes.values()), lay.height if rows == 1 else 0)
 
 
 def _node_lines(stepper, box):
@@ -172,7 +178,7 @@ def _draw(stepper, view, lay, title: str, width_px: int):
     graph_w, graph_h = lay.width + 2 * margin, lay.height + 2 * margin
     width_in = max(width_px, MIN_WIDTH) / DPI
     graph_in = min(width_in * graph_h / graph_w, MAX_GRAPH_HEIGHT)   # the graph's height on the page
-    header_in, caption_in = 0.7, 1.6
+    header_in, caption_in = 0.95, 1.6
     fig = Figure(figsize=(width_in, header_in + graph_in + caption_in), dpi=DPI, facecolor=BACKGROUND)
     total = header_in + graph_in + caption_in
     ax = fig.add_axes((0.01, caption_in / total, 0.98, graph_in / total))
@@ -220,9 +226,9 @@ def _draw(stepper, view, lay, title: str, width_px: int):
                     va="center", fontsize=size, fontweight=weight, color=colour, zorder=3, family="DejaVu Sans")
 
     position = f"step {stepper.position}/{len(stepper)} · {stepper.phase} pass"
-    fig.text(0.015, 1 - 0.5 * header_in / total, title, fontsize=17, fontweight="bold", va="center",
-             color="#0f172a")
-    fig.text(0.985, 1 - 0.5 * header_in / total, position, fontsize=15, va="center", ha="right",
+    fig.text(0.015, 1 - 0.3 * header_in / total, _cut(title, int(width_in * DPI / 12)), fontsize=17,
+             fontweight="bold", va="center", color="#0f172a")
+    fig.text(0.015, 1 - 0.75 * header_in / total, position, fontsize=14, va="center", ha="left",
              color=GRAD_TEXT if stepper.phase == "backward" else VALUE_TEXT)
     columns = int(width_in * DPI / 12.5)   # characters per line: 15-pt text, 13-pt monospace a little more
     caption = _caption(stepper)
