@@ -55,6 +55,23 @@ cannot describe a class that comes in several shapes (lesson 6's three modes).
   not among the five highest scores. With 10 classes top-5 is easy; `run()`
   prints it anyway, with the top-1 error.
 
+## What a full run measures
+
+On Fashion-MNIST (60,000 training images, 2,000 test images):
+
+| model                                  | test accuracy                 | notes                          |
+|----------------------------------------|-------------------------------|--------------------------------|
+| logistic regression, boot vs sneaker   | 96.1% (2 classes)             | BCE 0.693 = ln 2 → 0.111       |
+| kNN on pixels, k = 1 / 3 / 5 / 9       | 84.6% / 85.2% / 85.9% / 85.5% | 3 to 14 ms per test image      |
+| linear classifier (7,850 parameters)   | 84.3%, top-5 error 0.4%       | shirt precision 55%            |
+| LeNet-5 (lesson 12, 61,706 parameters) | about 90%                     | after a few epochs             |
+
+kNN is as accurate as the linear classifier here but has to keep all 60,000
+images (47 million numbers) and compare with each of them for every
+prediction; the linear classifier keeps 7,850 numbers and needs one matrix
+product. The hardest classes are the tops (shirt, pullover, T-shirt, coat),
+which the precision and recall columns of `run()` show.
+
 ## 5. Template matching, and convolution
 
 To *find* a pattern in a larger image, slide the template over it and compute

@@ -330,7 +330,7 @@ def gradient_flow(kind, depth=50, steps=300):
 def build():
     """One residual block out = x + W2 relu(W1 x): the add gate sends the gradient down both paths."""
     x = gg.Tensor([[1.0, -2.0]], name="x")
-    w1 = gg.Tensor([[0.5, -1.0], [1.0, 0.5]], name="W1")
+    w1 = gg.Tensor([[1.0, 0.5], [-0.5, 1.0]], name="W1")
     w2 = gg.Tensor([[0.2, 0.1], [-0.3, 0.4]], name="W2")
     h = (x @ w1).relu()
     h.name = "h"
