@@ -64,13 +64,13 @@ On Fashion-MNIST (60,000 training images, 2,000 test images):
 | logistic regression, boot vs sneaker   | 96.1% (2 classes)             | BCE 0.693 = ln 2 → 0.111       |
 | kNN on pixels, k = 1 / 3 / 5 / 9       | 84.6% / 85.2% / 85.9% / 85.5% | 3 to 14 ms per test image      |
 | linear classifier (7,850 parameters)   | 84.3%, top-5 error 0.4%       | shirt precision 55%            |
-| LeNet-5 (lesson 12, 61,706 parameters) | about 90%                     | after a few epochs             |
 
 kNN is as accurate as the linear classifier here but has to keep all 60,000
 images (47 million numbers) and compare with each of them for every
 prediction; the linear classifier keeps 7,850 numbers and needs one matrix
 product. The hardest classes are the tops (shirt, pullover, T-shirt, coat),
-which the precision and recall columns of `run()` show.
+which the precision and recall columns of `run()` show. A CNN that learns
+its own features does better (lessons 12 and 14).
 
 ## 5. Template matching, and convolution
 
