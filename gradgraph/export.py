@@ -39,6 +39,9 @@ MIN_WIDTH = 600
 DPI = 100
 #: Graphs with more nodes than this are drawn one box per layer (when they have layers).
 GROUP_ABOVE = 16
+#: Fold a graph into more rows while its boxes would be drawn smaller than this (page points per layout point).
+MIN_SCALE = 0.8
+MAX_GRAPH_HEIGHT = 7.0   # inches
 
 # The app's palette (gui/graph_view.py), so exported frames look like the screen.
 KIND_FILL = {"input": "#dbeafe", "parameter": "#ede9fe", "constant": "#f1f5f9", "intermediate": "#ffffff"}
@@ -139,10 +142,6 @@ def _caption(stepper) -> list:
     return lines
 
 
-#: Fold a graph into more rows while its boxes would be drawn smaller than this (page points per layout point).
-MIN_SCALE = 0.8
-
-
 def _fold(lay, width_px: int):
     """The geometry with the fewest rows (at most 4) whose boxes are drawn at MIN_SCALE or larger;
     failing that, the one that draws them largest."""
@@ -161,9 +160,6 @@ def _scale(geometry, width_px: int, margin: float = 24.0) -> float:
     graph_w, graph_h = geometry.width + 2 * margin, geometry.height + 2 * margin
     graph_in = min(width_in * graph_h / graph_w, MAX_GRAPH_HEIGHT)
     return min(0.98 * width_in * 72 / graph_w, graph_in * 72 / graph_h)
-
-
-MAX_GRAPH_HEIGHT = 7.0   # inches
 
 
 def _draw(stepper, view, lay, title: str, width_px: int):

@@ -452,7 +452,7 @@ SEEN = {}
 
 
 def trainer(quick=False, *, dataset="xor", epochs=None, batch_size=8, lr=0.1, optimizer="sgd",
-            patience=None, limit=None, dropout=0.0):
+            patience=None, limit=None, dropout=0.0, augment="none"):
     SEEN.update(patience=patience, limit=limit)
     x, y = data.xor(40)
     model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 2))
@@ -515,31 +515,16 @@ def test_no_screen_falls_back_to_the_terminal_lesson(monkeypatch, capsys):
     assert "f = q * z = -12" in out.out
 
 
-AUGMENT_LESSON = '''"""# 93. Augment option"""
-import gradgraph as gg
-SUMMARY = "a lesson whose trainer takes augment"
-def build():
-    return gg.Tensor(1.0, name="x") * 2.0
-def run(quick=False):
-    return {}
-def trainer(quick=False, *, epochs=None, batch_size=16, lr=0.1, augment="none"):
-    from gradgraph import data, nn, optim
-    from gradgraph.train import Trainer
-    x, y = data.xor(40)
-    model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 2))
-    return Trainer(model, optim.SGD(model.parameters(), lr=lr), (x, y), epochs=1, batch_size=batch_size)
-'''
-
 
 def test_augment_option_offers_the_named_augmentations(window, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QComboBox
 
     from gradgraph.data import AUGMENTS
 
-    (tmp_path / "93_augment.py").write_text(AUGMENT_LESSON)
+    (tmp_path / "92_options.py").write_text(OPTIONS_LESSON)
     monkeypatch.setenv(lessons_module.LESSONS_ENV, str(tmp_path))
     window.load_lessons()
-    assert window.open_lesson("93")
+    assert window.open_lesson("92")
     panel = window.train_panel
     assert "augment" in panel.extras and panel.options()["augment"] == "none"
     combos = [w for w in panel.findChildren(QComboBox) if w.findText("shift") >= 0]
