@@ -34,7 +34,7 @@ def test_substitute_gates_redirects_construction_inside_the_block_only():
     assert type(builtin.gate) is gg.ops.Multiply and type(after.gate) is gg.ops.Multiply
 
 
-@pytest.mark.parametrize("lesson", [1, 2, 3, 5, 8, 10, 11])
+@pytest.mark.parametrize("lesson", [1, 2, 3, 5, 8, 9, 10, 11])
 def test_the_reference_solutions_give_every_lesson_the_same_numbers(lesson):
     """mine() with the solutions swaps every exercise gate the lesson uses, and nothing changes."""
     module = gg.lessons.load(lesson)
