@@ -253,6 +253,10 @@ def cli_run(args) -> int:
         print(error, file=sys.stderr)
         return 2
     module = load(lesson)
+    if not callable(getattr(module, "run", None)):  # a script of one's own may have only build()
+        print(f"{lesson.path.name} has no run() function to run in the terminal; "
+              f"`gradgraph walk {args.id}` steps through its build()", file=sys.stderr)
+        return 2
     module.run(quick=bool(getattr(args, "quick", False)))
     return 0
 
