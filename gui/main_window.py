@@ -494,8 +494,8 @@ class MainWindow(QMainWindow):
         return True
 
     def wait_for(self, worker) -> None:
-        """Run the event loop until ``worker`` has finished (the window stays responsive)."""
-        if worker.is_finished:
+        """Run the event loop until ``worker`` (if any) has finished (the window stays responsive)."""
+        if worker is None or worker.is_finished:
             return
         loop = QEventLoop()
         worker.finished.connect(loop.quit)
