@@ -204,6 +204,9 @@ def test_gui_expr_and_lesson_path_screenshots(tmp_path):
     done = run_gui("--lesson", str(script), "--screenshot", str(tmp_path / "script.png"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "script.png").is_file()
+    done = run_gui("--lesson", "2", "--mine", "--steps", "12", "--screenshot", str(tmp_path / "mine.png"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "mine.png").is_file()
 
 
 def test_the_code_is_scrolled_to_its_first_line_when_the_lesson_tab_is_shown(app_window, qtbot):
