@@ -218,3 +218,13 @@ def test_the_code_is_scrolled_to_its_first_line_when_the_lesson_tab_is_shown(app
     assert first > 1 and code.verticalScrollBar().value() == 0  # hidden: not laid out yet
     app_window.tabs.setCurrentWidget(app_window.lesson_view)
     qtbot.waitUntil(lambda: code.verticalScrollBar().value() == first - 1, timeout=5000)
+
+
+def test_an_expression_is_built_with_my_gates_when_the_toggle_is_on(app_window, lessons_copy):
+    lessons_copy("1.1", "return d_out * self.x, d_out * self.y")
+    app_window.set_mine(True)
+    assert app_window.open_expression("x * y", "x=2, y=5")
+    assert grad_of(app_window.session, "x") == 2  # the swapped backward: d_out * x instead of d_out * y
+    app_window.set_mine(False)
+    assert app_window.open_expression("x * y", "x=2, y=5")
+    assert grad_of(app_window.session, "x") == 5

@@ -113,3 +113,11 @@ def test_any_python_file_is_a_lesson_by_its_path(tmp_path, capsys):
     assert "has no run() function" in capsys.readouterr().err
     with pytest.raises(gg.lessons.LessonNotFoundError):
         gg.lessons.find_lesson(str(tmp_path / "missing.py"))
+
+
+def test_an_expression_walked_with_my_gates(lessons_copy, capsys):
+    lessons_copy("1.1", "return d_out * self.x, d_out * self.y")
+    assert main(["walk", "--expr", "x * y", "--values", "x=2, y=5", "--mine"]) == 0
+    out = capsys.readouterr().out
+    assert "your Multiply (exercise 1.1, FAILS its check) is used: 1 gate(s)" in out
+    assert "df/dx = 2" in out and "wrong backward in: f" in out

@@ -181,7 +181,8 @@ def cli_walk(args) -> int:
         if expression is not None:
             if target is not None:
                 raise WalkError("give a lesson, a script or --expr, not two of them")
-            output = build(expression, getattr(args, "values", None) or "")
+            values = getattr(args, "values", None) or ""
+            output = _mine(lambda: build(expression, values), None) if mine else build(expression, values)
         elif target is None:
             raise WalkError("say what to walk: a lesson number, a script.py, or --expr \"(x + y) * z\" --values ...")
         else:
