@@ -261,6 +261,7 @@ class MainWindow(QMainWindow):
         self._unsubscribe = None
         self.mine = False             # build lessons with the student's exercise gates
         self.builder = None           # the GeneratorWorker building the open lesson, if any
+        self.expression = None        # (expression, values) while a typed expression is shown
         self._build_token = 0
         self._gradcheck_token = 0
         self.gradcheck_running = False
@@ -419,7 +420,7 @@ class MainWindow(QMainWindow):
             self.show_error("opening lesson", error)
             return False
         self._watch(lesson.path)
-        self.lesson = lesson
+        self.lesson, self.expression = lesson, None
         self.browser.select_id(lesson.id)
         self.setWindowTitle(f"gradgraph — {lesson.id} {lesson.title}")
         if not self.screenshot_mode and lesson.number:  # a script of one's own is not a "last lesson"
@@ -550,6 +551,8 @@ class MainWindow(QMainWindow):
         self.mine = on
         if self.lesson is not None:
             self._load_current(wait=False)
+        elif self.expression is not None:
+            self.open_expression(*self.expression)
 
     def open_expression(self, text: str, values: str) -> bool:
         """Build the graph of a typed expression (``(x + y) * z``, ``x=-2, y=5, z=-4``) and show it;
@@ -572,6 +575,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"expression: {error}", 10000)
             return False
         box.show_result("")
+        self.expression = (text, values)
         self.stop_play()
         self._build_token += 1  # a lesson still building is no longer wanted
         self._watch(None)

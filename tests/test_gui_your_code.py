@@ -225,6 +225,5 @@ def test_an_expression_is_built_with_my_gates_when_the_toggle_is_on(app_window, 
     app_window.set_mine(True)
     assert app_window.open_expression("x * y", "x=2, y=5")
     assert grad_of(app_window.session, "x") == 2  # the swapped backward: d_out * x instead of d_out * y
-    app_window.set_mine(False)
-    assert app_window.open_expression("x * y", "x=2, y=5")
-    assert grad_of(app_window.session, "x") == 5
+    app_window.your_code.mine_action.trigger()  # off: the expression is built again
+    assert not app_window.mine and grad_of(app_window.session, "x") == 5
