@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from typing import NamedTuple
 
 import numpy as np
 
@@ -107,6 +108,8 @@ class Tensor:
         out.requires_grad = _grad_enabled() and any(p.requires_grad for p in parents)
         out.gate = gate if out.requires_grad else None
         out.parents = tuple(parents) if out.requires_grad else ()
+        if out.requires_grad:  # decided now, once: which inputs want a gradient
+            gate.needs_grad = tuple(p.requires_grad for p in parents)
         return out
 
     # -- array-like properties ------------------------------------------------
@@ -172,7 +175,9 @@ class Tensor:
         """Back-propagate from this tensor to every leaf that requires a gradient.
 
         A scalar output is seeded with dL/dL = 1. A non-scalar output needs
-        ``grad``, the upstream gradient of the same shape.
+        ``grad``, the upstream gradient of the same shape. This drains
+        :func:`backprop`: leaves add the new gradient to ``.grad``,
+        intermediates keep the gradient of the latest pass.
         """
         if grad is None:
             if self.data.size != 1:
@@ -186,21 +191,11 @@ class Tensor:
         if grad.shape != self.shape:
             raise ValueError(f"backward(): grad has shape {grad.shape}, the output has shape {self.shape}")
 
-        pending = {id(self): grad}
-        for node in reversed(topological_order(self)):
-            d_out = pending.pop(id(node), None)
-            if d_out is None:
-                continue
-            if node.gate is None:
-                if node.requires_grad:
-                    node.grad = d_out.copy() if node.grad is None else node.grad + d_out
-                continue
-            node.grad = d_out  # intermediates keep the gradient of the latest pass
-            for parent, d_parent in zip(node.parents, _gate_backward(node, d_out)):
-                if d_parent is None or not parent.requires_grad:
-                    continue
-                key = id(parent)
-                pending[key] = d_parent if key not in pending else pending[key] + d_parent
+        for node, d_out, _ in backprop(self, grad):
+            if node.gate is not None:
+                node.grad = d_out
+            elif node.requires_grad:
+                node.grad = d_out.copy() if node.grad is None else node.grad + d_out
 
     # -- operators -----------------------------------------------------------------
     def __add__(self, other):
@@ -303,9 +298,58 @@ class Tensor:
         return ops.LogSoftmax(axis)(self)
 
 
-def _gate_backward(node: Tensor, d_out):
+class BackwardStep(NamedTuple):
+    """What :func:`backprop` yields for one node: its complete gradient ``d_out``
+    (dL/d node, summed over every use of the node) and, for a gate, ``d_inputs``,
+    what the gate sends back to each input (``()`` for a leaf)."""
+
+    node: "Tensor"
+    d_out: np.ndarray
+    d_inputs: tuple
+
+
+def backprop(output: Tensor, d_output, order=None, grads=None):
+    """The chain rule, one node at a time: a generator of :class:`BackwardStep`.
+
+    1. Seed the output with ``d_output`` (dL/dL = 1 for a scalar loss).
+    2. Visit the nodes from the output back to the inputs (reverse
+       topological order). When the walk reaches a node, every node that uses
+       it has already sent its gradient back, so the sum waiting there is the
+       node's complete gradient, ``d_out``.
+    3. A gate turns ``d_out`` into one gradient per input (upstream gradient
+       times local gradient: ``gate.backward(d_out)``); each is added to what
+       that input has received so far. A value used twice gets the sum.
+
+    Each node that receives a gradient is yielded once, after its gate has
+    sent its gradients back. ``order`` is a topological order of the nodes
+    (default: :func:`topological_order`); ``grads`` a dict to collect the
+    gradients in, ``{id(node): dL/d node}`` (they are complete from the
+    moment every user of the node has been yielded).
+
+    ``Tensor.backward`` drains this generator; the graph model's Stepper
+    takes one step from it at a time.
+    """
+    grads = {} if grads is None else grads
+    grads[id(output)] = d_output
+    for node in reversed(topological_order(output) if order is None else order):
+        d_out = grads.get(id(node))
+        if d_out is None:  # no gradient reaches this node (it needs none)
+            continue
+        if node.gate is None:
+            yield BackwardStep(node, d_out, ())
+            continue
+        d_inputs = _gate_backward(node, d_out)
+        for parent, d_parent in zip(node.parents, d_inputs):
+            if d_parent is not None:
+                key = id(parent)
+                grads[key] = d_parent if key not in grads else grads[key] + d_parent
+        yield BackwardStep(node, d_out, d_inputs)
+
+
+def _gate_backward(node: Tensor, d_out) -> tuple:
+    """``node.gate.backward(d_out)``, checked: one gradient per input, each of that input's
+    shape and dtype; ``None`` for an input that needs no gradient."""
     gate = node.gate
-    gate.needs_grad = tuple(p.requires_grad for p in node.parents)
     grads = gate.backward(d_out)
     if not isinstance(grads, (tuple, list)):
         grads = (grads,)
@@ -315,15 +359,17 @@ def _gate_backward(node: Tensor, d_out):
         )
     checked = []
     for i, (parent, g) in enumerate(zip(node.parents, grads)):
-        if g is not None:
+        if g is not None and parent.requires_grad:
             g = np.asarray(g, dtype=parent.data.dtype)
             if g.shape != parent.shape:
                 raise ValueError(
                     f"{gate.name}.backward returned a gradient of shape {g.shape} for input {i}, "
                     f"which has shape {parent.shape}"
                 )
+        else:
+            g = None
         checked.append(g)
-    return checked
+    return tuple(checked)
 
 
 def topological_order(root: Tensor) -> list:
