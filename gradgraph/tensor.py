@@ -2,11 +2,15 @@
 
 A Tensor holds a numpy array (``.data``), the gate that produced it
 (``.gate``, ``None`` for a leaf) and that gate's inputs (``.parents``).
-``backward()`` walks the graph from the output back to the leaves in reverse
-topological order, asking each gate for its input gradients and adding up the
-contributions of every child (a value used twice gets the sum).
 
-The walk is iterative, so a chain of 100,000 gates back-propagates without
+:func:`backprop` is the chain rule, and the only copy of it in gradgraph: it
+walks the graph from the output back to the leaves in reverse topological
+order, asking each gate for its input gradients and adding up the
+contributions of every child (a value used twice gets the sum). It is a
+generator, yielding one node at a time: ``Tensor.backward()`` runs it to the
+end, the graph model (:mod:`gradgraph.graph`) steps through it gate by gate.
+
+The walks are iterative, so a chain of 100,000 gates back-propagates without
 Python's recursion limit getting in the way.
 """
 from __future__ import annotations

@@ -2,39 +2,11 @@
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 import gradgraph as gg
 from gradgraph.ops.conv import AvgPool2d, Conv2d, MaxPool2d, output_size
 
-
-@st.composite
-def conv_configs(draw):
-    """A small convolution whose output has at least one pixel."""
-    n, c, f = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
-    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
-    sizes = []
-    for k, p, d in ((kh, padding[0], dilation[0]), (kw, padding[1], dilation[1])):
-        reach = d * (k - 1) + 1
-        sizes.append(max(reach - 2 * p, 1) + draw(st.integers(0, 4)))
-    bias = draw(st.booleans())
-    seed = draw(st.integers(0, 2**32 - 1))
-    return dict(x=(n, c, *sizes), w=(f, c, kh, kw), stride=stride, padding=padding, dilation=dilation,
-                bias=bias, seed=seed)
-
-
-@st.composite
-def pool_configs(draw):
-    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    padding = (draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2)))
-    h = max(kh - 2 * padding[0], 1) + draw(st.integers(0, 4))
-    w = max(kw - 2 * padding[1], 1) + draw(st.integers(0, 4))
-    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3)), h, w)
-    return dict(shape=shape, kernel=(kh, kw), stride=stride, padding=padding, seed=draw(st.integers(0, 2**32 - 1)))
+from strategies import conv_configs, pool_configs, pool_kinds
 
 
 def distinct(rng, shape):
@@ -94,7 +66,7 @@ def test_conv2d_matches_torch(cfg):
         np.testing.assert_allclose(b.grad, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
-@given(pool_configs(), st.sampled_from(["max", "avg"]))
+@given(pool_configs(), pool_kinds)
 def test_pooling_matches_torch(cfg, kind):
     torch = pytest.importorskip("torch")
     x = gg.Tensor(distinct(np.random.default_rng(cfg["seed"]), cfg["shape"]))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import gradgraph as gg
-from gradgraph.graph import Graph, Stepper
+from gradgraph.graph import Graph, Stepper, gradcheck
 from gradgraph.graph.ledger import ledger
 
 from examples import lecture
@@ -296,3 +296,77 @@ def test_graph_gradients_match_tensor_backward(seed):
     s = Stepper(graph)
     s.run_to_end()
     assert s.known_values().all() and s.known_grads().all()
+
+
+# -- one backward, each node with its own gate -------------------------------------------------
+
+def test_editing_the_graph_never_disturbs_the_tensors_gates():
+    x, y, z = gg.Tensor(-2.0, name="x"), gg.Tensor(5.0, name="y"), gg.Tensor(-4.0, name="z")
+    f = (x + y) * z
+    graph = Graph(f)
+    graph.set_value("x", 1.0)
+    assert graph.node("z").grad == 6.0            # (1 + 5): the graph's own values
+    f.backward()
+    assert z.grad == 3.0 and x.grad == -4.0       # the tensors' backward still sees x = -2
+
+
+def test_replays_need_no_repriming():
+    graph = Graph(lecture())
+    s = Stepper(graph)
+    s.run_to_end()
+    gradcheck(graph)                              # nudged replays on the check's own gates
+    assert graph.node("z").grad == 3.0 and graph.local_gradient("f", 1) == 3.0
+    graph.set_value("z", 2.0)
+    assert graph.node("x").grad == 2.0            # df/dx = z, by the same gates, no re-priming
+    graph.set_value("y", 0.0)
+    graph.set_value("z", -4.0)
+    s.replay()
+    assert s.grad("z") == -2.0 and graph.local_gradient("f", 1) == -2.0
+
+
+def test_a_failing_backward_raises_at_its_step_every_time():
+    class Broken(gg.Gate):
+        symbol = "b"
+
+        def forward(self, x):
+            return x * 1.0
+
+        def backward(self, d_out):
+            raise RuntimeError("not written yet")
+
+    x = gg.Tensor(2.0, name="x")
+    f = Broken()(x) * 3.0
+    s = Stepper(Graph(f))
+    s.seek(s.backward_start + 2)                  # the seed and the multiply: fine
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="not written yet"):
+            s.step()
+        assert s.position == s.backward_start + 2
+
+
+def test_graph_copy_keeps_the_edited_values_in_another_dtype():
+    w = gg.Tensor(np.array([1.0, 2.0], dtype=np.float32), name="w")
+    graph = Graph((w * w).sum())
+    graph.set_value("w", [3.0, 4.0])
+    double = graph.copy(np.float64)
+    assert double.value("w").dtype == np.float64 and double.node("w").dtype == np.float64
+    np.testing.assert_allclose(double.node("w").grad, [6.0, 8.0])
+    assert graph.value("w").dtype == np.float32 and graph.output.value == 25.0
+
+
+def test_a_stepper_nobody_holds_is_collected():
+    import gc
+    import weakref
+
+    graph = Graph(lecture())
+    ref = weakref.ref(Stepper(graph))
+    gc.collect()
+    assert ref() is None
+    graph.set_value("x", 0.0)                     # its listener is gone with it: no error
+
+
+def test_node_adjacency_is_public():
+    graph = Graph(lecture())
+    q, f = graph.node("q"), graph.node("f")
+    assert [e.source.name for e in f.in_edges] == ["q", "z"] and [e.slot for e in f.in_edges] == [0, 1]
+    assert q.out_edges == [e for e in graph.edges if e.source is q] and q.children == [f]

@@ -47,7 +47,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..tensor import Tensor, backprop, topological_order
-from .fmt import fmt_short
 
 
 class GateInfo(str):
@@ -82,12 +81,12 @@ class Node:
 
     Adjacency: ``parents`` (input nodes, in the gate's argument order,
     repeated for ``x * x``), ``children`` (the nodes using this one, each
-    once), ``in_edges`` (one :class:`Edge` per input slot) and ``out_edges``
-    (one per use of this node, in the order of ``graph.edges``).
+    once, in graph order), ``in_edges`` (one :class:`Edge` per input slot) and
+    ``out_edges`` (one per use of this node, in the order of ``graph.edges``).
 
     ``value`` and ``grad`` are the graph's current ones (a float for a
     one-element value, else a numpy array; ``grad`` is ``None`` for a
-    constant). ``value_array``/``grad_array`` are always arrays.
+    constant); ``graph.value(node)``/``graph.grad(node)`` are always arrays.
     """
 
     __slots__ = ("graph", "index", "tensor", "name", "op", "kind", "group", "parents", "children",
@@ -118,10 +117,6 @@ class Node:
     @property
     def is_leaf(self) -> bool:
         return self.op is None
-
-    @property
-    def is_output(self) -> bool:
-        return self is self.graph.output
 
     @property
     def requires_grad(self) -> bool:
@@ -159,14 +154,6 @@ class Node:
 
     # -- numbers ---------------------------------------------------------------------
     @property
-    def value_array(self) -> np.ndarray:
-        return self.graph.value(self)
-
-    @property
-    def grad_array(self):
-        return self.graph.grad(self)
-
-    @property
     def value(self):
         """The current value: a float when it has one element, else the array."""
         return _natural(self.graph.value(self))
@@ -175,11 +162,6 @@ class Node:
     def grad(self):
         """d(output)/d(this node), a float or an array; ``None`` if no gradient is needed."""
         return _natural(self.graph.grad(self))
-
-    @property
-    def label(self) -> str:
-        """A one-line label: ``f = -12`` or ``conv1.weight (6, 1, 5, 5) rms 0.12``."""
-        return f"{self.name} = {fmt_short(self.graph.value(self))}"
 
     def __repr__(self) -> str:
         gate = f", gate={self.gate}" if self.gate is not None else ""
@@ -252,7 +234,7 @@ class Graph:
     were summed).
 
     ``nodes`` (topological order, leaves first), ``edges``, ``output``,
-    ``node(key)``, ``leaves``, ``gates``, ``groups``; ``value(node)``,
+    ``node(key)``, ``leaves``, ``groups``; ``value(node)``,
     ``grad(node)``, ``contributions(node)``, ``local_gradient(node, slot)``;
     ``set_value(node, value)``, ``reset_values()``, ``subscribe(callback)``,
     ``forward()``, ``backward()``, ``copy(dtype)``.
@@ -345,11 +327,6 @@ class Graph:
     @property
     def leaves(self) -> list:
         return [n for n in self.nodes if n.op is None]
-
-    @property
-    def gates(self) -> list:
-        """The nodes computed by a gate, in topological order."""
-        return [n for n in self.nodes if n.op is not None]
 
     @property
     def groups(self) -> dict:
@@ -503,8 +480,8 @@ class Graph:
         node = self.node(key)
         if not node.requires_grad:
             return None
-        if node.children:
-            self._backprop_to(min(c.index for c in node.children))
+        if node.children:  # in graph order: the first is the last the loop visits
+            self._backprop_to(node.children[0].index)
         elif node is self.output:
             return self.seed
         g = self._grads.get(id(self._replay[node.index]))

@@ -222,18 +222,9 @@ class Stepper:
         return self.steps[self._position - 1] if self._position else None
 
     @property
-    def next(self) -> Step | None:
-        """The step ``step()`` would do (``None`` at the end)."""
-        return self.steps[self._position] if self._position < len(self.steps) else None
-
-    @property
     def phase(self) -> str:
         """``"forward"`` until the first backward step is done, then ``"backward"``."""
         return "backward" if self._position > self.backward_start else "forward"
-
-    @property
-    def at_start(self) -> bool:
-        return self._position == 0
 
     @property
     def at_end(self) -> bool:
@@ -279,10 +270,6 @@ class Stepper:
     def run_to_end(self) -> None:
         """Do every remaining step."""
         self.seek(len(self.steps))
-
-    def run_forward(self) -> None:
-        """Go to the end of the forward pass (the start of the backward pass)."""
-        self.seek(self.backward_start)
 
     def replay(self) -> None:
         """Recompute everything the current position shows (after ``graph.set_value``,
