@@ -333,18 +333,18 @@ def backprop(output: Tensor, d_output, order=None, grads=None):
     ``Tensor.backward`` drains this generator; the graph model's Stepper
     takes one step from it at a time.
     """
-    grads = {} if grads is None else grads
-    grads[id(output)] = d_output
+    grads = {} if grads is None else grads       # id(node) -> dL/d node, summed over its uses
+    grads[id(output)] = d_output                 # the seed: dL/dL
     for node in reversed(topological_order(output) if order is None else order):
-        d_out = grads.get(id(node))
-        if d_out is None:  # no gradient reaches this node (it needs none)
+        d_out = grads.get(id(node))              # complete: every user of the node came before it
+        if d_out is None:                        # no gradient reaches this node
             continue
-        if node.gate is None:
+        if node.gate is None:                    # a leaf: nothing further back
             yield BackwardStep(node, d_out, ())
             continue
-        d_inputs = _gate_backward(node, d_out)
+        d_inputs = _gate_backward(node, d_out)   # upstream x local, one per input
         for parent, d_parent in zip(node.parents, d_inputs):
-            if d_parent is not None:
+            if d_parent is not None:             # add up: a value used twice gets the sum
                 key = id(parent)
                 grads[key] = d_parent if key not in grads else grads[key] + d_parent
         yield BackwardStep(node, d_out, d_inputs)

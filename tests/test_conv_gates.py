@@ -6,7 +6,7 @@ from hypothesis import given
 import gradgraph as gg
 from gradgraph.ops.conv import AvgPool2d, Conv2d, MaxPool2d, output_size
 
-from strategies import conv_configs, pool_configs, pool_kinds
+from strategies import conv_cases, pool_cases, pool_kinds
 
 
 def distinct(rng, shape):
@@ -17,9 +17,9 @@ def distinct(rng, shape):
 
 def conv_tensors(cfg, dtype=np.float64):
     rng = np.random.default_rng(cfg["seed"])
-    x = gg.Tensor(rng.standard_normal(cfg["x"]).astype(dtype), name="x")
-    w = gg.Tensor(rng.standard_normal(cfg["w"]).astype(dtype), name="w")
-    b = gg.Tensor(rng.standard_normal(cfg["w"][0]).astype(dtype), name="b") if cfg["bias"] else None
+    x = gg.Tensor(rng.standard_normal(cfg["x_shape"]).astype(dtype), name="x")
+    w = gg.Tensor(rng.standard_normal(cfg["w_shape"]).astype(dtype), name="w")
+    b = gg.Tensor(rng.standard_normal(cfg["w_shape"][0]).astype(dtype), name="b") if cfg["bias"] else None
     return x, w, b
 
 
@@ -27,26 +27,26 @@ def run_conv(cfg, x, w, b):
     return gg.conv2d(x, w, b, stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"])
 
 
-@given(conv_configs())
+@given(conv_cases(dtypes=(np.float64,)))
 def test_conv2d_gradcheck(cfg):
     x, w, b = conv_tensors(cfg)
     inputs = [x, w] + ([b] if b is not None else [])
     assert gg.gradcheck(lambda *t: run_conv(cfg, t[0], t[1], t[2] if len(t) > 2 else None), inputs)
 
 
-@given(pool_configs())
+@given(pool_cases())
 def test_max_pool2d_gradcheck(cfg):
-    x = gg.Tensor(distinct(np.random.default_rng(cfg["seed"]), cfg["shape"]))
+    x = gg.Tensor(distinct(np.random.default_rng(cfg["seed"]), cfg["x_shape"]))
     assert gg.gradcheck(lambda t: gg.max_pool2d(t, cfg["kernel"], cfg["stride"], cfg["padding"]), [x], eps=1e-4)
 
 
-@given(pool_configs())
+@given(pool_cases())
 def test_avg_pool2d_gradcheck(cfg):
-    x = gg.Tensor(np.random.default_rng(cfg["seed"]).standard_normal(cfg["shape"]))
+    x = gg.Tensor(np.random.default_rng(cfg["seed"]).standard_normal(cfg["x_shape"]))
     assert gg.gradcheck(lambda t: gg.avg_pool2d(t, cfg["kernel"], cfg["stride"], cfg["padding"]), [x])
 
 
-@given(conv_configs())
+@given(conv_cases(dtypes=(np.float64,)))
 def test_conv2d_matches_torch(cfg):
     torch = pytest.importorskip("torch")
     x, w, b = conv_tensors(cfg)
@@ -66,10 +66,10 @@ def test_conv2d_matches_torch(cfg):
         np.testing.assert_allclose(b.grad, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
-@given(pool_configs(), pool_kinds)
+@given(pool_cases(), pool_kinds)
 def test_pooling_matches_torch(cfg, kind):
     torch = pytest.importorskip("torch")
-    x = gg.Tensor(distinct(np.random.default_rng(cfg["seed"]), cfg["shape"]))
+    x = gg.Tensor(distinct(np.random.default_rng(cfg["seed"]), cfg["x_shape"]))
     fn = gg.max_pool2d if kind == "max" else gg.avg_pool2d
     out = fn(x, cfg["kernel"], cfg["stride"], cfg["padding"])
     g = np.random.default_rng(2).standard_normal(out.shape)

@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import gc
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -285,6 +286,7 @@ class Graph:
         self._reset_gradients()
         self.version = 0          # bumped by every change of values
         self._listeners: list = []
+        self._lock = threading.Lock()
         self._groups = None
 
     # -- lookup ------------------------------------------------------------------------
@@ -455,22 +457,23 @@ class Graph:
         """
         if self._reached <= i:
             return
-        if self._backprop is None:
-            self.forward()  # every value first: the backward pass starts at the end
-            self._position = {id(t): k for k, t in enumerate(self._replay)}
-            self._backprop = backprop(self._replay[-1], self.seed, order=self._replay, grads=self._grads)
-        try:
-            while self._reached > i:
-                step = next(self._backprop, None)
-                if step is None:
-                    self._reached = -1
-                    break
-                k = self._position[id(step.node)]
-                self._done[k] = step
-                self._reached = k
-        except BaseException:
-            self._reset_gradients()  # a gate raised: the next attempt starts over (and raises again)
-            raise
+        with self._lock:  # the app reads a graph from a worker thread too; a generator runs in one
+            if self._backprop is None:
+                self.forward()  # every value first: the backward pass starts at the end
+                self._position = {id(t): k for k, t in enumerate(self._replay)}
+                self._backprop = backprop(self._replay[-1], self.seed, order=self._replay, grads=self._grads)
+            try:
+                while self._reached > i:
+                    step = next(self._backprop, None)
+                    if step is None:
+                        self._reached = -1
+                        break
+                    k = self._position[id(step.node)]
+                    self._done[k] = step
+                    self._reached = k
+            except BaseException:
+                self._reset_gradients()  # a gate raised: the next attempt starts over (and raises again)
+                raise
 
     def grad(self, key):
         """d(output)/d(node) as an array, or ``None`` for a node that needs no gradient.

@@ -1,7 +1,8 @@
 """Stepping through the forward and the backward pass, one gate at a time.
 
-    graph = gg.Graph(f)
-    stepper = gg.Stepper(graph)        # a Tensor is wrapped in a Graph for you
+    from gradgraph.graph import Graph, Stepper, step_ledger
+    graph = Graph(f)
+    stepper = Stepper(graph)           # a Tensor is wrapped in a Graph for you
     stepper.step()                     # x appears
     stepper.seek(stepper.backward_start)   # all values known
     stepper.step()                     # the seed: df/df = 1
@@ -10,7 +11,7 @@
 
 Positions run from 0 (nothing computed) to ``len(stepper)`` (everything).
 Position ``p`` means the first ``p`` steps are done; ``current`` is step
-``p - 1``. The steps (see :meth:`Graph.steps`):
+``p - 1``. The steps (``stepper.steps``, a list of :class:`Step`):
 
 ====================  ==================================================
 ``0 .. N-1``          forward: node ``i`` gets its value (leaves first)
@@ -21,11 +22,12 @@ Position ``p`` means the first ``p`` steps are done; ``current`` is step
 A step does the work of its own gate only: a forward step asks the graph
 for one value, a backward step lets the graph's chain-rule loop
 (:func:`gradgraph.tensor.backprop`) run one gate further. The graph caches
-each result, so ``back()`` and ``seek()`` to an earlier position cost nothing. If a gate's
-``forward`` or ``backward`` raises (a student's unfinished gate), ``step()``
-raises that error and the position does not change. The stepper
-keeps no numbers of its own: it asks the graph, which never touches the
-tensors' ``.grad``. Observers (``subscribe``) are plain Python callables.
+each result, so ``back()`` and ``seek()`` to an earlier position cost
+nothing. If a gate's ``forward`` or ``backward`` raises (a student's
+unfinished gate), ``step()`` raises that error and the position does not
+change. The stepper keeps no numbers of its own: it asks the graph, which
+never touches the tensors' ``.grad``. Observers (``subscribe``) are plain
+Python callables.
 """
 from __future__ import annotations
 
