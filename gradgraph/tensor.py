@@ -328,7 +328,8 @@ def backprop(output: Tensor, d_output, order=None, grads=None):
     sent its gradients back. ``order`` is a topological order of the nodes
     (default: :func:`topological_order`); ``grads`` a dict to collect the
     gradients in, ``{id(node): dL/d node}`` (they are complete from the
-    moment every user of the node has been yielded).
+    moment every user of the node has been yielded). A node is a Tensor, or
+    anything with its ``data``, ``gate``, ``parents`` and ``requires_grad``.
 
     ``Tensor.backward`` drains this generator; the graph model's Stepper
     takes one step from it at a time.
@@ -365,10 +366,10 @@ def _gate_backward(node: Tensor, d_out) -> tuple:
     for i, (parent, g) in enumerate(zip(node.parents, grads)):
         if g is not None and parent.requires_grad:
             g = np.asarray(g, dtype=parent.data.dtype)
-            if g.shape != parent.shape:
+            if g.shape != parent.data.shape:
                 raise ValueError(
                     f"{gate.name}.backward returned a gradient of shape {g.shape} for input {i}, "
-                    f"which has shape {parent.shape}"
+                    f"which has shape {parent.data.shape}"
                 )
         else:
             g = None

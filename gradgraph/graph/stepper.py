@@ -281,7 +281,7 @@ class Stepper:
 
     def _move(self, position: int) -> None:
         previous, self._position = self._position, position
-        if previous != position:
+        if previous != position and self._listeners:
             self._emit(StepperEvent("position", position, previous, self.current))
 
     # -- what is known --------------------------------------------------------------------
