@@ -64,9 +64,9 @@ class GateInfo(str):
         info.op = gate
         info.name = gate.name
         info.short_name = gate.short_name
-        info.symbol = getattr(gate, "symbol", "") or gate.short_name
-        info.formula = getattr(gate, "formula", "") or ""
-        info.local = tuple(getattr(gate, "local", ()) or ())
+        info.symbol = gate.symbol or gate.short_name
+        info.formula = gate.formula
+        info.local = tuple(gate.local)
         return info
 
 

@@ -78,8 +78,7 @@ def local_derivatives(node) -> tuple:
     gate = node.gate
     if gate is None:
         return ()
-    local = tuple(getattr(gate, "local", ()) or ())
-    formula = getattr(gate, "formula", "") or ""
+    local, formula = gate.local, gate.formula
     if not (formula.startswith("z = ") or all(line.startswith("dz/dx") for line in local)):
         return local
     names = {"z": node.name}

@@ -84,13 +84,12 @@ class ViewEdge:
 class GraphView:
     """Boxes and arrows over a Graph. Build with :func:`full` or :func:`collapsed`."""
 
-    def __init__(self, graph, nodes: list, edges: list, box_of: list, expanded, key):
+    def __init__(self, graph, nodes: list, edges: list, box_of: list, expanded):
         self.graph = graph
         self.nodes = nodes
         self.edges = edges
         self._box_of = box_of
         self.expanded = expanded
-        self.key = key
         self._by_name = {v.name: v for v in nodes}
 
     def box_of(self, node) -> ViewNode:
@@ -121,7 +120,7 @@ def full(graph) -> GraphView:
     """One box per node and one arrow per edge (``x * x`` has two arrows)."""
     nodes = [ViewNode(n.name, n.name, "node", n, None, [n], n.index) for n in graph.nodes]
     edges = [ViewEdge(nodes[e.source.index], nodes[e.target.index], [e], e.index) for e in graph.edges]
-    return GraphView(graph, nodes, edges, nodes, None, ("full",))
+    return GraphView(graph, nodes, edges, nodes, None)
 
 
 def collapsed(graph, expanded=None) -> GraphView:
@@ -163,7 +162,7 @@ def collapsed(graph, expanded=None) -> GraphView:
     nodes = _topological(nodes, edges)
     for k, view_node in enumerate(nodes):
         view_node.index = k
-    return GraphView(graph, nodes, edges, box_of, expanded, ("collapsed", expanded))
+    return GraphView(graph, nodes, edges, box_of, expanded)
 
 
 def _topological(nodes: list, edges: list) -> list:

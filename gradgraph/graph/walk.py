@@ -133,7 +133,7 @@ def cli_walk(args) -> int:
     except (LookupError, FileNotFoundError, WalkError) as error:  # a wrong target: a message, not a traceback
         print(f"gradgraph walk: {error}", file=sys.stderr)
         return 2
-    if getattr(args, "interactive", False):
+    if args.interactive:
         print("(Enter: next step, q: quit)")
-    walkthrough(output, interactive=bool(getattr(args, "interactive", False)))
+    walkthrough(output, interactive=args.interactive)
     return 0
