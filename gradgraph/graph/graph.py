@@ -323,9 +323,6 @@ class Graph:
             return self.nodes[int(key)]
         raise KeyError(f"cannot look up a node by {type(key).__name__}")
 
-    def _index(self, key) -> int:
-        return key.index if isinstance(key, Node) and key.graph is self else self.node(key).index
-
     @property
     def leaves(self) -> list:
         return [n for n in self.nodes if n.op is None]
@@ -347,7 +344,7 @@ class Graph:
     # -- values: the forward pass, replayed one gate at a time ---------------------------
     def value(self, key) -> np.ndarray:
         """The current value of a node (an array), computing the gates it needs."""
-        i = self._index(key)
+        i = key.index if isinstance(key, Node) and key.graph is self else self.node(key).index
         if self._replay[i] is None:
             self._compute_values(i)
         return self._replay[i].data
@@ -386,12 +383,10 @@ class Graph:
                 f"{node.name} is computed by its {node.gate} gate; set the value of an input, "
                 f"parameter or constant instead"
             )
-        array = np.asarray(value, dtype=node.dtype)
-        if array.shape != node.shape:
-            if array.size != node.size:
-                raise ValueError(f"set_value({node.name!r}): value has shape {array.shape}, the node has shape {node.shape}")
-            array = array.reshape(node.shape)
-        self._set_leaf(node.index, np.array(array, copy=True))
+        array = np.array(value, dtype=node.dtype)  # a copy
+        if array.size != node.size:
+            raise ValueError(f"set_value({node.name!r}): value has shape {array.shape}, the node has shape {node.shape}")
+        self._set_leaf(node.index, array.reshape(node.shape))
         self._changed(node)
 
     def reset_values(self) -> None:
@@ -450,11 +445,8 @@ class Graph:
         self._local: dict = {}
 
     def _backprop_to(self, i: int) -> None:
-        """Let the chain-rule loop run until it has yielded node ``i`` (or passed it).
-
-        It visits the nodes in reverse graph order, so this costs the gates
-        between the last node yielded and node ``i``: one gate per step.
-        """
+        """Let the chain-rule loop run until it has yielded node ``i`` (or passed it). It visits
+        the nodes in reverse graph order: this costs the gates in between, one per step."""
         if self._reached <= i:
             return
         with self._lock:  # the app reads a graph from a worker thread too; a generator runs in one
