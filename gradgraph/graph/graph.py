@@ -439,7 +439,7 @@ class Graph:
     # -- gradients: the engine's chain-rule loop, pulled one gate at a time ------------------
     def _reset_gradients(self) -> None:
         self._backprop = None                     # the running backprop generator
-        self._grads: dict = {}                    # id(replay tensor) -> gradient, filled by backprop
+        self._grads: dict = {}                    # id(replayed node) -> gradient, filled by backprop
         self._done: list = [None] * len(self.nodes)   # the BackwardStep of each node, as yielded
         self._reached = len(self.nodes)           # backprop has yielded every node from here on
         self._local: dict = {}
