@@ -15,11 +15,12 @@ Read it in this order:
    gradients pulled from ``backprop`` one gate at a time); stepper.py,
    ledger.py, flow.py and check.py read it; views.py, layout.py and dot.py
    draw it; walk.py prints it. Each takes a Graph; the model imports none.
-5. kernels/ and ops/conv.py (convolution), nn/ and optim.py, train.py, data/.
+5. kernels/ and ops/conv.py (convolution), nn/ and optim.py, inspect.py, train.py, data/.
 """
 # the engine
 from .gate import Gate, unbroadcast
-from .tensor import Tensor, as_tensor, backprop, current_scope, maximum, no_grad, scope, topological_order
+from .tensor import (Tensor, as_tensor, backprop, cat, current_scope, maximum, no_grad, scope, stack,
+                     topological_order)
 from . import ops, losses
 from .ops.conv import avg_pool2d, conv2d, max_pool2d
 from .gradcheck import GradcheckError, compare_gradients, gradcheck, numerical_gradient, relative_error
@@ -28,13 +29,14 @@ from .gradcheck import GradcheckError, compare_gradients, gradcheck, numerical_g
 from .graph import Graph, Stepper
 
 # training real networks, and the course
-from . import data, nn, optim, train, lessons
+from . import data, nn, optim, train, lessons, inspect
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Gate", "Tensor", "as_tensor", "backprop", "current_scope", "maximum", "no_grad", "scope", "topological_order",
+    "Gate", "Tensor", "as_tensor", "backprop", "cat", "current_scope", "maximum", "no_grad", "scope", "stack",
+    "topological_order",
     "unbroadcast", "ops", "losses", "conv2d", "max_pool2d", "avg_pool2d",
     "GradcheckError", "compare_gradients", "gradcheck", "numerical_gradient", "relative_error",
-    "Graph", "Stepper", "data", "nn", "optim", "train", "lessons",
+    "Graph", "Stepper", "data", "nn", "optim", "train", "lessons", "inspect",
 ]
