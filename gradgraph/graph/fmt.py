@@ -71,6 +71,15 @@ def fmt_value(value, digits: int = DIGITS) -> str:
             f"|max| {fmt_number(s['absmax'], digits)}, norm {fmt_number(s['norm'], digits)}")
 
 
+def fmt_short(value, digits: int = 3) -> str:
+    """An even shorter label for drawings: the number, or ``(64, 120) |0.031|`` (the RMS)."""
+    if value is None:
+        return "?"
+    if is_scalar(value):
+        return fmt_number(as_float(value), digits)
+    return f"{fmt_shape(np.shape(value))} rms {fmt_number(rms(value), digits)}"
+
+
 def rms(array) -> float:
     """Root mean square, sqrt(mean(a²)) = ‖a‖ / sqrt(size): a size-independent magnitude."""
     a = np.asarray(array, dtype=np.float64)
