@@ -24,6 +24,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import contextvars
+import copy
 
 import numpy as np
 
@@ -50,9 +51,10 @@ class Gate(abc.ABC):
     formula: str = ""
     local: tuple = ()
 
-    #: Set by the autograd loop before ``backward``: for each input, whether
-    #: its gradient is wanted. Expensive gates may return ``None`` where False.
+    #: Set when the node is recorded: for each input, whether its gradient is
+    #: wanted. Expensive gates may return ``None`` from backward where False.
     needs_grad: tuple = ()
+    _recorded = False  # has this gate object produced a node already?
 
     def __new__(cls, *args, **kwargs):
         """Build the gate, or, inside :func:`substitute_gates`, what its factory builds instead."""
@@ -62,6 +64,12 @@ class Gate(abc.ABC):
             if gate is not None:
                 return gate
         return super().__new__(cls)
+
+    def __copy__(self):
+        """A copy of this very gate (``copy.copy`` would go through ``__new__`` and could be substituted)."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        return twin
 
     @property
     def name(self) -> str:
@@ -86,8 +94,11 @@ class Gate(abc.ABC):
 
         like = next((t for t in inputs if isinstance(t, Tensor)), None)
         tensors = tuple(as_tensor(t, like=like) for t in inputs)
-        out = self.forward(*(t.data for t in tensors))
-        return Tensor._from_gate(out, self, tensors)
+        # each node keeps its own gate state: a gate object called again records a copy
+        gate = copy.copy(self) if self._recorded else self
+        self._recorded = True
+        out = gate.forward(*(t.data for t in tensors))
+        return Tensor._from_gate(out, gate, tensors)
 
     def __repr__(self) -> str:
         return f"{self.name}()"

@@ -8,6 +8,7 @@ import gradgraph as gg
 from gradgraph import exercises
 from gradgraph.cli import main
 from gradgraph.gate import substitute_gates
+from gradgraph.graph import gradcheck
 
 
 def gates(out):
@@ -32,6 +33,15 @@ def test_substitute_gates_redirects_construction_inside_the_block_only():
     after = gg.Tensor(2.0) * gg.Tensor(3.0)
     assert type(inside.gate) is Mine and type(kept.gate) is gg.ops.Add
     assert type(builtin.gate) is gg.ops.Multiply and type(after.gate) is gg.ops.Multiply
+
+
+def test_a_gate_called_twice_inside_the_block_is_copied_not_substituted():
+    gate = gg.ops.Multiply()
+    first = gate(gg.Tensor(2.0), gg.Tensor(3.0))
+    with substitute_gates({gg.ops.Multiply: lambda: pytest.fail("a copy must not build a new gate")}):
+        second = gate(gg.Tensor(4.0), gg.Tensor(5.0))  # the engine records a copy of the gate
+    assert type(second.gate) is gg.ops.Multiply and second.gate is not first.gate
+    assert float(second.data) == 20
 
 
 @pytest.mark.parametrize("lesson", [1, 2, 3, 5, 8, 9, 10, 11])
@@ -66,9 +76,9 @@ def test_a_wrong_backward_shows_in_the_lessons_numbers_and_the_gradcheck(lessons
     out, report = gg.lessons.build_with_report(1, mine=True)
     assert "your Multiply (exercise 1.1, FAILS its check) is used: 1 gate(s)" in report.lines()
     assert float(grads(out)["x"]) == 3  # the swapped multiply sends z's value back: 3, not -4
-    check = gg.Graph(gg.lessons.build_with_report(1, mine=True)[0]).gradcheck()
+    check = gradcheck(gg.Graph(gg.lessons.build_with_report(1, mine=True)[0]))
     assert not check.ok and check.suspects == ["f"]
-    builtin = gg.Graph(gg.lessons.build(1)).gradcheck()
+    builtin = gradcheck(gg.Graph(gg.lessons.build(1)))
     assert builtin.ok
 
 

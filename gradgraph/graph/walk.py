@@ -27,7 +27,10 @@ import sys
 from pathlib import Path
 
 from ..tensor import Tensor, topological_order
+from .fmt import fmt_value
 from .graph import Graph
+from .ledger import step_ledger
+from .stepper import Stepper, expression
 
 
 def walkthrough(output, file=None, interactive: bool = False, input_fn=input) -> Graph:
@@ -41,7 +44,7 @@ def walkthrough(output, file=None, interactive: bool = False, input_fn=input) ->
     file = sys.stdout if file is None else file
     own_graph = not isinstance(output, Graph)
     graph = Graph(output) if own_graph else output
-    stepper = graph.stepper()
+    stepper = Stepper(graph)
     out = graph.output.name
     print(f"Forward pass: {len(graph.nodes)} values", file=file)
     for step in stepper.steps:
@@ -51,10 +54,10 @@ def walkthrough(output, file=None, interactive: bool = False, input_fn=input) ->
         if step.phase == "forward":
             print(f"  {step.text}", file=file)
         elif step.kind == "seed":
-            print(f"  {step.ledger.text}", file=file)
+            print(f"  {step_ledger(step).text}", file=file)
         else:
-            print(f"  [{step.node.name} = {_expr(step)}]", file=file)
-            for line in step.ledger:
+            print(f"  [{step.node.name} = {expression(step.node)}]", file=file)
+            for line in step_ledger(step):
                 print(f"    {line.text}", file=file)
         if interactive and stepper.position < len(stepper):
             file.flush()
@@ -67,22 +70,10 @@ def walkthrough(output, file=None, interactive: bool = False, input_fn=input) ->
         if leaves and stepper.at_end:
             print("Gradients of the inputs and parameters:", file=file)
             for node in leaves:
-                print(f"  d{out}/d{node.name} = {_fmt(graph.grad(node.index))}", file=file)
+                print(f"  d{out}/d{node.name} = {fmt_value(graph.grad(node))}", file=file)
     if own_graph:
         _backward_tensors(graph)
     return graph
-
-
-def _expr(step) -> str:
-    from .stepper import expression
-
-    return expression(step.node)
-
-
-def _fmt(array) -> str:
-    from .fmt import fmt_value
-
-    return fmt_value(array)
 
 
 def _backward_tensors(graph: Graph) -> None:
@@ -138,7 +129,9 @@ def _from_lesson(key: str) -> Tensor:
 
 def print_gradcheck(graph: Graph, file=None) -> bool:
     """Print which nodes' gradients disagree with centred differences; True if all agree."""
-    result = graph.gradcheck()
+    from .check import gradcheck
+
+    result = gradcheck(graph)
     if result.ok:
         print(f"Gradient check: all {len(result)} nodes agree with centred differences.", file=file)
         return True
@@ -146,7 +139,7 @@ def print_gradcheck(graph: Graph, file=None) -> bool:
           file=file)
     for name in result.failures:
         c = result[name]
-        print(f"  {name}: analytic {_fmt(c.analytic)}, numerical {_fmt(c.numerical)}", file=file)
+        print(f"  {name}: analytic {fmt_value(c.analytic)}, numerical {fmt_value(c.numerical)}", file=file)
     if result.suspects:
         print(f"  wrong backward in: {', '.join(result.suspects)}", file=file)
     return False
@@ -190,9 +183,9 @@ def cli_walk(args) -> int:
     except (LookupError, FileNotFoundError, WalkError, ExpressionError) as error:  # a message, not a traceback
         print(f"gradgraph walk: {error}", file=sys.stderr)
         return 2
-    if getattr(args, "interactive", False):
+    if args.interactive:
         print("(Enter: next step, q: quit)")
-    graph = walkthrough(output, interactive=bool(getattr(args, "interactive", False)))
+    graph = walkthrough(output, interactive=args.interactive)
     if mine:
         print_gradcheck(graph)
     return 0
