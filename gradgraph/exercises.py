@@ -36,7 +36,7 @@ import numpy as np
 
 from .gate import substitute_gates, unbroadcast
 from .gradcheck import GradcheckError, gradcheck
-from .lessons import lessons_dir
+from .course import lessons_dir
 from .tensor import Tensor
 
 __all__ = ["CheckResult", "Exercise", "ExerciseNotFoundError", "MineReport", "check", "cli_check", "cli_list",

@@ -38,19 +38,19 @@ import argparse
 import ast
 import importlib.util
 import itertools
-import os
 import re
 import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .course import LESSONS_ENV, lessons_dir
+
 __all__ = [
     "LESSONS_ENV", "Lesson", "LessonNotFoundError", "build", "build_with_report", "cli_list", "cli_run",
     "find_lesson", "lesson_from_file", "lessons_dir", "list_lessons", "load", "main",
 ]
 
-LESSONS_ENV = "GRADGRAPH_LESSONS"
 _FILE = re.compile(r"^(\d{2})_([a-z0-9_]+)\.py$")
 _counter = itertools.count(1)
 
@@ -80,16 +80,6 @@ class Lesson:
     def text(self) -> str:
         """The lesson's Markdown (its module docstring)."""
         return _read(self.path)[0]
-
-
-def lessons_dir() -> Path:
-    """The folder holding the lesson files (``GRADGRAPH_LESSONS`` overrides it)."""
-    override = os.environ.get(LESSONS_ENV)
-    if override:
-        return Path(override).expanduser()
-    import gradgraph_lessons
-
-    return Path(gradgraph_lessons.__file__).resolve().parent
 
 
 _read_cache: dict = {}  # (path, mtime, size) -> what _read found: listing is then cheap
