@@ -32,7 +32,7 @@ FUNCTIONS = {
     "sigmoid": Tensor.sigmoid,
     "tanh": Tensor.tanh,
     "relu": Tensor.relu,
-    "max": None,  # max(a, b, ...): a chain of two-input max gates, see _call
+    "max": maximum,  # max(a, b, c): max(max(a, b), c), a chain of two-input max gates
 }
 MAX_EXPONENT = 16
 MAX_LENGTH = 500  # characters of an expression: a graph to step through by hand stays small
@@ -203,7 +203,7 @@ class _Builder(ast.NodeVisitor):
                 raise ExpressionError("max takes two or more arguments, e.g. max(x, y)")
             out = args[0]
             for arg in args[1:]:
-                out = maximum(out, arg)
+                out = FUNCTIONS["max"](out, arg)
             return out
         if len(args) != 1:
             raise ExpressionError(f"{name} takes one argument, e.g. {name}(x)")
