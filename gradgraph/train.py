@@ -43,7 +43,8 @@ import numpy as np
 
 from . import losses
 from .blas import limit_blas_threads
-from .checkpoint import atomic_write, atomic_write_text, load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint
+from .files import atomic_write, atomic_write_text
 from .tensor import Tensor, no_grad
 
 __all__ = ["Record", "Trainer", "fit", "make_run_dir", "run_name", "cli_train", "limit_blas_threads", "LOSSES"]

@@ -313,7 +313,7 @@ def test_atomic_files_get_ordinary_permissions(tmp_path):
     import os
     import stat
 
-    from gradgraph.checkpoint import atomic_write_text
+    from gradgraph.files import atomic_write_text
 
     atomic_write_text(tmp_path / "a.txt", "hello")
     umask = os.umask(0)
