@@ -4,7 +4,7 @@
     gradgraph gui [--lesson ID] [--steps N] [--screenshot PATH]
     gradgraph check                 gradcheck every built-in gate (float64)
     gradgraph lessons               list the lessons
-    gradgraph run ID [--quick]      run a lesson in the terminal
+    gradgraph run ID|SCRIPT         run a lesson (or a script) in the terminal
     gradgraph walk ID|SCRIPT        step through a graph in the terminal
     gradgraph exercises             list the exercises and their status
     gradgraph exercise ID           check one exercise
@@ -12,7 +12,8 @@
 
 Each sub-command lives in the module that owns it; this file only parses
 arguments and imports that module when the command runs (the desktop app is
-imported by name, so the engine never imports Qt).
+imported by name, so the engine never imports Qt). ``train`` has many options,
+declared next to its code in ``cli_train.py``.
 """
 from __future__ import annotations
 
@@ -28,8 +29,15 @@ def _call(module: str, function: str):
     return run
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (no usage block): the option, the valid values, exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gradgraph", description="An autograd engine you can watch.")
+    parser = Parser(prog="gradgraph", description="An autograd engine you can watch.")
     parser.set_defaults(run=_call("gradgraph_gui.app", "main"), lesson=None, steps=0, screenshot=None,
                         train_steps=0, backward=False)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -50,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lessons", help="list the lessons")
     p.set_defaults(run=_call("gradgraph.lessons", "cli_list"))
 
-    p = sub.add_parser("run", help="run a lesson in the terminal")
-    p.add_argument("id", help="lesson number or slug, e.g. 1 or chain_rule")
+    p = sub.add_parser("run", help="run a lesson (or your own script) in the terminal")
+    p.add_argument("id", help="lesson number or slug, e.g. 1 or chain_rule, or a Python file")
     p.add_argument("--quick", action="store_true", help="a shortened run (fewer samples or epochs)")
     p.set_defaults(run=_call("gradgraph.lessons", "cli_run"))
 
@@ -68,28 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--solutions", action="store_true", help="check the reference solution instead")
     p.set_defaults(run=_call("gradgraph.exercises", "cli_check"))
 
-    p = sub.add_parser("train", help="train a model")
-    p.add_argument("model", choices=["lenet"], help="the model to train")
-    p.add_argument("--dataset", default="fashion-mnist-starter",
-                   choices=["mnist", "fashion-mnist", "fashion-mnist-starter"])
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.001 for every optimizer)")
-    p.add_argument("--optimizer", default="adam", choices=["sgd", "adam", "rmsprop"])
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--lr-decay", type=float, default=0.9,
-                   help="multiply the learning rate by this after every epoch (1 = constant; default 0.9)")
-    p.add_argument("--activation", default="relu", choices=["relu", "tanh", "sigmoid"])
-    p.add_argument("--pool", default="max", choices=["max", "avg"])
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--patience", type=int, default=None, help="early stopping patience in epochs")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N training images")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--runs-dir", default="runs", help="where run folders are created")
-    p.add_argument("--resume", metavar="CHECKPOINT", help="start from a saved checkpoint (.npz)")
-    p.set_defaults(run=_call("gradgraph.train", "cli_train"))
+    from .cli_train import add_parser as add_train_parser
+
+    add_train_parser(sub)
     return parser
 
 

@@ -86,17 +86,41 @@ def screenshot(args, app, window) -> int:
 
 
 def has_screen() -> bool:
-    """Whether Qt can open a window here: a platform was chosen, or an X/Wayland display is set."""
+    """Whether Qt can open a window here: a platform was chosen, a Wayland display is set, or
+    the X display in DISPLAY accepts a connection (a DISPLAY that cannot be opened would make
+    Qt abort the whole process)."""
     if os.environ.get("QT_QPA_PLATFORM") or not sys.platform.startswith("linux"):
         return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if os.environ.get("WAYLAND_DISPLAY"):
+        return True
+    display = os.environ.get("DISPLAY")
+    if not display:
+        return False
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("xcb")  # the library Qt's xcb platform connects with
+    if name is None:
+        return True  # cannot check: let Qt try
+    xcb = ctypes.CDLL(name)
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    connection = xcb.xcb_connect(display.encode(), None)  # never NULL: an error connection instead
+    try:
+        return xcb.xcb_connection_has_error(connection) == 0
+    finally:
+        xcb.xcb_disconnect(connection)
 
 
 def terminal_fallback(args) -> int:
     """No screen: say so, and show the lesson in the terminal instead of aborting in Qt."""
     lesson = getattr(args, "lesson", None) or "1"
+    display = os.environ.get("DISPLAY")
+    why = f"the display DISPLAY={display} cannot be opened" if display else "no screen found (DISPLAY is not set)"
     print(
-        "gradgraph: no screen found (DISPLAY is not set), so the desktop app cannot open.\n"
+        f"gradgraph: {why}, so the desktop app cannot open.\n"
         "  On a desktop, run `gradgraph` there; on a server try `xvfb-run -a gradgraph`,\n"
         "  or take a picture with `gradgraph gui --lesson 1 --steps 6 --screenshot out.png`.\n"
         f"Showing lesson {lesson} in the terminal instead (`gradgraph lessons` lists them all).\n",

@@ -23,12 +23,13 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
+from gradgraph.optim import OPTIMIZERS, default_lr
+
 from . import images
 from .lineplot import LinePlot, Series
 
 IMAGE_DATASETS = ["fashion-mnist-starter", "fashion-mnist", "mnist"]
 TOY_DATASETS = ["xor", "ring", "three_modes", "spiral"]
-OPTIMIZERS = ["adam", "sgd", "rmsprop"]
 REDRAW_INTERVAL = 0.2  # seconds between curve redraws (at most 5/s)
 SNAPSHOT_INTERVAL = 1.5  # seconds of training between snapshots (filters, feature maps)
 HEAVY_INTERVAL = 6.0  # seconds between predictions on the validation sample (confusion matrix)
@@ -378,9 +379,9 @@ class TrainPanel(QWidget):
         self.lr.setDecimals(5)
         self.lr.setRange(0.0, 10.0)
         self.lr.setSingleStep(0.001)
-        self.lr.setValue(0.001)
+        self.lr.setValue(default_lr(next(iter(OPTIMIZERS))))
         self.optimizer = QComboBox()
-        self.optimizer.addItems(OPTIMIZERS)
+        self.optimizer.addItems(list(OPTIMIZERS))
         self.optimizer.currentTextChanged.connect(self._on_optimizer_changed)
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(lambda: self.start())
@@ -584,7 +585,7 @@ class TrainPanel(QWidget):
 
     def _on_optimizer_changed(self, name):
         if "lr" not in self.params or not isinstance(self.params.get("lr"), float):
-            self.lr.setValue({"adam": 1e-3, "sgd": 0.01, "rmsprop": 1e-3}.get(name, 1e-3))
+            self.lr.setValue(default_lr(name))
 
     # -- running ---------------------------------------------------------------------------
     def start(self, max_steps: int | None = None, quick: bool = False, **overrides):
