@@ -321,6 +321,8 @@ def _train(args, ctrl: CtrlC, err) -> int:
         raise UsageError(f"--resume: the run has finished {len(saved['history'])} of its {s['epochs']} epoch(s); "
                          f"pass a larger --epochs to train more")
     s["lr"] = s["lr"] if s["lr"] is not None else default_lr(s["optimizer"])
+    if not saved and Path(s["runs_dir"]).exists() and not Path(s["runs_dir"]).is_dir():
+        raise UsageError(f"--runs-dir {s['runs_dir']} is a file, not a folder")
 
     print(f"loading {s['dataset']} ...", file=err, flush=True)
     train, val, test = _load_data(s, ctrl, err)
@@ -343,15 +345,23 @@ def _train(args, ctrl: CtrlC, err) -> int:
         run_dir = saved["run_dir"]
         print(f"resuming {run_dir} after epoch {len(saved['history'])}", file=err, flush=True)
     else:
-        run_dir = make_run_dir(s["runs_dir"], "lenet", s["dataset"], lr=s["lr"], epochs=s["epochs"],
-                               batch=s["batch_size"], opt=s["optimizer"])
+        try:
+            run_dir = make_run_dir(s["runs_dir"], "lenet", s["dataset"], lr=s["lr"], epochs=s["epochs"],
+                                   batch=s["batch_size"], opt=s["optimizer"])
+        except OSError as exc:
+            raise UsageError(f"--runs-dir: cannot create a run folder: {exc}") from None
     config = {**{k: v for k, v in s.items() if k not in ("resume", "runs_dir")}, "command": " ".join(sys.argv)}
     trainer = Trainer(model, optimizer, train, val, epochs=s["epochs"], batch_size=s["batch_size"],
                       scheduler=scheduler, patience=s["patience"], seed=s["seed"], run_dir=run_dir, config=config,
                       history=saved["history"] if saved else None)
     ctrl.trainer = trainer  # from here on, Ctrl-C stops the trainer between two steps
     ctrl.check()
-    final = _show(trainer, s["epochs"], err)
+    try:
+        final = _show(trainer, s["epochs"], err)
+    except OSError as exc:  # the disk is full, the folder was removed, ...
+        print(f"gradgraph train: error: {exc}", file=err)
+        _list_files(trainer.run_folder, err)
+        return 1
     return _report(trainer, final, ctrl, test, err)
 
 
@@ -373,6 +383,15 @@ def _show(trainer, epochs: int, err):
             return r
 
 
+def _list_files(folder, stream) -> None:
+    """Name the run folder and the files in it that exist, and nothing else."""
+    files = folder.files()
+    print(f"run folder: {folder.path}" + ("" if files else " (empty)"), file=stream)
+    for path, what in files:
+        print(f"  {path}   {what}", file=stream)
+    stream.flush()
+
+
 def _report(trainer, final, ctrl: CtrlC, test, err) -> int:
     """The last lines: the outcome, the test accuracy, the files that exist; returns the exit code."""
     if final.kind in ("nan", "diverged", "early_stop"):
@@ -381,15 +400,9 @@ def _report(trainer, final, ctrl: CtrlC, test, err) -> int:
         test_loss, test_acc = trainer.evaluate(*test)
         print(f"test accuracy {100 * test_acc:.2f}% (loss {test_loss:.4f}) on {len(test[0]):,} images "
               f"after {len(trainer.history)} epoch(s), {final.elapsed:.1f} s of training", flush=True)
-    folder = trainer.run_folder
-    files = folder.files()
-    out = err if ctrl.pressed else sys.stdout
-    print(f"run folder: {folder.path}" + ("" if files else " (empty)"), file=out)
-    for path, what in files:
-        print(f"  {path}   {what}", file=out)
-    out.flush()
+    _list_files(trainer.run_folder, err if ctrl.pressed else sys.stdout)
     if ctrl.pressed:
-        last = folder.path / "checkpoint_last.npz"
+        last = trainer.run_folder.path / "checkpoint_last.npz"
         print("interrupted; " + (f"continue with: gradgraph train lenet --resume {last}" if last.exists()
                                  else "no epoch had finished, so there is nothing to resume"), file=err)
         return 130

@@ -149,6 +149,23 @@ def test_nan_stop_is_an_error_naming_only_existing_files(tmp_path, capsys):
     assert [p.name for p in named] == ["config.json"]
 
 
+def test_an_error_while_writing_names_only_existing_files(tmp_path, capsys, monkeypatch):
+    import gradgraph.runs
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(gradgraph.runs, "save_checkpoint", disk_full)
+    assert _train(tmp_path, "--epochs", "2", "--limit", "200") == 1
+    out, err = capsys.readouterr()
+    assert "No space left on device" in err and "Traceback" not in err
+    named = _named_paths(err)
+    assert [p.name for p in named] == ["config.json"] and named[0].exists()
+
+    (tmp_path / "a_file").write_text("")
+    assert main(["train", "lenet", "--runs-dir", str(tmp_path / "a_file")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
 # -- Ctrl-C -------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_ctrl_c_always_ends_cleanly_with_exit_130(tmp_path):

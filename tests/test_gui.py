@@ -477,6 +477,21 @@ def test_options_defaulting_to_none_get_an_off_spin_box(window, tmp_path, monkey
     assert sorted((chosen["patience"] or 0, chosen["limit"] or 0)) == [0, 3]
 
 
+def test_the_learning_rate_follows_the_optimizer_registry(window, tmp_path, monkeypatch):
+    from gradgraph.optim import OPTIMIZERS, default_lr
+
+    (tmp_path / "93_lr.py").write_text(OPTIONS_LESSON.replace("lr=0.1", "lr=None").replace("92", "93"))
+    monkeypatch.setenv(lessons_module.LESSONS_ENV, str(tmp_path))
+    window.load_lessons()
+    assert window.open_lesson("93")
+    panel = window.train_panel
+    assert [panel.optimizer.itemText(i) for i in range(panel.optimizer.count())] == list(OPTIMIZERS)
+    for name in ("sgd", "rmsprop", "adam"):
+        panel.optimizer.setCurrentText(name)
+        assert panel.lr.value() == pytest.approx(default_lr(name))
+    assert panel.options()["lr"] == pytest.approx(default_lr("adam"))
+
+
 def test_inspector_says_when_the_gradient_will_arrive(window):
     window.set_session(chain_rule_session())
     s = window.session
