@@ -355,7 +355,8 @@ def _train(args, ctrl: CtrlC, err) -> int:
                       scheduler=scheduler, patience=s["patience"], seed=s["seed"], run_dir=run_dir, config=config,
                       history=saved["history"] if saved else None)
     ctrl.trainer = trainer  # from here on, Ctrl-C stops the trainer between two steps
-    ctrl.check()
+    if ctrl.pressed:  # pressed a moment ago: stop at once, the run folder still says so
+        trainer.stop()
     try:
         final = _show(trainer, s["epochs"], err)
     except OSError as exc:  # the disk is full, the folder was removed, ...
@@ -399,7 +400,7 @@ def _report(trainer, final, ctrl: CtrlC, test, err) -> int:
     if final.kind in ("done", "early_stop") and not ctrl.pressed:
         test_loss, test_acc = trainer.evaluate(*test)
         print(f"test accuracy {100 * test_acc:.2f}% (loss {test_loss:.4f}) on {len(test[0]):,} images "
-              f"after {len(trainer.history)} epoch(s), {final.elapsed:.1f} s of training", flush=True)
+              f"after {len(trainer.history)} epoch(s), {trainer.history[-1].elapsed:.1f} s of training", flush=True)
     _list_files(trainer.run_folder, err if ctrl.pressed else sys.stdout)
     if ctrl.pressed:
         last = trainer.run_folder.path / "checkpoint_last.npz"

@@ -249,7 +249,8 @@ class Trainer:
             for record in self._loop():
                 if self.run_folder is not None:
                     self.run_folder.write(record)
-                self.last_record = record
+                if record.kind != "step":
+                    self.last_record = record
                 yield record
 
     def _loop(self) -> Iterator[Record]:
