@@ -60,7 +60,7 @@ class Health:
             self.first_loss = loss_value
         elif self.divergence is not None and loss_value > self.divergence * self.first_loss > 0:
             return "diverged", (f"training diverged {where}: the loss is {loss_value:.4g}, "
-                                f"{loss_value / self.first_loss:.0f} times the first step's {self.first_loss:.4g}"
+                                f"{loss_value / self.first_loss:.3g} times the first step's {self.first_loss:.4g}"
                                 f"{HINT}")
         return None
 

@@ -99,10 +99,10 @@ def has_screen() -> bool:
     import ctypes
     import ctypes.util
 
-    name = ctypes.util.find_library("xcb")  # the library Qt's xcb platform connects with
-    if name is None:
+    try:
+        xcb = ctypes.CDLL(ctypes.util.find_library("xcb") or "libxcb.so.1")  # what Qt's xcb platform uses
+    except OSError:
         return True  # cannot check: let Qt try
-    xcb = ctypes.CDLL(name)
     xcb.xcb_connect.restype = ctypes.c_void_p
     xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
     xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
