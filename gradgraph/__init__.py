@@ -10,6 +10,8 @@ and the autograd loop), ops/ (the built-in gates), losses.py, gradcheck.py,
 graph/ (stepping, the chain-rule ledger, drawing), kernels/ and ops/conv.py
 (convolution), nn/ and optim.py, train.py, data/.
 """
+from . import _command  # noqa: F401  (first: Ctrl-C while the `gradgraph` command starts ends cleanly)
+
 # the engine
 from .gate import Gate, unbroadcast
 from .tensor import Tensor, as_tensor, current_scope, maximum, no_grad, scope, topological_order

@@ -190,6 +190,29 @@ def test_ctrl_c_always_ends_cleanly_with_exit_130(tmp_path):
         assert all(p.exists() for p in _named_paths(out + err))
 
 
+def _importing_numpy(pid) -> bool:
+    """Whether the process has got as far as loading numpy (gradgraph imports it first thing)."""
+    return "_multiarray_umath" in Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc to see the import start")
+def test_ctrl_c_while_the_command_is_still_importing(tmp_path):
+    for delay in (0.0, 0.05, 0.15):
+        child = subprocess.Popen(
+            [sys.executable, "-m", "gradgraph", "train", "lenet", "--epochs", "30", "--limit", "3000",
+             "--runs-dir", str(tmp_path / "runs")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        deadline = time.monotonic() + 30
+        while not _importing_numpy(child.pid):
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        time.sleep(delay)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 130, f"delay {delay}: exit {child.returncode}\n{err[-3000:]}"
+        assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("interrupted"), err[-3000:]
+
+
 # -- gradgraph run, the display ---------------------------------------------------------------------
 def test_run_a_script_of_your_own(tmp_path, capsys):
     script = tmp_path / "mine.py"
