@@ -100,6 +100,7 @@ class RunFolder:
     def _plot(self) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
 
         history = self.trainer.history
         epochs = [r.epoch + 1 for r in history]
@@ -123,6 +124,8 @@ class RunFolder:
         ax2.set_xlabel("epoch")
         ax2.set_title("accuracy")
         ax2.grid(alpha=0.3)
+        for ax in (ax1, ax2):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         fig.tight_layout()
         with atomic_write(self.path / "loss_curve.png") as f:
             fig.savefig(f, format="png")
