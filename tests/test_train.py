@@ -245,6 +245,25 @@ def test_run_folder_contents(tmp_path):
     assert (run / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_run_folder_is_written_by_a_consumer_of_the_stream(tmp_path):
+    from gradgraph.runs import RunFolder, read_run
+
+    x, y = blobs(64)
+    model = mlp()
+    trainer = Trainer(model, optim.SGD(model.parameters(), lr=0.1), (x, y), epochs=2, batch_size=16)
+    folder = RunFolder(tmp_path / "run", trainer, {"dataset": "blobs"})
+    assert folder.files() == []
+    for record in trainer.records():
+        folder.write(record)
+        if record.kind == "epoch":  # written before the next record is asked for
+            assert read_run(tmp_path / "run" / "checkpoint_last.npz")["epoch"] == record.epoch
+    assert [p.name for p, _ in folder.files()] == ["checkpoint.npz", "checkpoint_last.npz", "history.csv",
+                                                  "loss_curve.png", "config.json"]
+    run = read_run(tmp_path / "run" / "checkpoint_last.npz")
+    assert run["run_dir"] == (tmp_path / "run").resolve() and run["config"] == {"dataset": "blobs"}
+    assert [Record.from_dict(r) for r in run["history"]] == trainer.history
+
+
 # -- checkpoints -----------------------------------------------------------------------------
 def test_checkpoint_round_trip_with_optimizer(tmp_path):
     x, y = blobs(64)
