@@ -10,7 +10,7 @@ and the autograd loop), ops/ (the built-in gates), losses.py, gradcheck.py,
 graph/ (stepping, the chain-rule ledger, drawing), kernels/ and ops/conv.py
 (convolution), nn/ and optim.py, train.py, data/.
 """
-from . import _command  # noqa: F401  (first: Ctrl-C while the `gradgraph` command starts ends cleanly)
+from . import _command  # noqa: F401  (first: Ctrl-C while the `gradgraph` command starts, see there)
 
 # the engine
 from .gate import Gate, unbroadcast

@@ -22,6 +22,8 @@ import importlib
 import os
 import sys
 
+from . import _command
+
 
 def _call(module: str, function: str):
     def run(args):
@@ -83,10 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        if _command.started():  # Ctrl-C came while Python was still importing gradgraph
+            raise KeyboardInterrupt
+        args = build_parser().parse_args(argv)
         code = args.run(args)
     except KeyboardInterrupt:
+        _command.ending()
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head` or a closed pager
