@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from .tensor import Tensor, no_grad
+from . import inspect
 
 __all__ = ["Health", "grad_norms", "DIVERGENCE"]
 
@@ -84,26 +84,9 @@ class Health:
                 return f"{head}: parameter {name!r} of layer {layer!r} contains {_kind(p.data)}{HINT}"
         if not np.all(np.isfinite(xb)):
             return f"{head}: the input batch itself contains {_kind(xb)} (check the data)"
-        for name, module, out in self._leaf_outputs(xb):
+        layers = inspect.layer_outputs(self.model, xb) if hasattr(self.model, "named_modules") else []
+        for name, module, out in layers:
             if not np.all(np.isfinite(out)):
                 return (f"{head}: non-finite values ({_kind(out)}) first appeared in the output of "
                         f"layer {name!r} ({type(module).__name__}){HINT}")
         return f"{head}: every layer's output is finite, the loss ({self.loss_name}) is not (check the targets){HINT}"
-
-    def _leaf_outputs(self, xb) -> list:
-        """(layer path, module, output array) for every leaf layer, in the order they ran."""
-        if not hasattr(self.model, "named_modules"):
-            return []
-        outputs, handles = [], []
-        for name, module in self.model.named_modules():
-            if name and not list(module.children()):  # a leaf layer
-                def record(mod, inputs, out, name=name):
-                    outputs.append((name, mod, out.data if isinstance(out, Tensor) else np.asarray(out)))
-                handles.append(module.register_forward_hook(record))
-        try:
-            with no_grad():
-                self.model(Tensor(xb, name="input", requires_grad=False))
-        finally:
-            for h in handles:
-                h.remove()
-        return outputs

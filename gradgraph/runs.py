@@ -80,6 +80,7 @@ class RunFolder:
             "epochs": t.epochs,
             "batch_size": t.batch_size,
             "patience": t.patience,
+            "augment": repr(t.augment) if getattr(t, "augment", None) is not None else None,
             "seed": t.seed,
             "train_samples": int(len(t.x)),
             "val_samples": int(len(t.val_data[0])) if t.val_data is not None else 0,

@@ -176,6 +176,9 @@ class Trainer:
                     epoch always)
     ``config``      extra entries for config.json (dataset name, ...)
     ``restore_best`` also restore the best weights when all epochs ran
+    ``augment``     a random change applied to every training batch (never to the
+                    validation data): a name of ``gg.data.AUGMENTS`` ("shift",
+                    "shift+flip", ...) or a function ``f(x, rng) -> x``
     ``blas_threads`` numpy's OpenBLAS threads while training (1: leave the cores to
                     the conv kernels; None: unchanged), see :func:`limit_blas_threads`
     ``divergence``  stop with a "diverged" record when a step's loss exceeds this
@@ -191,7 +194,9 @@ class Trainer:
     def __init__(self, model, optimizer, train_data, val_data=None, *, loss="cross_entropy", epochs: int = 1,
                  batch_size: int = 64, scheduler=None, patience: int | None = None, seed: int = 0, run_dir=None,
                  log_every: int = 1, config: dict | None = None, restore_best: bool = False,
-                 blas_threads: int | None = 1, divergence: float | None = DIVERGENCE, history=None):
+                 blas_threads: int | None = 1, augment=None, divergence: float | None = DIVERGENCE, history=None):
+        from .data.augment import make_augment
+
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         dtype = getattr(model, "dtype", np.float32)
         self.x, self.y = self._pair(train_data, "train_data", dtype)
@@ -206,6 +211,7 @@ class Trainer:
         self.patience = None if patience is None else int(patience)
         self.seed, self.restore_best, self.blas_threads = seed, bool(restore_best), blas_threads
         self.steps_per_epoch = -(-len(self.x) // self.batch_size)
+        self.augment = make_augment(augment)
         self.control = Control()
         self.health = Health(model, self.loss_name, divergence)
         self._names = {id(p): name for name, p in self.health.names.items()}
@@ -261,10 +267,13 @@ class Trainer:
         for self.epoch in range(self.first_epoch, self.epochs):
             self.model.train()
             lr, tally = self.optimizer.lr, _Tally()
+            augment_rng = np.random.default_rng([self.seed, 1, self.epoch])  # apart: the batch order stays
             for xb, yb in batches(self.x, self.y, self.batch_size, rng=rng):
                 if self.control.should_stop():  # (waits while paused)
                     yield self._final("stopped", "training stopped", lr)
                     return
+                if self.augment is not None:
+                    xb = self.augment(xb, augment_rng)
                 logits, loss = self._forward_loss(xb, yb)
                 problem = self.health.loss_problem(xb, float(loss.data), self._where())
                 if problem is None:

@@ -23,6 +23,8 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
+from gradgraph import inspect as inspect_model
+from gradgraph.nn import Module
 from gradgraph.optim import OPTIMIZERS, default_lr
 
 from . import images
@@ -49,21 +51,24 @@ OPTION_TIPS = {
     "val_fraction": "share of the training images kept aside to validate on",
     "seed": "random seed: the same seed gives the same run",
     "hidden": "hidden units (0: a linear classifier)",
+    "augment": "random changes to the training images (shift, flip, rotate, noise; standard = the first three)",
 }
 
 
 def _choices(module, name):
     """The allowed values of a string option: the lesson's ``NAMES`` table (``activation`` ->
-    ``ACTIVATIONS``), else the LeNet-5 tables of gradgraph.nn (activation, pool)."""
+    ``ACTIVATIONS``), else the LeNet-5 tables of gradgraph.nn (activation, pool) or
+    gradgraph.data's ``AUGMENTS`` (augment)."""
     key = name.upper() + "S"
     table = getattr(module, key, None)
     if isinstance(table, (dict, list, tuple)) and table:
         return list(table)
     try:
+        from gradgraph.data import augment
         from gradgraph.nn import lenet
     except Exception:
         return None
-    table = getattr(lenet, key, None)
+    table = getattr(lenet, key, None) or getattr(augment, key, None)  # augment -> AUGMENTS
     return list(table) if isinstance(table, (dict, list, tuple)) and table else None
 
 
@@ -83,29 +88,6 @@ def _optional_int_spin(name):
 
 
 # -- the worker (no Qt) ----------------------------------------------------------------------
-
-def _forward(model, x):
-    """Logits of ``model`` on ``x`` in eval mode without a graph (worker thread only)."""
-    from gradgraph import Tensor, no_grad
-
-    was = getattr(model, "training", False)
-    if hasattr(model, "eval"):
-        model.eval()
-    try:
-        with no_grad():
-            out = model(Tensor(np.asarray(x, dtype=getattr(model, "dtype", np.float32)), requires_grad=False))
-    finally:
-        if hasattr(model, "train"):
-            model.train(was)
-    return np.asarray(out.data)
-
-
-def _classes_of(logits):
-    logits = np.asarray(logits)
-    if logits.ndim == 1 or logits.shape[-1] == 1:
-        return (logits.reshape(len(logits), -1)[:, 0] > 0).astype(int)
-    return np.argmax(logits, axis=1)
-
 
 class TrainWorker(threading.Thread):
     """Runs a Trainer's record stream and computes snapshots; talks only through ``events``."""
@@ -159,34 +141,28 @@ class TrainWorker(threading.Thread):
         model = self.trainer.model
         snap: dict = {"kind": self.kind}
         try:
-            if hasattr(model, "filters"):
-                snap["filters"] = {k: np.array(v) for k, v in model.filters().items()}
-            if self.kind == "image" and hasattr(model, "feature_maps") and len(self.eval_x):
+            is_module = isinstance(model, Module)
+            if is_module:
+                snap["filters"] = {k: np.array(v) for k, v in inspect_model.filters(model).items()}
+            if self.kind == "image" and is_module and len(self.eval_x):
                 i = min(max(0, self.image_index), len(self.eval_x) - 1)
                 snap["image"] = np.array(self.eval_x[i])
                 snap["image_label"] = int(self.eval_y[i]) if np.ndim(self.eval_y[i]) == 0 else None
-                snap["feature_maps"] = {k: np.array(v) for k, v in model.feature_maps(self.eval_x[i]).items()}
+                snap["feature_maps"] = dict(inspect_model.feature_maps(model, self.eval_x[i]))
             y = self.eval_y
             if not heavy:
                 return snap
             if y.ndim == 1 and np.issubdtype(y.dtype, np.integer) or (y.ndim == 2 and y.shape[1] == 1):
                 labels = y.reshape(-1).astype(int)
-                pred = _classes_of(_forward(model, self.eval_x))
-                n = int(max(labels.max(initial=0), pred.max(initial=0)) + 1)
-                confusion = np.zeros((n, n), dtype=int)
-                np.add.at(confusion, (labels, pred), 1)
-                snap["confusion"] = confusion
+                pred = inspect_model.predicted_classes(inspect_model.predict(model, self.eval_x))
+                snap["confusion"] = inspect_model.confusion_matrix(labels, pred)
                 snap["predictions"] = pred[:32]
                 snap["labels"] = labels[:32]
             if self.kind == "2d":
                 x = np.asarray(self.trainer.x, dtype=np.float64)
-                lo, hi = x.min(axis=0), x.max(axis=0)
-                pad = 0.1 * (hi - lo + 1e-9)
-                lo, hi = lo - pad, hi + pad
-                gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 100), np.linspace(lo[1], hi[1], 100))
-                grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
-                snap["boundary"] = _classes_of(_forward(model, grid)).reshape(100, 100)
-                snap["bounds"] = (lo, hi)
+                boundary = inspect_model.decision_boundary(model, x, resolution=100)
+                snap["boundary"] = boundary.classes
+                snap["bounds"] = (boundary.lo, boundary.hi)
                 snap["points"] = x[:600]
                 snap["point_labels"] = np.asarray(self.trainer.y).reshape(len(x), -1)[:600, 0].astype(int)
         except Exception as error:  # a snapshot must never stop training

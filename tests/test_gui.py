@@ -452,7 +452,7 @@ SEEN = {}
 
 
 def trainer(quick=False, *, dataset="xor", epochs=None, batch_size=8, lr=0.1, optimizer="sgd",
-            patience=None, limit=None, dropout=0.0):
+            patience=None, limit=None, dropout=0.0, augment="none"):
     SEEN.update(patience=patience, limit=limit)
     x, y = data.xor(40)
     model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 2))
@@ -528,3 +528,35 @@ def test_no_screen_falls_back_to_the_terminal_lesson(monkeypatch, capsys):
     out = capsys.readouterr()
     assert "no screen found" in out.err
     assert "f = q * z = -12" in out.out
+
+
+def test_training_snapshot_of_an_image_model_reads_gradgraph_inspect():
+    from gradgraph_gui.training_view import TrainWorker
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 1, 8, 8)).astype(np.float32)
+    y = np.arange(6) % 3
+    model = gg.nn.Sequential(gg.nn.Conv2d(1, 2, 3, rng=0), gg.nn.ReLU(), gg.nn.Flatten(), gg.nn.Linear(72, 3, rng=0))
+    trainer = gg.train.Trainer(model, gg.optim.SGD(model.parameters(), lr=0.1), (x, y))
+    snap = TrainWorker(trainer).snapshot(heavy=True)
+    assert "error" not in snap, snap.get("error")
+    assert snap["filters"]["0"].shape == (2, 1, 3, 3)
+    assert list(snap["feature_maps"]) == ["0", "1", "2", "3"] and snap["feature_maps"]["0"].shape == (2, 6, 6)
+    assert snap["confusion"].sum() == 6 and snap["confusion"].shape == (3, 3)
+
+
+def test_augment_option_offers_the_named_augmentations(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QComboBox
+
+    from gradgraph.data import AUGMENTS
+
+    (tmp_path / "92_options.py").write_text(OPTIONS_LESSON)
+    monkeypatch.setenv(lessons_module.LESSONS_ENV, str(tmp_path))
+    window.load_lessons()
+    assert window.open_lesson("92")
+    panel = window.train_panel
+    assert "augment" in panel.extras and panel.options()["augment"] == "none"
+    combos = [w for w in panel.findChildren(QComboBox) if w.findText("shift") >= 0]
+    assert len(combos) == 1 and [combos[0].itemText(i) for i in range(combos[0].count())] == list(AUGMENTS)
+    combos[0].setCurrentText("standard")
+    assert panel.options()["augment"] == "standard"
