@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import atomic_write
-from .graph import Graph
+from .graph import Graph, Stepper, collapsed, full, step_ledger
 from .graph.fmt import fmt_short
 
 __all__ = ["DEFAULT_WIDTH", "MIN_WIDTH", "export_lesson", "frames", "cli_export"]
@@ -137,8 +137,8 @@ def _caption(stepper) -> list:
     if step is None:
         return ["Nothing computed yet: step through the forward pass."]
     lines = [step.text]
-    if not step.is_forward and step.kind != "seed":
-        lines += [line.text for line in step.ledger][:4]
+    if step.phase == "backward" and step.kind != "seed":
+        lines += [line.text for line in step_ledger(step)][:4]
     return lines
 
 
@@ -251,12 +251,12 @@ def frames(output, title: str = "", width: int = DEFAULT_WIDTH):
     graph after step k (1 .. number of steps). Graphs of more than GROUP_ABOVE nodes are drawn one box
     per layer (scope group), and a long graph is folded into rows."""
     graph = output if isinstance(output, Graph) else Graph(output)
-    view = graph.view()
+    view = full(graph)
     if len(graph.nodes) > GROUP_ABOVE:
-        collapsed = graph.collapsed()
-        view = collapsed if len(collapsed.nodes) < len(view.nodes) else view
+        grouped = collapsed(graph)
+        view = grouped if len(grouped.nodes) < len(view.nodes) else view
     lay = _fold(_positions(view), width)
-    stepper = graph.stepper()
+    stepper = Stepper(graph)
     for _ in range(len(stepper)):
         stepper.step()
         yield _draw(stepper, view, lay, title, width)

@@ -148,4 +148,4 @@ def test_the_example_lesson_in_the_teachers_guide_works(tmp_path, monkeypatch):
     assert module.run(quick=True) == {"f": -12.0}
     assert len(module.figures(quick=True)) == 1
     assert isinstance(module.trainer(quick=True), gg.train.Trainer)
-    assert export.export_lesson(21, frames_dir=tmp_path / "frames")["frames"] == len(gg.Graph(module.build()).stepper())
+    assert export.export_lesson(21, frames_dir=tmp_path / "frames")["frames"] == len(gg.Stepper(module.build()))

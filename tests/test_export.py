@@ -5,12 +5,13 @@ from PIL import Image
 
 import gradgraph as gg
 from gradgraph import cli, export, lessons
+from gradgraph.graph import full
 
 
 def test_gif_has_one_frame_per_step_and_is_wide_enough(tmp_path):
     path = tmp_path / "chain.gif"
     result = export.export_lesson(1, gif=path, width=800)
-    steps = len(gg.Graph(lessons.load(1).build()).stepper())
+    steps = len(gg.Stepper(lessons.load(1).build()))
     assert result["frames"] == steps == 8
     with Image.open(path) as gif:
         assert gif.n_frames == steps and gif.size[0] == 800 and gif.info.get("loop") == 0
@@ -46,7 +47,7 @@ def test_a_long_graph_is_folded_into_rows():
     for k in range(30):
         h = h.tanh()
         h.name = f"h{k}"
-    lay = export._positions(gg.Graph(h).view())
+    lay = export._positions(full(gg.Graph(h)))
     geometry = export._fold(lay, 1280)
     assert geometry.height > lay.height and geometry.width < lay.width
     assert export._scale(geometry, 1280) > export._scale(export._Geometry(lay), 1280)

@@ -10,8 +10,6 @@ os.environ.setdefault("GRADGRAPH_SETTINGS_DIR", tempfile.mkdtemp(prefix="gradgra
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-pytest.importorskip("PySide6")
-pytest.importorskip("pytestqt")
 
 import gradgraph as gg  # noqa: E402
 from gradgraph import lessons as lessons_module  # noqa: E402

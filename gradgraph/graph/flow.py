@@ -18,8 +18,8 @@ largest 1) for colouring. Warnings:
   or, if all values are finite, the first node in *backward* order (the
   order the gradient travels) whose gradient is not finite.
 
-``Flow`` is a read-only mapping ``{node name: NodeFlow}``; ``flow.edges`` is
-a list of :class:`EdgeFlow` aligned with ``graph.edges``.
+``Flow(graph)`` is a read-only mapping ``{node name: NodeFlow}``; ``flow.edges``
+is a list of :class:`EdgeFlow` aligned with ``graph.edges``.
 """
 from __future__ import annotations
 
@@ -51,11 +51,6 @@ class NodeFlow:
     nonfinite_value: bool = False
     nonfinite_grad: bool = False
     flags: list = field(default_factory=list)
-
-    @property
-    def normalized(self) -> float:
-        """Same as ``level``."""
-        return self.level
 
 
 @dataclass
