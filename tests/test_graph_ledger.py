@@ -102,14 +102,57 @@ def test_stepper_ledger_is_the_current_steps_and_full_ledger_accumulates():
     assert len(s.ledger()) == 2 and len(s.full_ledger()) == 3
 
 
-def test_tensor_lines_show_shapes_and_statistics():
-    w = gg.Tensor(np.arange(6.0).reshape(2, 3), name="W")
-    x = gg.Tensor(np.ones(3), name="v")
+def test_large_tensor_lines_show_shapes_and_statistics():
+    w = gg.Tensor(np.arange(90.0).reshape(9, 10), name="W")
+    x = gg.Tensor(np.ones(10), name="v")
     loss = named((w @ x).sum(), "L")
     text = Graph(loss).ledger().text
     line = next(l for l in text.splitlines() if l.startswith("dL/dW"))
-    assert "(2, 3)" in line and "mean" in line and "|max|" in line and "norm" in line
+    assert "(9, 10)" in line and "mean" in line and "|max|" in line and "norm" in line
     assert "[dZ/dX: d_out @ W^T]" in line     # the gate's local-gradient formula (W is its X)
+
+
+def _matmul_graph():
+    x = gg.Tensor(np.array([[1.0, 2.0, -1.0], [0.0, -1.0, 3.0]]), name="X")
+    w = gg.Tensor(np.array([[0.5, -1.0], [2.0, 0.0], [-1.0, 1.0]]), name="W")
+    y = named(x @ w, "Y")
+    h = named(y.relu(), "H")
+    return Graph(named(h.sum(), "L"))
+
+
+def test_small_matmul_step_reads_as_the_formula_with_its_matrices():
+    graph = _matmul_graph()
+    lines = {l.target: l for l in graph.ledger() if l.kind == "edge"}
+    w_line = lines["W"]
+    assert w_line.text.splitlines()[0].startswith("dL/dW = Xᵀ · dL/dY")
+    labels = [t[0] for t in w_line.operands if not isinstance(t, str)]
+    assert labels == ["Xᵀ", "dL/dY", "dL/dW"]
+    xt, d_y, d_w = (t[1] for t in w_line.operands if not isinstance(t, str))
+    np.testing.assert_array_equal(d_w, xt @ d_y)
+    np.testing.assert_array_equal(d_y, [[1.0, 0.0], [0.0, 1.0]])  # relu: Y = [[5.5, -2], [-5, 3]]
+    rows = w_line.text.splitlines()[1:]
+    assert len(rows) == 4                               # labels + the 3 rows of Xᵀ and of dL/dW
+    assert "[ 1   0]" in rows[1] and "[-1   3]" in rows[3]  # every entry of dL/dW = Xᵀ · dL/dY
+    x_line = lines["X"]
+    assert x_line.text.splitlines()[0].startswith("dL/dX = dL/dY · Wᵀ")
+
+
+def test_small_elementwise_step_shows_the_elementwise_product():
+    line = next(l for l in _matmul_graph().ledger() if l.kind == "edge" and l.target == "Y")
+    assert line.text.splitlines()[0].startswith("dL/dY = dL/dH ⊙ dH/dY")
+    upstream, local, result = (t[1] for t in line.operands if not isinstance(t, str))
+    np.testing.assert_array_equal(local, [[1.0, 0.0], [0.0, 1.0]])   # [Y > 0]
+    np.testing.assert_array_equal(result, upstream * local)
+    assert "⊙" in line.text.splitlines()[2]
+
+
+def test_small_broadcast_step_says_it_sums():
+    y = gg.Tensor(np.array([[1.0, -2.0], [3.0, 4.0]]), name="Y")
+    b = gg.Tensor(np.array([0.5, -0.5]), name="b")
+    z = named(y * b, "Z")
+    line = next(l for l in Graph(named(z.sum(), "L")).ledger() if l.target == "b")
+    assert "summed over the broadcast axes" in line.text
+    np.testing.assert_array_equal(line.contribution, [4.0, 2.0])
 
 
 def test_local_gradient_does_not_disturb_the_gate():

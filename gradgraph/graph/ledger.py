@@ -11,8 +11,12 @@ use sends back; the ledger shows the sum when the last part arrives::
 
     df/dx = 2 + 3 = 5
 
-For tensors the numbers are replaced by the shape and three statistics (mean,
-largest magnitude, L2 norm), with the gate's local-gradient formula.
+A small tensor (see :func:`~gradgraph.graph.fmt.is_small`) is written out in
+full below its line, as the formula with its operands: a matmul step reads
+``dL/dW = Xᵀ · dL/dY`` with the three matrices, an elementwise step
+``dL/dY = dL/dH ⊙ dH/dY`` with the elementwise product. Larger tensors are
+replaced by the shape and three statistics (mean, largest magnitude, L2 norm),
+with the gate's local-gradient formula.
 
 Each line is a :class:`LedgerLine` (structured: the names and numbers a view
 needs) with its ``text``; a :class:`Ledger` is a list of lines with a ``.text``.
@@ -21,7 +25,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .fmt import as_float, fmt_number, fmt_value, is_scalar
+import copy
+
+import numpy as np
+
+from .fmt import as_float, fmt_number, fmt_value, is_scalar, is_small, side_by_side
 
 
 @dataclass
@@ -43,6 +51,9 @@ class LedgerLine:
     ``terms``         for a sum line: the contributions added up, in arrival order.
     ``sources``       for a sum line: the names of the gate nodes they came from.
     ``step``          index of the step that wrote this line.
+    ``operands``      for small tensors: the formula's terms, ``(label, array)`` blocks
+                      and operator strings, as :func:`~gradgraph.graph.fmt.side_by_side`
+                      takes them (``text`` holds them drawn below the first line).
     """
 
     kind: str
@@ -57,6 +68,7 @@ class LedgerLine:
     terms: tuple = ()
     sources: tuple = ()
     step: int | None = None
+    operands: tuple = ()
 
     def __str__(self) -> str:
         return self.text
@@ -104,27 +116,39 @@ def step_ledger(step) -> Ledger:
         local = graph.local_gradient(node.index, slot)
         formula = node.local[slot] if slot < len(node.local) else ""
         chain = f"d{out}/d{parent.name} = d{out}/d{node.name} · d{node.name}/d{parent.name}"
+        operands = ()
         if local is not None and is_scalar(upstream) and is_scalar(g):
             text = f"{chain} = {fmt_number(as_float(upstream))} · {fmt_number(local)} = {fmt_number(as_float(g))}"
+        elif is_small(g):
+            chain, operands = _written_out(graph, node, slot, upstream, g, out)
+            text = chain + (f"   [{formula}]" if formula else "")
         else:
             text = f"{chain} = {fmt_value(g)}" + (f"   [{formula}]" if formula else "")
         if counts[parent.index] > 1:
             text += f"   ({parent.name} is input {slot + 1} of {node.name})"
+        if operands:
+            text += "".join("\n  " + row for row in side_by_side(operands))
         lines.append(LedgerLine("edge", parent.name, node.name, _natural(upstream), local, _natural(g), text,
-                                slot=slot, local_formula=formula, step=step.index))
+                                slot=slot, local_formula=formula, step=step.index, operands=operands))
 
     for done in step.completes:
         terms, sources = _terms(graph, done)
         if len(terms) < 2:
             continue
         total = graph.grad(done.index)
+        operands = ()
         if all(is_scalar(t) for t in terms):
             shown = " + ".join(fmt_number(as_float(t)) for t in terms)
             text = f"d{out}/d{done.name} = {shown} = {fmt_number(as_float(total))}"
+        elif is_small(total):
+            text = f"d{out}/d{done.name} = the sum of the {len(terms)} contributions (from {', '.join(sources)})"
+            operands = _sum_operands(terms, sources, total, f"d{out}/d{done.name}")
+            text += "".join("\n  " + row for row in side_by_side(operands))
         else:
             text = f"d{out}/d{done.name} = sum of {len(terms)} contributions = {fmt_value(total)}"
         lines.append(LedgerLine("sum", done.name, None, None, None, _natural(total), text,
-                                terms=tuple(_natural(t) for t in terms), sources=tuple(sources), step=step.index))
+                                terms=tuple(_natural(t) for t in terms), sources=tuple(sources), step=step.index,
+                                operands=operands))
     return lines
 
 
@@ -142,3 +166,76 @@ def _terms(graph, node) -> tuple:
             terms.append(g)
             sources.append(graph.nodes[c].name)
     return terms, sources
+
+
+# -- small tensors written out -------------------------------------------------------------
+
+def _written_out(graph, node, slot, upstream, contribution, out) -> tuple:
+    """``(formula, operands)`` of one edge whose gradient is a small tensor: the matmul
+    rule with its matrices, the elementwise product, or upstream -> contribution."""
+    parent = node.parents[slot]
+    d_node, d_parent = f"d{out}/d{node.name}", f"d{out}/d{parent.name}"
+    shape = np.shape(graph.value(node.index))
+    if node.gate == "MatMul" and len(node.parents) == 2 and np.ndim(upstream) == 2 \
+            and all(np.ndim(graph.value(p.index)) == 2 for p in node.parents):
+        x, w = node.parents
+        if slot == 0:  # Z = X @ W:  dL/dX = dL/dZ · Wᵀ
+            return (f"{d_parent} = {d_node} · {w.name}ᵀ",
+                    ((d_node, upstream), "·", (f"{w.name}ᵀ", graph.value(w.index).T), "=", (d_parent, contribution)))
+        return (f"{d_parent} = {x.name}ᵀ · {d_node}",    # dL/dW = Xᵀ · dL/dZ
+                ((f"{x.name}ᵀ", graph.value(x.index).T), "·", (d_node, upstream), "=", (d_parent, contribution)))
+    local = _elementwise_local(graph, node, slot) if np.shape(upstream) == shape else None
+    if local is not None:
+        d_local = f"d{node.name}/d{parent.name}"
+        terms = ((d_node, upstream), "⊙", (d_local, local))
+        if np.shape(contribution) == shape:
+            return f"{d_parent} = {d_node} ⊙ {d_local}", terms + ("=", (d_parent, contribution))
+        return (f"{d_parent} = {d_node} ⊙ {d_local}, summed over the broadcast axes",
+                terms + ("→ Σ →", (d_parent, contribution)))
+    chain = f"{d_parent} = {d_node} · d{node.name}/d{parent.name}"
+    return chain, ((d_node, upstream), "→", (d_parent, contribution))
+
+
+def _elementwise_gates() -> frozenset:
+    from ..gate import Gate
+    from ..ops import elementwise
+
+    return frozenset(name for name, cls in vars(elementwise).items()
+                     if isinstance(cls, type) and issubclass(cls, Gate) and not name.startswith("_"))
+
+
+_ELEMENTWISE = None
+
+
+def _elementwise_local(graph, node, slot):
+    """The local derivatives d node / d input ``slot``, element by element, for an
+    elementwise gate (else ``None``): the gate's backward with ``d_out = 1`` on a copy
+    of the gate given its inputs broadcast to the output's shape."""
+    global _ELEMENTWISE
+    if _ELEMENTWISE is None:
+        _ELEMENTWISE = _elementwise_gates()
+    if node.gate not in _ELEMENTWISE:
+        return None
+    shape = np.shape(graph.value(node.index))
+    inputs = [np.broadcast_to(graph.value(p.index), shape).copy() for p in node.parents]
+    gate = copy.copy(node.op)
+    try:  # a student's gate may be unfinished: then the line shows no local gradient
+        gate.forward(*inputs)
+        gate.needs_grad = tuple(True for _ in inputs)
+        grads = gate.backward(np.ones(shape, dtype=inputs[slot].dtype))
+    except Exception:  # noqa: BLE001 - whatever the student's code raises, the ledger still prints
+        return None
+    grads = grads if isinstance(grads, (tuple, list)) else (grads,)
+    if slot >= len(grads) or grads[slot] is None or np.shape(grads[slot]) != shape:
+        return None
+    return np.asarray(grads[slot])
+
+
+def _sum_operands(terms, sources, total, label) -> tuple:
+    """``a + b + ... = total`` as blocks, each term labelled with the gate it came from."""
+    operands: list = []
+    for k, (term, source) in enumerate(zip(terms, sources)):
+        if k:
+            operands.append("+")
+        operands.append((f"via {source}", term))
+    return tuple(operands) + ("=", (label, total))

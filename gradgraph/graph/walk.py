@@ -5,7 +5,8 @@
     gradgraph walk 1 --interactive    # wait for Enter after each step (q quits)
 
 The forward pass prints each value as it appears, the backward pass each
-chain-rule line (upstream gradient × local gradient = contribution).
+chain-rule line (upstream gradient × local gradient = contribution). Small
+tensors (up to 8 x 8) are printed in full, every entry, as matrices.
 
 Where the graph comes from:
 
@@ -21,10 +22,13 @@ from __future__ import annotations
 
 import runpy
 import sys
+import textwrap
 from pathlib import Path
 
 from ..tensor import Tensor, topological_order
+from .fmt import fmt_value, is_small, matrix_lines
 from .graph import Graph
+from .stepper import expression
 
 
 def walkthrough(output, file=None, interactive: bool = False, input_fn=input) -> Graph:
@@ -47,12 +51,13 @@ def walkthrough(output, file=None, interactive: bool = False, input_fn=input) ->
         stepper.step()
         if step.phase == "forward":
             print(f"  {step.text}", file=file)
+            _print_matrix(graph.value(step.node.index), "    ", file)
         elif step.kind == "seed":
             print(f"  {step.ledger.text}", file=file)
         else:
-            print(f"  [{step.node.name} = {_expr(step)}]", file=file)
+            print(f"  [{step.node.name} = {expression(step.node)}]", file=file)
             for line in step.ledger:
-                print(f"    {line.text}", file=file)
+                print(textwrap.indent(line.text, "    "), file=file)
         if interactive and stepper.position < len(stepper):
             file.flush()
             if input_fn("").strip().lower() in ("q", "quit", "exit"):
@@ -64,22 +69,18 @@ def walkthrough(output, file=None, interactive: bool = False, input_fn=input) ->
         if leaves and stepper.at_end:
             print("Gradients of the inputs and parameters:", file=file)
             for node in leaves:
-                print(f"  d{out}/d{node.name} = {_fmt(graph.grad(node.index))}", file=file)
+                print(f"  d{out}/d{node.name} = {fmt_value(graph.grad(node.index))}", file=file)
+                _print_matrix(graph.grad(node.index), "    ", file)
     if own_graph:
         _backward_tensors(graph)
     return graph
 
 
-def _expr(step) -> str:
-    from .stepper import expression
-
-    return expression(step.node)
-
-
-def _fmt(array) -> str:
-    from .fmt import fmt_value
-
-    return fmt_value(array)
+def _print_matrix(array, indent: str, file) -> None:
+    """Every entry of a small tensor, aligned (nothing for a number or a big tensor)."""
+    if is_small(array):
+        for row in matrix_lines(array):
+            print(indent + row, file=file)
 
 
 def _backward_tensors(graph: Graph) -> None:
