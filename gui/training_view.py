@@ -25,6 +25,9 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, Q
 
 from . import images
 from .lineplot import LinePlot, Series
+from .qtfix import apply as _fix_pyside_refcounts
+
+_fix_pyside_refcounts()  # a PySide6 refcount bug on Python < 3.12 would otherwise abort the app
 
 IMAGE_DATASETS = ["fashion-mnist-starter", "fashion-mnist", "mnist"]
 TOY_DATASETS = ["xor", "ring", "three_modes", "spiral"]
