@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsScene,
 import numpy as np
 
 from .layout import best_wrap, wrap_rows
-from .models import GraphSession, fmt_array, fmt_shape
+from .models import ROW_H, GraphSession, box_lines, fmt_shape
 from .qtfix import apply as _fix_pyside_refcounts
 
 _fix_pyside_refcounts()  # a PySide6 refcount bug on Python < 3.12 would otherwise abort the app
@@ -102,7 +102,7 @@ class NodeItem(QGraphicsItem):
         s = self.view.session
         i = self.index
         v_known, g_known, current, value_text, grad_text, overlay, flag = \
-            self.state or (False, False, False, "?", "?", None, "")
+            self.state or (False, False, False, ("?",), ("?",), None, "")
         w, h = self.rect.width(), self.rect.height()
         box = QRectF(0, 0, w, h)
         lod = option.levelOfDetailFromTransform(p.worldTransform())
@@ -145,15 +145,21 @@ class NodeItem(QGraphicsItem):
         p.setFont(f.small)
         p.setPen(QColor("white"))
         p.drawText(pill, Qt.AlignCenter, symbol)
-        # value and gradient rows
+        # value and gradient: a line each, or every entry of a small tensor, a row per line
         p.setFont(f.body)
         fm = QFontMetricsF(f.body)
-        p.setPen(VALUE_TEXT if v_known else UNKNOWN_TEXT)
-        p.drawText(QRectF(7, 24, w - 12, 18), Qt.AlignLeft | Qt.AlignVCenter,
-                   fm.elidedText("val  " + (value_text if v_known else "?"), Qt.ElideRight, w - 12))
-        p.setPen(GRAD_TEXT if g_known else UNKNOWN_TEXT)
-        p.drawText(QRectF(7, 43, w - 12, 18), Qt.AlignLeft | Qt.AlignVCenter,
-                   fm.elidedText("grad " + grad_text, Qt.ElideRight, w - 12))
+        rows = max(1, s.matrix_rows(i))
+        y = 24.0
+        for word, lines, known, colour in (("val  ", value_text, v_known, VALUE_TEXT),
+                                           ("grad ", grad_text, g_known, GRAD_TEXT)):
+            p.setPen(colour if known else UNKNOWN_TEXT)
+            for k in range(rows):
+                text = lines[k] if k < len(lines) else ""
+                row_h = 18.0 if rows == 1 else ROW_H
+                p.drawText(QRectF(7, y, w - 12, row_h), Qt.AlignLeft | Qt.AlignVCenter,
+                           fm.elidedText((word if k == 0 else " " * len(word)) + text, Qt.ElideRight, w - 12))
+                y += row_h
+            y += 1.0 if rows == 1 else 4.0
         if flag:
             p.setFont(f.small)
             tag = QRectF(6, h - 2, w - 12, 15)
@@ -546,19 +552,21 @@ class GraphView(QGraphicsView):
 
     # -- per-step update (no layout) ---------------------------------------------------------
     def _value_text(self, i):
+        """The box's value lines (cached per graph version: stepping does not reformat)."""
         key = ("v", i, self.session.graph.version)
         text = self._text_cache.get(key)
         if text is None:
-            text = self._text_cache[key] = fmt_array(self.session.value(i))
+            text = self._text_cache[key] = tuple(box_lines(self.session.value(i)))
         return text
 
     def _grad_text(self, i, state):
         if state == "partial":  # a sum still growing: not cached
-            return fmt_array(self.session.grad(i)) + " (partial)"
+            lines = box_lines(self.session.grad(i))
+            return tuple(lines[:-1]) + (lines[-1] + " (partial)",)
         key = ("g", i, self.session.graph.version)
         text = self._text_cache.get(key)
         if text is None:
-            text = self._text_cache[key] = fmt_array(self.session.grad(i))
+            text = self._text_cache[key] = tuple(box_lines(self.session.grad(i)))
         return text
 
     def invalidate_texts(self):
@@ -586,8 +594,8 @@ class GraphView(QGraphicsView):
             vk = bool(known_v[i])
             gstate = s.grad_state(i) if backward else "unknown"
             gk = gstate in ("known", "partial")
-            vt = self._value_text(i) if vk else "?"
-            gt = self._grad_text(i, gstate) if gk else ("–" if gstate == "none" else "?")
+            vt = self._value_text(i) if vk else ("?",)
+            gt = self._grad_text(i, gstate) if gk else (("–",) if gstate == "none" else ("?",))
             overlay = error_colour(rel.get(i), verdict(i)) if rel is not None else None
             flag = ", ".join(flags.get(i, ())) if s.position >= s.length else ""
             if rel is not None and i in blamed:

@@ -291,8 +291,9 @@ class MainWindow(QMainWindow):
         self.errors_dock.hide()  # shown when something goes wrong
         self.errors.cleared.connect(self.errors_dock.hide)
         self.ledger_dock.raise_()
-        self.resizeDocks([self.browser_dock, self.inspector_dock], [250, 310], Qt.Horizontal)
-        self.resizeDocks([self.ledger_dock], [150], Qt.Vertical)
+        self.browser.setMinimumWidth(190)
+        self.inspector.setMinimumWidth(250)
+        self.share_room(1400, 900)
 
         self.graph_view.nodeClicked.connect(self._on_node_clicked)
         self.graph_view.layoutChanged.connect(self._on_layout_changed)
@@ -802,6 +803,34 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
 
     # -- window state -------------------------------------------------------------------------------
+    def show_at_size(self, width: int, height: int):
+        """Show the window at exactly ``width`` x ``height`` (``gradgraph gui --size``): the
+        panels share that room, whatever their contents would like."""
+        self.setFixedSize(int(width), int(height))
+        self.show()
+        self.share_room(width, height)
+
+    def share_room(self, width: int, height: int):
+        """Give the side panels a usable share of a ``width`` x ``height`` window: the lesson
+        list about a fifth, the inspector a quarter, the ledger a fifth of the height."""
+        self.resizeDocks([self.browser_dock, self.inspector_dock],
+                         [max(190, int(0.19 * width)), max(250, int(0.24 * width))], Qt.Horizontal)
+        self.resizeDocks([self.ledger_dock], [max(130, int(0.2 * height))], Qt.Vertical)
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        self.fit_screen()
+
+    def fit_screen(self):
+        """The window never grows past the screen: its maximum is the screen's free area
+        (not for a fixed ``--size``, which may be larger than the screen it renders on)."""
+        screen = self.screen()
+        if screen is None or self.minimumWidth() == self.maximumWidth():
+            return
+        free = screen.availableGeometry().size()
+        if free.width() >= 640 and free.height() >= 400:
+            self.setMaximumSize(free)
+
     def paintEvent(self, event):
         super().paintEvent(event)
         while self.first_paint_callbacks:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradgraph.graph.fmt import fmt_number  # one number format for boxes, ledger and DOT
+from gradgraph.graph.fmt import SMALL, fmt_number, is_small, matrix_lines  # one format for boxes, ledger, DOT
 
 
 NODE_W, NODE_H = 150.0, 66.0
@@ -35,6 +35,33 @@ def fmt_array(a) -> str:
         if a.size <= 3:
             return "[" + " ".join(fmt_number(v) for v in a.reshape(-1)) + "]"
         return "rms " + fmt_number(float(np.sqrt(np.mean(np.square(a, dtype=np.float64)))))
+
+
+BOX_DIGITS = 3      # significant digits of the numbers written inside a box
+ROW_H = 15.0        # height of one matrix row in a box
+CHAR_W = 7.4        # width of one character of the boxes' monospace font (estimated generously)
+
+
+def small_shape(shape) -> tuple | None:
+    """``(rows, columns)`` a box shows for a small tensor of this shape (every entry), else None."""
+    shape = tuple(int(s) for s in shape)
+    while len(shape) > 2 and shape[0] == 1:
+        shape = shape[1:]
+    if len(shape) == 3 and shape[0] == 1:
+        shape = shape[1:]
+    if len(shape) not in (1, 2) or int(np.prod(shape)) <= 1 or any(s > SMALL for s in shape):
+        return None
+    return (1, shape[0]) if len(shape) == 1 else shape
+
+
+def box_lines(a) -> list:
+    """What a box writes for a value or gradient: every entry of a small tensor, a matrix
+    row per line; else the one-line label of :func:`fmt_array`."""
+    if a is None:
+        return ["?"]
+    if is_small(a):
+        return matrix_lines(a, BOX_DIGITS)
+    return [fmt_array(a)]
 
 
 def fmt_shape(shape) -> str:
@@ -291,13 +318,27 @@ class GraphSession:
         """The engine's GraphView: groups not in ``expanded`` drawn as one box each."""
         return self.graph.collapsed(expanded)
 
+    def matrix_rows(self, i) -> int:
+        """How many matrix rows the box of node ``i`` shows for its value (0: one line)."""
+        small = small_shape(self.shape(i))
+        return 0 if small is None else small[0]
+
     def node_width(self, i) -> float:
         """A box wide enough for the node's name, its shape and its gate symbol (estimated from
-        character counts, generously: a bold title letter is up to ~8 points wide)."""
+        character counts, generously: a bold title letter is up to ~8 points wide), and for
+        every entry of a small tensor (about 7 characters per column)."""
         shape = self.shape(i)
         shape_text = fmt_shape(shape) if shape and int(np.prod(shape)) > 1 else ""
         wanted = 8.2 * len(self.name(i)) + 7.0 * len(shape_text) + 7.0 * len(self.gate_symbol(i)) + 56
+        small = small_shape(shape)
+        if small is not None:
+            return max(NODE_W, wanted, CHAR_W * (7 * small[1] + 1) + 52)
         return max(NODE_W, min(2 * NODE_W, wanted))
+
+    def node_height(self, i) -> float:
+        """The box height: two lines (value, gradient), or two matrices for a small tensor."""
+        rows = self.matrix_rows(i)
+        return NODE_H if rows <= 1 else NODE_H + 2 * (rows - 1) * ROW_H
 
     def title_room(self, view) -> float:
         """Extra height the layout gives each box of ``view`` (half above, half below) when
@@ -314,7 +355,8 @@ class GraphSession:
         built-in layered layout). Called once per view, never per step. Box heights include
         :meth:`title_room`."""
         pad = self.title_room(view)
-        sizes = {v.name: (GROUP_W, GROUP_H + pad) if v.is_group else (self.node_width(v.node.index), NODE_H + pad)
+        sizes = {v.name: (GROUP_W, GROUP_H + pad) if v.is_group
+                 else (self.node_width(v.node.index), self.node_height(v.node.index) + pad)
                  for v in view.nodes}
         engine = "auto" if len(view.nodes) <= DOT_MAX_BOXES else "builtin"
         return self.graph.layout(view, engine=engine, sizes=sizes)

@@ -30,9 +30,12 @@ class LedgerPanel(QWidget):
         f.setBold(True)
         f.setPointSizeF(f.pointSizeF() + 1)
         self.header.setFont(f)
+        self.header.setWordWrap(True)  # a long step text wraps instead of widening the window
+        self.header.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
         self.text.setFont(_mono(10.5))
+        self.text.setLineWrapMode(QPlainTextEdit.NoWrap)  # matrices keep their columns aligned
         self.text.setMaximumBlockCount(500)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)

@@ -177,3 +177,17 @@ def test_local_derivatives_use_the_node_names():
     a, b = gg.Tensor(np.ones((2, 2)), name="A"), gg.Tensor(np.ones((2, 2)), name="B")
     (m,) = [n for n in gg.Graph(a @ b).nodes if n.gate is not None]
     assert local_derivatives(m) == tuple(m.local)  # written in other letters: kept as is
+
+
+def test_element_terms_write_out_the_sum_behind_one_gradient_entry():
+    from gradgraph.graph.ledger import element_terms
+
+    graph = _matmul_graph()
+    lines = element_terms(graph, "W", (2, 1))       # dL/dW[2, 1] = Σ_n X[n, 2] · dL/dY[n, 1]
+    assert lines[0] == "dL/dW[2, 1] = 3, made of:"
+    assert lines[2].strip() == "= X[0,2]·dL/dY[0,1] + X[1,2]·dL/dY[1,1]"
+    assert lines[3].strip() == "= (-1)·0 + 3·1 = 3"
+    b = gg.Tensor(np.array([0.5, -0.5]), name="b")
+    y = gg.Tensor(np.array([[1.0, -2.0], [3.0, 4.0]]), name="Y")
+    lines = element_terms(Graph(named((y * b).sum(), "L")), "b", (1,))
+    assert lines[0] == "dL/db[1] = 2, made of:" and lines[-1].endswith("= 1·(-2) + 1·4 = 2")

@@ -193,7 +193,9 @@ def _written_out(graph, node, slot, upstream, contribution, out) -> tuple:
         return (f"{d_parent} = {d_node} ⊙ {d_local}, summed over the broadcast axes",
                 terms + ("→ Σ →", (d_parent, contribution)))
     chain = f"{d_parent} = {d_node} · d{node.name}/d{parent.name}"
-    return chain, ((d_node, upstream), "→", (d_parent, contribution))
+    if is_scalar(upstream) or is_small(upstream):
+        return chain, ((d_node, upstream), "→", (d_parent, contribution))
+    return chain, ((d_parent, contribution),)
 
 
 def _elementwise_gates() -> frozenset:
@@ -239,3 +241,86 @@ def _sum_operands(terms, sources, total, label) -> tuple:
             operands.append("+")
         operands.append((f"via {source}", term))
     return tuple(operands) + ("=", (label, total))
+
+
+# -- one entry of a gradient -----------------------------------------------------------------
+
+def element_terms(graph, key, index) -> list:
+    """The contributions that sum into one entry of a node's gradient, as lines of text.
+
+    For ``W`` in ``Z = X @ W``: ``dL/dW[i, j] = Σ_n X[n, i] · dL/dZ[n, j]`` with every
+    product written out; for an elementwise gate (broadcast included) the upstream entry
+    times the local derivative, summed over the broadcast positions; for any other gate
+    the entry of what it sends back. Several gates using the node: one part each, then
+    their sum.
+    """
+    node = graph.node(key)
+    out = graph.output.name
+    index = tuple(int(k) for k in np.atleast_1d(index))
+    grad = graph.grad(node.index)
+    if grad is None:
+        return [f"{node.name} is a constant: it gets no gradient"]
+    where = ", ".join(map(str, index))
+    lines = [f"d{out}/d{node.name}[{where}] = {fmt_number(float(np.asarray(grad)[index]))}, made of:"]
+    parts = []
+    for child in node.children:
+        for slot, parent in enumerate(child.parents):
+            if parent is not node:
+                continue
+            sent = graph.contributions(child.index)[slot]
+            if sent is None:
+                continue
+            part = float(np.asarray(sent)[index])
+            parts.append(part)
+            lines.append(f"  via {child.name}: {fmt_number(part)}")
+            lines.extend("    " + text for text in _products(graph, child, slot, index, out))
+    if len(parts) > 1:
+        lines.append("  sum: " + " + ".join(fmt_number(p) for p in parts) + f" = {fmt_number(sum(parts))}")
+    if node.index == len(graph.nodes) - 1:
+        lines.append("  the seed: d{0}/d{0} = 1".format(out))
+    return lines
+
+
+def _products(graph, gate_node, slot, index, out, limit: int = 12) -> list:
+    """The products that one gate sums into one entry it sends back (at most ``limit``)."""
+    upstream = graph.grad(gate_node.index)
+    d_node = f"d{out}/d{gate_node.name}"
+    if gate_node.gate == "MatMul" and np.ndim(upstream) == 2 and \
+            all(np.ndim(graph.value(p.index)) == 2 for p in gate_node.parents):
+        x, w = gate_node.parents
+        xv, wv = graph.value(x.index), graph.value(w.index)
+        if slot == 1:   # dW[i, j] = Σ_n X[n, i] · dZ[n, j]
+            i, j = index
+            pairs = [(f"{x.name}[{n},{i}]·{d_node}[{n},{j}]", xv[n, i], upstream[n, j]) for n in range(xv.shape[0])]
+        else:           # dX[n, i] = Σ_j dZ[n, j] · W[i, j]
+            n, i = index
+            pairs = [(f"{d_node}[{n},{j}]·{w.name}[{i},{j}]", upstream[n, j], wv[i, j]) for j in range(wv.shape[1])]
+        return _sum_of_products(pairs, limit)
+    local = _elementwise_local(graph, gate_node, slot)
+    if local is not None:
+        parent_shape = np.shape(graph.value(gate_node.parents[slot].index))
+        positions = [p for p in np.ndindex(*np.shape(upstream))
+                     if _reduces_to(p, np.shape(upstream), parent_shape) == index]
+        d_local = f"d{gate_node.name}/d{gate_node.parents[slot].name}"
+        pairs = [(f"{d_node}[{','.join(map(str, p))}]·{d_local}[{','.join(map(str, p))}]", upstream[p], local[p])
+                 for p in positions]
+        return _sum_of_products(pairs, limit)
+    return []
+
+
+def _reduces_to(position, shape, parent_shape) -> tuple:
+    """Where an entry of a broadcast result comes from in the (smaller) input."""
+    offset = len(shape) - len(parent_shape)
+    return tuple(0 if parent_shape[k] == 1 else position[k + offset] for k in range(len(parent_shape)))
+
+
+def _sum_of_products(pairs, limit) -> list:
+    if not pairs:
+        return []
+    names = " + ".join(name for name, _, _ in pairs[:limit]) + (" + …" if len(pairs) > limit else "")
+    def factor(v) -> str:
+        return f"({fmt_number(v)})" if float(v) < 0 else fmt_number(v)
+
+    numbers = " + ".join(f"{factor(a)}·{factor(b)}" for _, a, b in pairs[:limit])
+    total = sum(float(a) * float(b) for _, a, b in pairs)
+    return [f"= {names}", f"= {numbers}" + (" + …" if len(pairs) > limit else "") + f" = {fmt_number(total)}"]
