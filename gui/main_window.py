@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QDockWidget, QLabel, QListView, QListWidget, QLis
 
 from .code_view import LessonView
 from .graph_view import GraphView
-from .models import GraphSession, format_ledger_header
+from .models import GraphSession
 from .panels import ErrorPanel, Inspector, LedgerPanel
 from .qtfix import apply as _fix_pyside_refcounts
 from .settings import settings
@@ -414,8 +414,8 @@ class MainWindow(QMainWindow):
 
         try:  # the title, summary or exercises may have changed
             self.lesson = lessons_module.find_lesson(self.lesson.id)
-        except Exception:
-            pass
+        except LookupError as error:  # renamed or removed meanwhile: keep showing the file we have
+            self.statusBar().showMessage(f"reload: {error}", 5000)
         if str(self.lesson.path) not in self.watcher.files():
             self.watcher.addPath(str(self.lesson.path))
         self._load_current()
@@ -467,10 +467,7 @@ class MainWindow(QMainWindow):
 
     def set_session(self, session):
         if self._unsubscribe is not None:
-            try:
-                self._unsubscribe()
-            except Exception:
-                pass
+            self._unsubscribe()
             self._unsubscribe = None
         self.session = session
         if session is not None:
@@ -478,7 +475,8 @@ class MainWindow(QMainWindow):
         self._gradcheck_token += 1  # a check of the previous graph is no longer wanted
         self._gradcheck_finished()
         self.graph_view.set_session(session)
-        self.inspector.set_session(session)
+        self.inspector.set_session(session)   # the panels subscribe to the session themselves
+        self.ledger.set_session(session)
         self._update_step_ui()
         if session is not None and self.actions["gradcheck"].isChecked():
             self.start_gradcheck()
@@ -506,41 +504,28 @@ class MainWindow(QMainWindow):
         self._update_step_ui()
 
     def _update_step_ui(self):
+        """The window's own parts of a step: the toolbar's step label and the canvas (the
+        inspector and the ledger follow the session themselves)."""
         s = self.session
+        self.graph_view.refresh()
         if s is None:
             self.step_label.setText("")
-            self.ledger.show_step("no graph", [])
-            self.graph_view.refresh()
             return
-        self.graph_view.refresh()
-        header = format_ledger_header(s)
-        lines = s.ledger()
-        cur = s.current()
-        if s.position == 0:
-            lines = ["start: nothing is computed yet.",
-                     "Step (→ or Space) to compute the values one by one; B jumps to the backward pass."]
-        elif not lines and cur is not None and s.position <= s.backward_start:
-            formula, _ = s.formula(cur)
-            lines = ["forward: " + s.current_text() + (f"      [{formula}]" if formula else "")]
-        if s.position >= s.length and s.length > s.backward_start:
-            try:
-                summary = s.flow()[3]
-                lines = lines + ["", "gradient flow: " + summary.replace("\n", "\n  ")]
-            except Exception:
-                pass
-        self.ledger.show_step(header, lines)
         self.step_label.setText(f"step {s.position}/{s.length} · {s.phase}")
-        self.inspector.refresh()
         if self.play_timer.isActive() or self.screenshot_mode:
             self.graph_view.ensure_current_visible()
 
     def toggle_play(self, on=None):
         if on is None:
             on = not self.play_timer.isActive()
+        was_playing = self.play_timer.isActive()
         if on and self.session is not None:
             self.play_timer.start(int(1000 / self.speed.value()))
+            self.statusBar().showMessage("playing… (P or Space pauses)")
         else:
             self.play_timer.stop()
+            if was_playing:
+                self.statusBar().showMessage("paused (P plays on)")
         a = self.actions["play"]
         a.blockSignals(True)
         a.setChecked(self.play_timer.isActive())
@@ -582,6 +567,7 @@ class MainWindow(QMainWindow):
             return
         self.graph_view.invalidate_texts()
         self._update_step_ui()
+        self.inspector.refresh()
         if self.actions["gradcheck"].isChecked():
             self.start_gradcheck()  # new values: the old check no longer applies
 
@@ -814,7 +800,7 @@ class MainWindow(QMainWindow):
         """Give the side panels a usable share of a ``width`` x ``height`` window: the lesson
         list about a fifth, the inspector a quarter, the ledger a fifth of the height."""
         self.resizeDocks([self.browser_dock, self.inspector_dock],
-                         [max(190, int(0.19 * width)), max(250, int(0.24 * width))], Qt.Horizontal)
+                         [max(190, int(0.175 * width)), max(250, int(0.22 * width))], Qt.Horizontal)
         self.resizeDocks([self.ledger_dock], [max(130, int(0.2 * height))], Qt.Vertical)
 
     def showEvent(self, event):
@@ -823,9 +809,10 @@ class MainWindow(QMainWindow):
 
     def fit_screen(self):
         """The window never grows past the screen: its maximum is the screen's free area
-        (not for a fixed ``--size``, which may be larger than the screen it renders on)."""
+        (not for pictures, ``--screenshot`` and ``--size``, which may be larger than the
+        screen they render on)."""
         screen = self.screen()
-        if screen is None or self.minimumWidth() == self.maximumWidth():
+        if screen is None or self.screenshot_mode or self.minimumWidth() == self.maximumWidth():
             return
         free = screen.availableGeometry().size()
         if free.width() >= 640 and free.height() >= 400:

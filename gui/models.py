@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradgraph.graph.fmt import SMALL, fmt_number, is_small, matrix_lines  # one format for boxes, ledger, DOT
+from gradgraph.graph.fmt import SMALL, fmt_number, matrix_lines  # one format for boxes, ledger, DOT
 
 
 NODE_W, NODE_H = 150.0, 66.0
@@ -39,7 +39,8 @@ def fmt_array(a) -> str:
 
 BOX_DIGITS = 3      # significant digits of the numbers written inside a box
 ROW_H = 15.0        # height of one matrix row in a box
-CHAR_W = 7.4        # width of one character of the boxes' monospace font (estimated generously)
+CHAR_W = 7.6        # width of one character of the boxes' monospace font (estimated generously)
+BOX_ROWS = 3        # a box writes out tensors of up to this many rows (more: the inspector does)
 
 
 def small_shape(shape) -> tuple | None:
@@ -51,7 +52,8 @@ def small_shape(shape) -> tuple | None:
         shape = shape[1:]
     if len(shape) not in (1, 2) or int(np.prod(shape)) <= 1 or any(s > SMALL for s in shape):
         return None
-    return (1, shape[0]) if len(shape) == 1 else shape
+    rows, columns = (1, shape[0]) if len(shape) == 1 else shape
+    return (rows, columns) if rows <= BOX_ROWS else None
 
 
 def box_lines(a) -> list:
@@ -59,7 +61,7 @@ def box_lines(a) -> list:
     row per line; else the one-line label of :func:`fmt_array`."""
     if a is None:
         return ["?"]
-    if is_small(a):
+    if small_shape(np.shape(a)) is not None:
         return matrix_lines(a, BOX_DIGITS)
     return [fmt_array(a)]
 
@@ -332,7 +334,7 @@ class GraphSession:
         wanted = 8.2 * len(self.name(i)) + 7.0 * len(shape_text) + 7.0 * len(self.gate_symbol(i)) + 56
         small = small_shape(shape)
         if small is not None:
-            return max(NODE_W, wanted, CHAR_W * (7 * small[1] + 1) + 52)
+            return max(NODE_W, wanted, CHAR_W * (9 * small[1] + 7) + 16)  # "grad [" + ~7 per entry + gaps
         return max(NODE_W, min(2 * NODE_W, wanted))
 
     def node_height(self, i) -> float:
