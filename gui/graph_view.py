@@ -161,17 +161,23 @@ class NodeItem(QGraphicsItem):
                 y += row_h
             y += 1.0 if rows == 1 else 4.0
         if flag:
-            p.setFont(f.small)
-            tag = QRectF(6, h - 2, w - 12, 15)
-            p.setPen(Qt.NoPen)
-            p.setBrush(QColor("#fee2e2"))
-            p.drawRoundedRect(tag, 4, 4)
-            p.setPen(QColor("#b91c1c"))
-            p.drawText(tag, Qt.AlignCenter, "⚠ " + flag)
+            _draw_flag(p, f, QRectF(6, h - 2, w - 12, 15), flag)
 
     def mousePressEvent(self, event):
         super().mousePressEvent(event)
         self.view.nodeClicked.emit(self.index)
+
+
+def _draw_flag(p: QPainter, fonts, tag: QRectF, flag: str):
+    """A flag under a box: red for a warning, grey for what a gate does by design (routed)."""
+    by_design = flag.startswith("routed")
+    p.setFont(fonts.small)
+    p.setPen(Qt.NoPen)
+    p.setBrush(QColor("#e2e8f0" if by_design else "#fee2e2"))
+    p.drawRoundedRect(tag, 4, 4)
+    p.setPen(QColor("#475569" if by_design else "#b91c1c"))
+    text = ("" if by_design else "⚠ ") + flag
+    p.drawText(tag, Qt.AlignCenter, QFontMetricsF(fonts.small).elidedText(text, Qt.ElideRight, tag.width() - 6))
 
 
 class GroupItem(QGraphicsItem):
@@ -190,8 +196,6 @@ class GroupItem(QGraphicsItem):
                         f"values: how many of them are known at this step (parameters from the start)\n"
                         f"grads: how many gradients have arrived\ndouble-click to expand")
 
-    def boundingRect(self):
-        return QRectF(-3, -3, self.rect.width() + 6, self.rect.height() + 6)
 
     def set_state(self, state):
         if state != self.state:
@@ -217,8 +221,11 @@ class GroupItem(QGraphicsItem):
             self._thumb_key = key
         return self._thumb
 
+    def boundingRect(self):
+        return QRectF(-3, -3, self.rect.width() + 6, self.rect.height() + 18)
+
     def paint(self, p, option, widget=None):
-        n_val, n_grad, current, overlay = self.state or (0, 0, False, None)
+        n_val, n_grad, current, overlay, flag = self.state or (0, 0, False, None, "")
         n = len(self.members)
         w, h = self.rect.width(), self.rect.height()
         thumb = self.thumbnail() if n_val == n else None
@@ -251,6 +258,8 @@ class GroupItem(QGraphicsItem):
             tw, th = thumb.width() * scale, thumb.height() * scale
             th = max(th, min(side, 16.0))  # a vector is a strip: keep it visible
             p.drawImage(QRectF(target.center().x() - tw / 2, target.center().y() - th / 2, tw, th), thumb)
+        if flag:
+            _draw_flag(p, f, QRectF(6, h - 2, w - 12, 15), flag)
 
     def mouseDoubleClickEvent(self, event):
         self.view.toggle_group(self.name)
@@ -597,7 +606,7 @@ class GraphView(QGraphicsView):
             vt = self._value_text(i) if vk else ("?",)
             gt = self._grad_text(i, gstate) if gk else (("–",) if gstate == "none" else ("?",))
             overlay = error_colour(rel.get(i), verdict(i)) if rel is not None else None
-            flag = ", ".join(flags.get(i, ())) if s.position >= s.length else ""
+            flag = "; ".join(flags.get(i, ())) if s.position >= s.length else ""
             if rel is not None and i in blamed:
                 flag = wrong + (", " + flag if flag else "")
             item.set_state((vk, gk, i == current, vt, gt, overlay, flag))
@@ -611,7 +620,9 @@ class GraphView(QGraphicsView):
                 bad = failed is not None and any(m in failed for m in members)
                 overlay = error_colour(max(errs) if errs else None,
                                        None if failed is None or not errs else not bad)
-            item.set_state((nv, ng, current in item.member_set, overlay))
+            notes = [note for m in members for note in flags.get(m, ())] if s.position >= s.length else []
+            flag = notes[0] + (f" (+{len(notes) - 1} more)" if len(notes) > 1 else "") if notes else ""
+            item.set_state((nv, ng, current in item.member_set, overlay, flag))
         for e in self.edge_items:
             vk = any(bool(known_v[a]) for a, _ in e.pairs)
             hit = [edge_levels.get(pair, 0.0) for pair in e.pairs if pair in crossed]

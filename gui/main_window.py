@@ -225,10 +225,18 @@ class LessonBrowser(QListWidget):
         for row, lesson in enumerate(self.lessons):
             if lesson.exercises:
                 self.item(row).setData(BADGE_ROLE, exercise_badge(lesson.exercises, exercise_counts(lesson.exercises)))
+        QTimer.singleShot(0, self.keep_selected_in_view)
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
         self.scheduleDelayedItemsLayout()  # the summaries wrap to the new width
+        QTimer.singleShot(0, self.keep_selected_in_view)  # after the new heights are known
+
+    def keep_selected_in_view(self):
+        """The selected lesson stays in view when the list re-wraps or its badges change."""
+        item = self.currentItem()
+        if item is not None:
+            self.scrollToItem(item)
 
     def select_id(self, lesson_id):
         for row, lesson in enumerate(self.lessons):
@@ -299,6 +307,7 @@ class MainWindow(QMainWindow):
         self.graph_view.layoutChanged.connect(self._on_layout_changed)
 
         self._build_toolbar()
+        self._build_view_menu()
         self.setStatusBar(QStatusBar())
         self.play_timer = QTimer(self)
         self.play_timer.timeout.connect(self._on_play_tick)
@@ -372,6 +381,13 @@ class MainWindow(QMainWindow):
         self.step_label = QLabel("")
         self.step_label.setStyleSheet("padding-left: 12px; font-weight: bold")
         tb.addWidget(self.step_label)
+
+    def _build_view_menu(self):
+        """View menu: reopen a closed panel (each dock's own show/hide action)."""
+        menu = self.menuBar().addMenu("&View")
+        for dock in (self.browser_dock, self.inspector_dock, self.ledger_dock, self.errors_dock):
+            menu.addAction(dock.toggleViewAction())
+        self.view_menu = menu
 
     # -- lessons --------------------------------------------------------------------
     def load_lessons(self):

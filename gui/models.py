@@ -240,15 +240,16 @@ class GraphSession:
 
     # -- analyses ----------------------------------------------------------------------------
     def flow(self):
-        """(node levels {index: [0, 1]}, edge levels {(source, target): [0, 1]}, flags {index: [words]})."""
+        """(node levels {index: [0, 1]}, edge levels {(source, target): [0, 1]}, flags {index: [notes]},
+        summary). The notes are the engine's words (``routed: lost the max``), with node names."""
         def compute():
             flow = self.graph.flow()
             nodes, flags = {}, {}
             for n in self.nodes:
                 info = flow[n.name]
                 nodes[n.index] = info.level
-                if info.flags:
-                    flags[n.index] = list(info.flags)
+                if info.notes:
+                    flags[n.index] = list(info.notes)
             edges = {}
             for e, ef in zip(self.graph.edges, flow.edges):
                 key = (e.source.index, e.target.index)

@@ -315,6 +315,32 @@ class Inspector(QWidget):
             self.edit_error.setText(str(error))
 
 
+def _is_ours(filename: str) -> bool:
+    """A frame of gradgraph, the app, Python or an installed package (not the student's)."""
+    import os
+
+    import gradgraph
+
+    ours = (os.path.dirname(os.path.abspath(gradgraph.__file__)), os.path.dirname(os.path.abspath(__file__)),
+            os.path.dirname(os.path.abspath(traceback.__file__)))
+    path = os.path.abspath(filename)
+    return path.startswith(ours) or "site-packages" in path or filename.startswith("<frozen")
+
+
+def student_first(error: BaseException) -> str:
+    """The traceback with the student's own frame first: where in *their* file it went
+    wrong (the deepest frame outside gradgraph, the app and Python), then the full story."""
+    frames = traceback.extract_tb(error.__traceback__)
+    theirs = [f for f in frames if not _is_ours(f.filename)]
+    full = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    if not theirs:
+        return full
+    f = theirs[-1]
+    head = (f"In your code: {f.filename}, line {f.lineno}, in {f.name}\n"
+            f"    {(f.line or '').strip()}\n{type(error).__name__}: {error}\n\n")
+    return head + "Full traceback:\n" + full
+
+
 class ErrorPanel(QWidget):
     """Errors of a lesson or of the student's code, with the traceback. The app stays usable."""
 
@@ -341,7 +367,7 @@ class ErrorPanel(QWidget):
 
     def show_error(self, where: str, error: BaseException, tb: str | None = None):
         self.count += 1
-        tb = tb or "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        tb = tb or student_first(error)
         self.summary.setText(f"{where}: {type(error).__name__}: {error}")
         self.text.setPlainText(tb)
 

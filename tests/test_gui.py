@@ -513,3 +513,144 @@ def test_no_screen_falls_back_to_the_terminal_lesson(monkeypatch, capsys):
     out = capsys.readouterr()
     assert "no screen found" in out.err
     assert "f = q * z = -12" in out.out
+
+
+# -- tensors you can check by hand, flags, laptop sizes (issue 12) ------------------------------
+
+def _lesson5(window):
+    window.load_lessons()
+    assert window.open_lesson("5")
+    s = window.session
+    return s, {s.name(i): i for i in range(len(s))}
+
+
+def test_boxes_show_every_entry_of_a_small_matrix(window):
+    s, names = _lesson5(window)
+    s.seek(s.length)                                   # model -> view
+    state = window.graph_view.node_items[names["X"]].state
+    assert state[3] == ("[1   2  -1]", "[0  -1   3]")   # value rows
+    assert state[4] == ("[0.5  2  -1]", "[ -1  0   1]")  # gradient rows: dL/dX
+
+
+def test_ledger_panel_follows_the_session_by_itself(window):
+    s, names = _lesson5(window)
+    s.seek(s.backward_start)
+    while s.current() != names["XW"] or s.position <= s.backward_start:
+        s.step()                                       # no MainWindow call: the panel subscribed
+    text = window.ledger.text.toPlainText()
+    assert "dL/dW = Xᵀ · dL/dXW" in text and "[ 2  -1]" in text
+    assert "XW = X @ W" in window.ledger.header.text()
+
+
+def test_inspector_shows_the_matrix_and_the_terms_of_a_clicked_entry(window, qtbot):
+    s, names = _lesson5(window)
+    s.seek(s.length)
+    window.graph_view.nodeClicked.emit(names["W"])     # view -> model -> view
+    assert "[-1   3]" in window.inspector.grad.text.text()
+    window.inspector.grad.elementClicked.emit((2, 1))
+    terms = window.inspector.element.text()
+    assert terms.startswith("dL/dW[2, 1] = 3") and "X[1,2]·dL/dXW[1,1]" in terms
+
+
+def test_a_large_tensor_gets_a_slice_picker_a_colour_scale_and_hover_numbers(qtbot):
+    from PySide6.QtCore import QPoint
+
+    from gradgraph_gui.tensor_view import TensorView
+
+    view = TensorView()
+    qtbot.addWidget(view)
+    a = np.zeros((2, 3, 10, 10))
+    a[1, 2, 4, 5] = -2.0
+    a[1, 2, 0, 0] = 0.5
+    view.show_array(a)
+    assert not view.picker.isHidden() and not view.scale.isHidden()
+    view.sample.setValue(1)
+    view.channel.setValue(2)
+    assert view.scale.labels() == ("-2", "0", "2")     # zero-centred, labelled
+    pm = view.heat.pixmap()
+    cell = view.heat.cell_at(QPoint(int(5.5 * pm.width() / 10), int(4.5 * pm.height() / 10)))
+    assert cell == (4, 5)
+    view._on_hover(cell)
+    assert view.hover.text() == "[1, 2, 4, 5] = -2"
+    with qtbot.waitSignal(view.elementClicked) as clicked:
+        view._on_cell_clicked(cell)
+    assert clicked.args == [(1, 2, 4, 5)]
+    view.show_array(np.ones((2, 2)))
+    assert view.heat.isHidden() and "[1  1]" in view.text.text()
+
+
+def test_flags_use_the_engine_notes_and_show_on_collapsed_boxes(window):
+    window.load_lessons()
+    assert window.open_lesson("2")
+    s = window.session
+    s.seek(s.length)
+    names = {s.name(i): i for i in range(len(s))}
+    assert window.graph_view.node_items[names["w"]].state[6] == "routed: lost the max"
+    assert window.graph_view.node_items[names["x"]].state[6] == ""
+    rng = np.random.default_rng(0)
+    x = gg.Tensor(-np.abs(rng.normal(size=(16, 4))), name="x")
+    with gg.scope("layer"):
+        r = x.relu()
+    window.set_session(GraphSession((r * 2.0).sum()))
+    window.graph_view.expanded = set()
+    window.graph_view.rebuild()
+    window.session.seek(window.session.length)
+    (group,) = window.graph_view.group_items.values()
+    assert group.state[4].startswith("dead ReLU: 100% of units off for all 16 samples")
+
+
+def test_size_renders_at_exactly_that_size_and_bad_sizes_get_one_line(tmp_path, capsys):
+    from gradgraph_gui.app import parse_size
+
+    assert parse_size("1280x800") == (1280, 800)
+    with pytest.raises(ValueError, match="WIDTHxHEIGHT"):
+        parse_size("big")
+    with pytest.raises(ValueError, match="800..10000"):
+        parse_size("300x200")
+    shot = tmp_path / "l12.png"
+    result = subprocess.run([sys.executable, "-m", "gradgraph", "gui", "--lesson", "12", "--size", "1280x800",
+                             "--screenshot", str(shot)], capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    assert result.returncode == 0, result.stderr
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(shot))
+    assert (image.width(), image.height()) == (1280, 800)
+
+
+def test_window_never_grows_past_the_screen_and_header_wraps(qtbot):
+    w = MainWindow(screenshot_mode=False)
+    qtbot.addWidget(w)
+    w.show()
+    free = w.screen().availableGeometry().size()
+    assert w.maximumWidth() <= free.width() and w.maximumHeight() <= free.height()
+    w.ledger.show_step("step 44/44 · backward · " + "a very long header " * 40, [])
+    assert w.ledger.header.wordWrap() and w.ledger.minimumSizeHint().width() < 600
+
+
+def test_status_bar_says_paused_and_view_menu_reopens_panels(window):
+    window.load_lessons()
+    assert window.open_lesson("1")
+    window.toggle_play(True)
+    window.toggle_play(False)
+    assert window.statusBar().currentMessage().startswith("paused")
+    window.inspector_dock.close()
+    assert window.inspector_dock.isHidden()
+    action = next(a for a in window.view_menu.actions() if a.text() == "Inspector")
+    action.trigger()
+    assert not window.inspector_dock.isHidden()
+
+
+def test_error_panel_shows_the_students_frame_first(window, tmp_path):
+    from gradgraph_gui.panels import student_first
+
+    script = tmp_path / "mine.py"
+    script.write_text("import gradgraph as gg\n\ndef build():\n    return gg.Tensor(1.0) / undefined_name\n")
+    import runpy
+
+    try:
+        runpy.run_path(str(script))["build"]()
+    except NameError as error:
+        text = student_first(error)
+    assert text.startswith(f"In your code: {script}, line 4, in build")
+    assert "Full traceback:" in text
