@@ -146,8 +146,10 @@ class Inspector(QWidget):
         form.addWidget(self.edit_error)
         form.addWidget(QLabel("<b>value</b>"))
         form.addWidget(self.value)
-        form.addWidget(QLabel("<b>gradient</b> d(output)/d(node) <span style='color:#6e7781'>"
-                              "(click an entry: what summed into it)</span>"))
+        grad_title = QLabel("<b>gradient</b> d(output)/d(node) <span style='color:#6e7781'>"
+                            "(click an entry: what summed into it)</span>")
+        grad_title.setWordWrap(True)
+        form.addWidget(grad_title)
         form.addWidget(self.grad)
         form.addWidget(self.element)
         form.addLayout(self.hist_holder)
