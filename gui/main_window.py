@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QDockWidget, QLabel, QListView, QListWidget, QLis
 
 from .code_view import LessonView
 from .graph_view import GraphView
-from .models import GraphSession
+from .models import GraphSession, SessionFollower
 from .panels import ErrorPanel, Inspector, LedgerPanel
 from .qtfix import apply as _fix_pyside_refcounts
 from .settings import settings
@@ -247,7 +247,7 @@ class LessonBrowser(QListWidget):
                 self.scrollToItem(self.item(row))
 
 
-class MainWindow(QMainWindow):
+class MainWindow(SessionFollower, QMainWindow):
     lessonOpened = Signal(str)
 
     def __init__(self, screenshot_mode: bool = False):
@@ -482,12 +482,7 @@ class MainWindow(QMainWindow):
         return True
 
     def set_session(self, session):
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        self.session = session
-        if session is not None:
-            self._unsubscribe = session.subscribe(self._on_step)
+        self.follow(session)
         self._gradcheck_token += 1  # a check of the previous graph is no longer wanted
         self._gradcheck_finished()
         self.graph_view.set_session(session)

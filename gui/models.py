@@ -365,6 +365,23 @@ class GraphSession:
         return self.graph.layout(view, engine=engine, sizes=sizes)
 
 
+class SessionFollower:
+    """Mixin for a view that follows one session (napari's pattern: the view subscribes to
+    the model it shows). ``follow(session)`` calls ``self._on_step`` on every step of it,
+    and drops the subscription to the session shown before."""
+
+    session = None
+    _unsubscribe = None
+
+    def follow(self, session) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.session = session
+        if session is not None:
+            self._unsubscribe = session.subscribe(self._on_step)
+
+
 def format_ledger_header(session: GraphSession) -> str:
     pos, total = session.position, session.length
     text = session.current_text()

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, Q
 
 from gradgraph.graph.ledger import element_terms
 
-from .models import GraphSession, fmt_number, format_ledger_header
+from .models import GraphSession, SessionFollower, fmt_number, format_ledger_header
 from .tensor_view import TensorView
 
 HISTOGRAM_FROM = 64  # a histogram of fewer numbers is noise: they are shown as numbers instead
@@ -24,7 +24,7 @@ def _mono(size=9.5) -> QFont:
     return f
 
 
-class LedgerPanel(QWidget):
+class LedgerPanel(SessionFollower, QWidget):
     """The chain-rule lines of the current step (and what the step did)."""
 
     def __init__(self, parent=None):
@@ -46,8 +46,6 @@ class LedgerPanel(QWidget):
         layout.addWidget(self.header)
         layout.addWidget(self.text)
 
-        self.session = None
-        self._unsubscribe = None
 
     def show_step(self, header: str, lines: list[str]):
         self.header.setText(header)
@@ -55,12 +53,7 @@ class LedgerPanel(QWidget):
 
     # -- model -> view: the panel subscribes to the session it shows ----------------------------
     def set_session(self, session):
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        self.session = session
-        if session is not None:
-            self._unsubscribe = session.subscribe(self._on_step)
+        self.follow(session)
         self._on_step()
 
     def _on_step(self, *event):
@@ -81,7 +74,7 @@ class LedgerPanel(QWidget):
         self.show_step(format_ledger_header(s), lines)
 
 
-class Inspector(QWidget):
+class Inspector(SessionFollower, QWidget):
     """One node: gate, formula, value and gradient (numbers or heatmaps), its ledger
     lines, and for a leaf an editor for its value."""
 
@@ -171,10 +164,7 @@ class Inspector(QWidget):
 
     def set_session(self, session):
         """Show nodes of ``session`` and follow its steps (the inspector subscribes itself)."""
-        if getattr(self, "_unsubscribe", None) is not None:
-            self._unsubscribe()
-        self._unsubscribe = session.subscribe(self._on_step) if session is not None else None
-        self.session = session
+        self.follow(session)
         self.index = None
         self._shown = None
         self.title.setText("Click a node to inspect it")
