@@ -110,9 +110,11 @@ class TensorView(QWidget):
 
     elementClicked = Signal(object)  # the index tuple into the full array
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, heat_size: tuple = (HEAT_W, HEAT_H)):
         super().__init__(parent)
         self.array = None
+        self.heat_size = heat_size
+        self.large = False
         mono = QFont("monospace")
         mono.setStyleHint(QFont.Monospace)
         mono.setPointSizeF(10)
@@ -133,7 +135,7 @@ class TensorView(QWidget):
         self.heat.hovered.connect(self._on_hover)
         self.heat.clicked.connect(self._on_cell_clicked)
         self.scale = ColourScale()
-        self.scale.setFixedWidth(HEAT_W)
+        self.scale.setFixedWidth(heat_size[0])
         self.hover = QLabel(" ")
         self.hover.setFont(mono)
         layout = QVBoxLayout(self)
@@ -143,11 +145,12 @@ class TensorView(QWidget):
         self.show_array(None)
 
     # -- model -> view ---------------------------------------------------------------------
-    def show_array(self, array, note: str = ""):
-        """Show ``array`` (None: only ``note``)."""
+    def show_array(self, array, note: str = "", large: bool = False):
+        """Show ``array`` (None: only ``note``); ``large``: as a heatmap even when it is small."""
         self.array = None if array is None else np.asarray(array)
+        self.large = large
         a = self.array
-        big = a is not None and a.size > 1 and not is_small(a)
+        big = a is not None and a.size > 1 and (large or not is_small(a))
         for w in (self.heat, self.scale, self.hover):
             w.setVisible(big)
         self.picker.setVisible(big and a.ndim >= 3)
@@ -174,13 +177,13 @@ class TensorView(QWidget):
         return slice_of(self.array, self.sample.value(), self.channel.value())
 
     def _draw(self, *_):
-        if self.array is None or self.array.size <= 1 or is_small(self.array):
+        if self.array is None or self.array.size <= 1 or (is_small(self.array) and not self.large):
             return
         picture = self.shown_slice()
         finite = np.isfinite(picture)
         limit = float(np.max(np.abs(picture[finite]))) if finite.any() else 0.0
         self.heat.shape = picture.shape
-        self.heat.setPixmap(images.pixmap(images.diverging(picture), HEAT_W, HEAT_H))
+        self.heat.setPixmap(images.pixmap(images.diverging(picture), *self.heat_size))
         self.scale.set_limit(limit)
 
     def _index(self, cell) -> tuple:

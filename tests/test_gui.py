@@ -8,6 +8,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("GRADGRAPH_SETTINGS_DIR", tempfile.mkdtemp(prefix="gradgraph-settings-"))
 
 import numpy as np  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 import pytest  # noqa: E402
 
 pytest.importorskip("PySide6")
@@ -654,3 +655,79 @@ def test_error_panel_shows_the_students_frame_first(window, tmp_path):
         text = student_first(error)
     assert text.startswith(f"In your code: {script}, line 4, in build")
     assert "Full traceback:" in text
+
+
+TINY_CNN_LESSON = '''
+"""# 93. A tiny CNN"""
+import numpy as np
+from gradgraph import nn, optim
+from gradgraph.train import Trainer
+
+SUMMARY = "tiny cnn"
+
+
+def trainer(quick=False, epochs=1, batch_size=8):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 1, 8, 8)).astype(np.float32)
+    y = (x.mean(axis=(1, 2, 3)) > 0).astype(np.int64)
+    nn.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 6 * 6, 2))
+    return Trainer(model, optim.SGD(model.parameters(), lr=0.1), (x, y), (x[:16], y[:16]),
+                   epochs=epochs, batch_size=batch_size)
+'''
+
+
+@pytest.fixture
+def cnn_panel(window, tmp_path, monkeypatch, qtbot):
+    (tmp_path / "93_tiny_cnn.py").write_text(TINY_CNN_LESSON)
+    monkeypatch.setenv(lessons_module.LESSONS_ENV, str(tmp_path))
+    window.load_lessons()
+    assert window.open_lesson("93")
+    panel = window.train_panel
+    with qtbot.waitSignal(panel.finished, timeout=30000):
+        assert panel.start()
+    panel.flush()
+    return panel
+
+
+def test_feature_maps_can_be_explored_after_training(cnn_panel):
+    from gradgraph_gui.cnn_views import MIN_TILE
+
+    panel = cnn_panel
+    assert not panel.running and panel.maps.rows
+    first = panel.maps.rows[1][1].copy()                 # the first layer's maps for image 0
+    panel.image_index.setValue(5)                        # view -> model: a new image after training
+    label, tiles, _ = panel.maps.rows[0]
+    assert label.startswith("input #5")
+    np.testing.assert_array_equal(tiles[0], panel.trainer.val_data[0][5, 0])
+    assert not np.array_equal(panel.maps.rows[1][1], first)
+    panel.layer.setCurrentText("1")                      # one layer only (the ReLU of nn.Sequential)
+    assert [r[0].split()[0] for r in panel.maps.rows] == ["input", "1"]
+    width, height = panel.filters.tile_size(panel.filters.rows[0][1])
+    assert width >= MIN_TILE and height >= MIN_TILE      # a 3x3 filter is drawn large
+
+
+def test_clicking_a_tile_enlarges_it_with_numbers(cnn_panel, qtbot):
+    panel = cnn_panel
+    panel.filters.resize(500, 400)
+    rect, row, tile = panel.filters.tile_rects()[1]
+    with qtbot.waitSignal(panel.filters.tileClicked) as clicked:
+        qtbot.mouseClick(panel.filters, Qt.LeftButton, pos=rect.center().toPoint())
+    assert clicked.args[1] == 1
+    dialog = panel.tile_dialog
+    assert dialog.isVisible() and not dialog.view.heat.isHidden()
+    np.testing.assert_array_equal(dialog.view.array, panel.trainer.model[0].weight.data[1, 0])
+
+
+def test_a_checkpoint_can_be_explored(cnn_panel, tmp_path):
+    from gradgraph.checkpoint import save_checkpoint
+
+    panel = cnn_panel
+    weights = panel.trainer.model[0].weight.data * 0 + 0.25
+    panel.trainer.model[0].weight.data[...] = weights
+    path = save_checkpoint(tmp_path / "net.npz", panel.trainer.model)
+    panel.trainer = None
+    assert panel.explore_checkpoint(str(path))
+    np.testing.assert_array_equal(panel.filters.rows[0][1][0], weights[0, 0])
+    assert "looking inside" in panel.status.text()
+    assert not panel.explore_checkpoint(str(tmp_path / "missing.npz"))
