@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QDockWidget, QLabel, QListView, QListWidget, QLis
                                QSlider, QStatusBar, QStyle, QStyledItemDelegate, QTabWidget, QToolBar,
                                QVBoxLayout, QWidget)
 
+from .build_options import BuildOptions
 from .code_view import LessonView
 from .graph_view import GraphView
 from .models import GraphSession, SessionFollower
@@ -378,6 +379,10 @@ class MainWindow(SessionFollower, QMainWindow):
             "(< 1e-7), yellow matches within the tolerance of its precision, red differs",
             ["G"], self._on_gradcheck_toggled, checkable=True)
         act("reload", "Reload", "Reload the lesson file", ["Ctrl+R"], self.reload_lesson)
+        self.build_options = BuildOptions()
+        self.build_options.changed.connect(self._on_build_options_changed)
+        self.build_options_action = tb.addWidget(self.build_options)  # shown for lessons with variants
+        self.build_options_action.setVisible(False)
         self.step_label = QLabel("")
         self.step_label.setStyleSheet("padding-left: 12px; font-weight: bold")
         tb.addWidget(self.step_label)
@@ -466,20 +471,31 @@ class MainWindow(SessionFollower, QMainWindow):
         if self.tabs.isTabEnabled(2):
             self._ensure_train_panel().set_lesson(lesson, module)
         build = getattr(module, "build", None)
+        self.build_options.set_build(build if callable(build) else None, getattr(module, "BUILD_OPTIONS", None))
+        self.build_options_action.setVisible(bool(self.build_options.boxes))
         if not callable(build):
             self.ledger.show_step("this lesson has no build(): nothing to step through", [])
             return True
+        return self._build_graph()
+
+    def _build_graph(self) -> bool:
+        """Run the lesson's ``build()`` (with the chosen variant switches) and show its graph."""
         try:
-            output = build()
+            output = self.module.build(**self.build_options.values())
             session = GraphSession(output)
         except BaseException as error:
             if isinstance(error, KeyboardInterrupt):
                 raise
-            self.show_error(f"lesson {lesson.id}: build() raised", error)
+            self.show_error(f"lesson {self.lesson.id}: build() raised", error)
             return False
         self.set_session(session)
         self.errors.clear()
         return True
+
+    def _on_build_options_changed(self):
+        if self.module is not None and callable(getattr(self.module, "build", None)):
+            self.stop_play()
+            self._build_graph()
 
     def set_session(self, session):
         self.follow(session)

@@ -488,6 +488,8 @@ class TrainPanel(QWidget):
             choices = TOY_DATASETS if default_ds in TOY_DATASETS else IMAGE_DATASETS
         if "dataset" not in self.params:
             choices = ["the lesson's data"]
+        elif isinstance(default_ds, str) and default_ds not in choices:
+            choices = [default_ds] + choices  # the box shows the dataset the lesson chose
         self.dataset.clear()
         self.dataset.addItems(choices)
         self._build_extras(module)
@@ -607,7 +609,7 @@ class TrainPanel(QWidget):
         self.bottom_tabs.setTabEnabled(1, self.worker.kind == "2d")
         self.top_tabs.setVisible(self.worker.kind == "image")  # filters and feature maps need images
         self._set_running(True)
-        self.status.setText(f"training {type(trainer.model).__name__} "
+        self.status.setText(f"training {type(trainer.model).__name__} on {self.dataset.currentText()} "
                             f"({len(trainer.x)} samples, {self.total_steps} steps)…")
         self.worker.start()
         self.timer.start()

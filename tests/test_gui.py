@@ -731,3 +731,31 @@ def test_a_checkpoint_can_be_explored(cnn_panel, tmp_path):
     np.testing.assert_array_equal(panel.filters.rows[0][1][0], weights[0, 0])
     assert "looking inside" in panel.status.text()
     assert not panel.explore_checkpoint(str(tmp_path / "missing.npz"))
+
+
+def test_lesson_3_one_gate_sigmoid_version_can_be_opened(window):
+    window.load_lessons()
+    assert window.open_lesson("3")
+    gates = lambda: [window.session.gate_name(i) for i in range(len(window.session))  # noqa: E731
+                     if window.session.gate(i) is not None]
+    assert "Sigmoid" not in gates()
+    box = window.build_options.boxes["fused"]
+    assert box.text() == "one sigmoid gate" and window.build_options_action.isVisible()
+    box.setChecked(True)                                   # view -> model: build(fused=True)
+    assert "Sigmoid" in gates() and len(gates()) < 8
+    assert window.open_lesson("1") and not window.build_options_action.isVisible()
+
+
+def test_dataset_box_shows_the_chosen_dataset(window, tmp_path, monkeypatch, qtbot):
+    (tmp_path / "94_moons.py").write_text(TINY_TRAINER_LESSON.replace('dataset="xor"', 'dataset="moons"'))
+    monkeypatch.setenv(lessons_module.LESSONS_ENV, str(tmp_path))
+    window.load_lessons()
+    assert window.open_lesson("94")
+    panel = window.train_panel
+    assert panel.dataset.currentText() == "moons"          # the lesson's own choice, not the first item
+    panel.dataset.setCurrentText("mnist")
+    assert panel.options()["dataset"] == "mnist"
+    panel.dataset.setCurrentText("moons")
+    with qtbot.waitSignal(panel.finished, timeout=20000):
+        assert panel.start(max_steps=3)
+        assert "on moons" in panel.status.text()          # what it trains on, said while training
