@@ -508,6 +508,7 @@ class GraphView(QGraphicsView):
         """Create the items from the engine's layout (folded into rows per ``self.wrap``)."""
         self._scene.clear()
         self.node_items, self.group_items, self.edge_items = {}, {}, []
+        self._edges_at: dict = {}  # node index -> the drawn edges touching it
         s = self.session
         view, boxes, routes, ends = self._raw
         if self.wrap is not None:
@@ -541,6 +542,9 @@ class GraphView(QGraphicsView):
             pairs = [(ge.source.index, ge.target.index) for ge in e.edges]
             item = EdgeItem(route, pairs)
             self.edge_items.append(item)
+            for pair in pairs:
+                for i in pair:
+                    self._edges_at.setdefault(i, []).append(item)
             self._scene.addItem(item)
         m = SCENE_MARGIN
         self._scene.setSceneRect(self._scene.itemsBoundingRect().adjusted(-m, -m, m, m))
@@ -581,8 +585,10 @@ class GraphView(QGraphicsView):
     def invalidate_texts(self):
         self._text_cache.clear()
 
-    def refresh(self):
-        """Update every item's state from the stepper (cheap: no layout, only changed items repaint)."""
+    def refresh(self, nodes=None):
+        """Update the items' state from the stepper (cheap: no layout, only changed items repaint).
+        ``nodes``: only the boxes of these node indices and the edges touching them (one step
+        changes a few: 500 boxes need not be visited per step); None: everything."""
         s = self.session
         if s is None:
             return
@@ -598,8 +604,15 @@ class GraphView(QGraphicsView):
         verdict = (lambda i: None) if failed is None else (lambda i: i not in failed)  # noqa: E731
         wrong = "wrong backward?" if s.low_precision() else "wrong backward"
         levels, edge_levels, flags = ({}, {}, {}) if not backward else s.flow()[:3]
-        crossed = s.edge_grad_crossed() if backward else {}
-        for i, item in self.node_items.items():
+        edge_items = self.edge_items
+        if nodes is None:
+            node_items = self.node_items.items()
+            crossed = s.edge_grad_crossed() if backward else {}
+        else:
+            node_items = [(i, self.node_items[i]) for i in nodes if i in self.node_items]
+            edge_items = {e for i in nodes for e in self._edges_at.get(i, ())}
+            crossed = {pair: True for e in edge_items for pair in e.pairs if backward and s.edge_crossed(*pair)}
+        for i, item in node_items:
             vk = bool(known_v[i])
             gstate = s.grad_state(i) if backward else "unknown"
             gk = gstate in ("known", "partial")
@@ -623,7 +636,7 @@ class GraphView(QGraphicsView):
             notes = [note for m in members for note in flags.get(m, ())] if s.position >= s.length else []
             flag = notes[0] + (f" (+{len(notes) - 1} more)" if len(notes) > 1 else "") if notes else ""
             item.set_state((nv, ng, current in item.member_set, overlay, flag))
-        for e in self.edge_items:
+        for e in edge_items:
             vk = any(bool(known_v[a]) for a, _ in e.pairs)
             hit = [edge_levels.get(pair, 0.0) for pair in e.pairs if pair in crossed]
             e.set_state((vk, max(hit) if hit else None))

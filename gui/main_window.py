@@ -526,15 +526,15 @@ class MainWindow(SessionFollower, QMainWindow):
             self.stop_play()
             self.show_error(f"step ({what})", error)
 
-    def _on_step(self, *event):
-        """Stepper callback: update item state only (no re-layout)."""
-        self._update_step_ui()
+    def _on_step(self, event=None):
+        """Stepper callback: update item state only (no re-layout), of the boxes one step touches."""
+        self._update_step_ui(None if self.session is None else self.session.step_touches(event))
 
-    def _update_step_ui(self):
+    def _update_step_ui(self, touched=None):
         """The window's own parts of a step: the toolbar's step label and the canvas (the
-        inspector and the ledger follow the session themselves)."""
+        inspector and the ledger follow the session themselves). ``touched``: only these boxes."""
         s = self.session
-        self.graph_view.refresh()
+        self.graph_view.refresh(touched)
         if s is None:
             self.step_label.setText("")
             return

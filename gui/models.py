@@ -86,6 +86,7 @@ class GraphSession:
         self.parents = [[p.index for p in n.parents] for n in self.nodes]
         self.children = [[c.index for c in n.children] for n in self.nodes]
         self.stepper = self.graph.stepper()
+        self._edges = None
         self._cache: dict = {}
         self._cache_version = None
 
@@ -201,6 +202,28 @@ class GraphSession:
             if self.stepper.edge_known(e)[1]:
                 out[(e.source.index, e.target.index)] = True
         return out
+
+    def edge_crossed(self, source: int, target: int) -> bool:
+        """Has the gradient travelled back along the edge source -> target?"""
+        if self._edges is None:
+            self._edges = {(e.source.index, e.target.index): e for e in self.graph.edges}
+        return self.stepper.edge_known(self._edges[(source, target)])[1]
+
+    def step_touches(self, event) -> set | None:
+        """The nodes whose boxes a one-step move changes (the step's node, its inputs, the
+        previous and the new current node), or None when everything must be redrawn (a
+        jump, new values, the end of the backward pass where the flags appear)."""
+        end = self.length
+        if getattr(event, "kind", None) != "position" or abs(event.position - event.previous) != 1 \
+                or max(event.position, event.previous) >= end:
+            return None
+        steps = self.stepper.steps
+        step = steps[min(event.position, event.previous)]
+        touched = {step.node.index} | {p.index for p in step.node.parents}
+        for position in (event.position, event.previous):
+            if position:
+                touched.add(steps[position - 1].node.index)
+        return touched
 
     def ledger(self) -> list:
         return [line.text for line in self.stepper.ledger()]

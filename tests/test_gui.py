@@ -759,3 +759,23 @@ def test_dataset_box_shows_the_chosen_dataset(window, tmp_path, monkeypatch, qtb
     with qtbot.waitSignal(panel.finished, timeout=20000):
         assert panel.start(max_steps=3)
         assert "on moons" in panel.status.text()          # what it trains on, said while training
+
+
+def test_a_step_redraws_only_the_boxes_it_touches_and_matches_a_full_refresh(window):
+    s, names = _lesson5(window)
+    view = window.graph_view
+    states = []
+    while s.position < s.length - 1:
+        window.actions["step"].trigger()                 # partial refreshes
+        partial = {i: item.state for i, item in view.node_items.items()}
+        partial_edges = [e.state for e in view.edge_items]
+        view.refresh()                                   # everything from scratch
+        assert partial == {i: item.state for i, item in view.node_items.items()}, s.position
+        assert partial_edges == [e.state for e in view.edge_items], s.position
+        states.append(partial)
+    window.actions["back"].trigger()
+    partial = {i: item.state for i, item in view.node_items.items()}
+    view.refresh()
+    assert partial == {i: item.state for i, item in view.node_items.items()}
+    event = type("E", (), {"kind": "position", "position": 9, "previous": 8})()
+    assert s.step_touches(event) is not None and len(s.step_touches(event)) < len(s)
