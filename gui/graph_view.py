@@ -58,6 +58,7 @@ def flow_colour(m: float) -> QColor:
 
 
 MIN_FIT_SCALE = 0.85  # below this the node labels are hard to read
+FIT_ALL_SCALE = 0.78  # ... but a graph that fits whole at this zoom is shown whole (laptop screens)
 MAX_FIT_SCALE = 1.6   # a tiny graph is enlarged up to this, not more
 SCENE_MARGIN = 30.0   # free space around the graph
 WRAP_BELOW = 0.9      # a graph that would be shown smaller than this in one row is folded into rows
@@ -685,7 +686,7 @@ class GraphView(QGraphicsView):
             return
         self.fitInView(rect, Qt.KeepAspectRatio)
         scale = self.transform().m11()
-        if scale > MAX_FIT_SCALE or (readable and scale < MIN_FIT_SCALE):
+        if scale > MAX_FIT_SCALE or (readable and scale < FIT_ALL_SCALE):
             target = MAX_FIT_SCALE if scale > MAX_FIT_SCALE else MIN_FIT_SCALE
             self.resetTransform()
             self.scale(target, target)

@@ -135,7 +135,8 @@ class TensorView(QWidget):
         self.heat.hovered.connect(self._on_hover)
         self.heat.clicked.connect(self._on_cell_clicked)
         self.scale = ColourScale()
-        self.scale.setFixedWidth(heat_size[0])
+        self.scale.setMaximumWidth(heat_size[0])
+        self.scale.setMinimumWidth(120)
         self.hover = QLabel(" ")
         self.hover.setFont(mono)
         layout = QVBoxLayout(self)
@@ -183,8 +184,15 @@ class TensorView(QWidget):
         finite = np.isfinite(picture)
         limit = float(np.max(np.abs(picture[finite]))) if finite.any() else 0.0
         self.heat.shape = picture.shape
-        self.heat.setPixmap(images.pixmap(images.diverging(picture), *self.heat_size))
+        width = min(self.heat_size[0], max(120, self.width() - 8))  # never wider than the panel
+        self.heat.setPixmap(images.pixmap(images.diverging(picture), width, self.heat_size[1]))
+        self.scale.setFixedWidth(self.heat.pixmap().width())
         self.scale.set_limit(limit)
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if event.oldSize().width() != event.size().width():
+            self._draw()
 
     def _index(self, cell) -> tuple:
         """The full index of a cell of the shown slice."""
