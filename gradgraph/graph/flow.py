@@ -49,6 +49,18 @@ ROUTERS = {"Max": "lost the max", "Maximum": "lost the max", "MaxPool2d": "lost 
            "ReLU": "the ReLU was off"}
 
 
+#: Each flag in a few words (``NodeFlow.notes``), for boxes and legends.
+NOTES = {
+    "routed": "routed: {info.routed}",
+    "dead": "dead ReLU: {info.dead_fraction:.0%} of units off for all {info.batch} samples",
+    "saturated": "saturated: {info.saturated_fraction:.0%} of units for all {info.batch} samples",
+    "nonfinite": "NaN/Inf starts here (in the {flow.first_nonfinite_in})",
+    "inherited": "NaN/Inf inherited from {info.inherited_from}",
+    "vanishing": "vanishing: rms {magnitude} vs {path_max} on its path",
+    "exploding": "exploding: rms {magnitude}",
+}
+
+
 @dataclass
 class NodeFlow:
     """Gradient facts about one node. ``flags`` lists the warnings as words:
@@ -215,19 +227,8 @@ class Flow(Mapping):
 
     def _note(self, info: NodeFlow, word: str) -> str:
         """A flag in a few words, for a box or a legend."""
-        if word == "routed":
-            return f"routed: {info.routed}"
-        if word == "dead":
-            return f"dead ReLU: {info.dead_fraction:.0%} of units off for all {info.batch} samples"
-        if word == "saturated":
-            return f"saturated: {info.saturated_fraction:.0%} of units for all {info.batch} samples"
-        if word == "nonfinite":
-            return f"NaN/Inf starts here (in the {self.first_nonfinite_in})"
-        if word == "inherited":
-            return f"NaN/Inf inherited from {info.inherited_from}"
-        if word == "vanishing":
-            return f"vanishing: rms {fmt_number(info.magnitude)} vs {fmt_number(info.path_max)} on its path"
-        return f"exploding: rms {fmt_number(info.magnitude)}"
+        return NOTES[word].format(info=info, flow=self, magnitude=fmt_number(info.magnitude),
+                                  path_max=fmt_number(info.path_max))
 
     def level(self, magnitude) -> float:
         """A magnitude on the graph's [0, 1] log scale (0 for none or zero, 1 for NaN/Inf)."""
