@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsScene,
 import numpy as np
 
 from .layout import best_wrap, wrap_rows
-from .models import ROW_H, GraphSession, box_lines, fmt_shape
+from .models import ROW_H, GraphSession, SessionFollower, box_lines, fmt_shape
 from .qtfix import apply as _fix_pyside_refcounts
 
 _fix_pyside_refcounts()  # a PySide6 refcount bug on Python < 3.12 would otherwise abort the app
@@ -423,7 +423,7 @@ class EdgeItem(QGraphicsPathItem):
         self.setPen(pen)
 
 
-class GraphView(QGraphicsView):
+class GraphView(SessionFollower, QGraphicsView):
     """Zoom with the wheel or Ctrl +/-, pan by dragging, F to fit."""
 
     nodeClicked = Signal(int)
@@ -464,7 +464,8 @@ class GraphView(QGraphicsView):
 
     # -- building -------------------------------------------------------------------
     def set_session(self, session: GraphSession | None):
-        self.session = session
+        """Show ``session``'s graph and follow its steps."""
+        self.follow(session)
         self._text_cache.clear()
         self.expanded = session.default_expanded() if session is not None else None
         self.rebuild()
@@ -582,6 +583,10 @@ class GraphView(QGraphicsView):
         if text is None:
             text = self._text_cache[key] = tuple(box_lines(self.session.grad(i)))
         return text
+
+    def _on_step(self, event=None):
+        """Session callback: update the item state of the boxes one step touches (no layout)."""
+        self.refresh(self.session.step_touches(event))
 
     def invalidate_texts(self):
         self._text_cache.clear()

@@ -501,8 +501,8 @@ class MainWindow(SessionFollower, QMainWindow):
         self.follow(session)
         self._gradcheck_token += 1  # a check of the previous graph is no longer wanted
         self._gradcheck_finished()
-        self.graph_view.set_session(session)
-        self.inspector.set_session(session)   # the panels subscribe to the session themselves
+        self.graph_view.set_session(session)  # the views subscribe to the session themselves
+        self.inspector.set_session(session)
         self.ledger.set_session(session)
         self._update_step_ui()
         if session is not None and self.actions["gradcheck"].isChecked():
@@ -527,14 +527,14 @@ class MainWindow(SessionFollower, QMainWindow):
             self.show_error(f"step ({what})", error)
 
     def _on_step(self, event=None):
-        """Stepper callback: update item state only (no re-layout), of the boxes one step touches."""
-        self._update_step_ui(None if self.session is None else self.session.step_touches(event))
+        """Stepper callback: the window's own parts of a step."""
+        self._update_step_ui()
 
-    def _update_step_ui(self, touched=None):
-        """The window's own parts of a step: the toolbar's step label and the canvas (the
-        inspector and the ledger follow the session themselves). ``touched``: only these boxes."""
+    def _update_step_ui(self):
+        """The window's own parts of a step: the toolbar's step label, and the current box kept
+        in view while playing (the canvas, the inspector and the ledger follow the session
+        themselves)."""
         s = self.session
-        self.graph_view.refresh(touched)
         if s is None:
             self.step_label.setText("")
             return
@@ -592,9 +592,7 @@ class MainWindow(SessionFollower, QMainWindow):
         except Exception as error:
             self.show_error(f"setting {s.name(index)}", error)
             return
-        self.graph_view.invalidate_texts()
-        self._update_step_ui()
-        self.inspector.refresh()
+        self.graph_view.invalidate_texts()  # the views redrew themselves on the graph's "values" event
         if self.actions["gradcheck"].isChecked():
             self.start_gradcheck()  # new values: the old check no longer applies
 
