@@ -16,7 +16,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QLinearGradient, QPainter, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from gradgraph.graph.fmt import fmt_number, is_small, matrix_lines, stats
+from gradgraph.graph.fmt import fmt_number, is_small, matrix_cell_at, matrix_lines, stats
 
 from . import images
 
@@ -104,6 +104,44 @@ class HeatMap(QLabel):
         super().mousePressEvent(event)
 
 
+class MatrixLabel(QLabel):
+    """Every entry of a small tensor, a row per line (monospace); a click names the entry."""
+
+    clicked = Signal(object)  # the index tuple
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.array = None
+        self.setAlignment(Qt.AlignLeft | Qt.AlignTop)
+        self.setCursor(Qt.PointingHandCursor)
+        self.setToolTip("click an entry")
+
+    def show_matrix(self, array):
+        self.array = None if array is None else np.asarray(array)
+        self.setText("" if array is None else "\n".join(matrix_lines(array)))
+        self.setVisible(array is not None)
+
+    def entry_at(self, point):
+        """The index into the array of the entry drawn at ``point``, or None."""
+        if self.array is None:
+            return None
+        fm = self.fontMetrics()
+        margin = self.contentsMargins()
+        line = int((point.y() - margin.top()) // fm.lineSpacing())
+        char = int((point.x() - margin.left()) // fm.horizontalAdvance("0"))
+        cell = matrix_cell_at(self.array, line, char)
+        if cell is None:
+            return None
+        lead = (0,) * (self.array.ndim - len(cell))  # leading axes of size 1 (a batch of one)
+        return lead + tuple(cell)
+
+    def mousePressEvent(self, event):
+        index = self.entry_at(event.position())
+        if index is not None:
+            self.clicked.emit(index)
+        super().mousePressEvent(event)
+
+
 class TensorView(QWidget):
     """A value or gradient: the numbers as a matrix (small), or a slice picker, a heatmap with
     its colour scale, the entry under the mouse, and statistics (large)."""
@@ -118,6 +156,9 @@ class TensorView(QWidget):
         mono = QFont("monospace")
         mono.setStyleHint(QFont.Monospace)
         mono.setPointSizeF(10)
+        self.matrix = MatrixLabel()
+        self.matrix.setFont(mono)
+        self.matrix.clicked.connect(self.elementClicked)
         self.text = QLabel()
         self.text.setFont(mono)
         self.text.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -141,7 +182,7 @@ class TensorView(QWidget):
         self.hover.setFont(mono)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for w in (self.text, self.picker, self.heat, self.scale, self.hover):
+        for w in (self.matrix, self.text, self.picker, self.heat, self.scale, self.hover):
             layout.addWidget(w)
         self.show_array(None)
 
@@ -155,6 +196,7 @@ class TensorView(QWidget):
         for w in (self.heat, self.scale, self.hover):
             w.setVisible(big)
         self.picker.setVisible(big and a.ndim >= 3)
+        self.matrix.show_matrix(a if a is not None and a.size > 1 and not big else None)
         if a is None:
             self.text.setText(note)
             return
@@ -165,7 +207,7 @@ class TensorView(QWidget):
         summary = (f"shape {'×'.join(map(str, a.shape))}  mean {fmt_number(st['mean'])}  "
                    f"|max| {fmt_number(st['absmax'])}  norm {fmt_number(st['norm'])}")
         if not big:
-            self.text.setText("\n".join(matrix_lines(a)) + "\n" + summary + note)
+            self.text.setText(summary + note)
             return
         self.text.setText(summary + note)
         if a.ndim >= 3:

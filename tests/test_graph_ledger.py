@@ -191,3 +191,15 @@ def test_element_terms_write_out_the_sum_behind_one_gradient_entry():
     y = gg.Tensor(np.array([[1.0, -2.0], [3.0, 4.0]]), name="Y")
     lines = element_terms(Graph(named((y * b).sum(), "L")), "b", (1,))
     assert lines[0] == "dL/db[1] = 2, made of:" and lines[-1].endswith("= 1·(-2) + 1·4 = 2")
+
+
+def test_matrix_cell_at_names_the_entry_under_a_character():
+    from gradgraph.graph.fmt import matrix_cell_at, matrix_lines
+
+    a = np.array([[1.0, 2.0, -1.0], [0.0, -1.0, 3.0]])
+    row = matrix_lines(a)[1]
+    assert row == "[0  -1   3]"
+    assert matrix_cell_at(a, 1, row.index("3")) == (1, 2)
+    assert matrix_cell_at(a, 1, row.index("-")) == (1, 1)
+    assert matrix_cell_at(a, 1, len(row) - 1) is None and matrix_cell_at(a, 2, 1) is None
+    assert matrix_cell_at(np.array([0.1, -0.2]), 0, 6) == (1,)

@@ -544,11 +544,18 @@ def test_ledger_panel_follows_the_session_by_itself(window):
 
 
 def test_inspector_shows_the_matrix_and_the_terms_of_a_clicked_entry(window, qtbot):
+    from PySide6.QtCore import QPoint
+
     s, names = _lesson5(window)
     s.seek(s.length)
     window.graph_view.nodeClicked.emit(names["W"])     # view -> model -> view
-    assert "[-1   3]" in window.inspector.grad.text.text()
-    window.inspector.grad.elementClicked.emit((2, 1))
+    matrix = window.inspector.grad.matrix
+    assert "[-1   3]" in matrix.text()
+    fm = matrix.fontMetrics()
+    row, char = 2, matrix.text().splitlines()[2].index("3")  # the 3 of dL/dW[2, 1]
+    point = QPoint(matrix.contentsMargins().left() + int((char + 0.5) * fm.horizontalAdvance("0")),
+                   matrix.contentsMargins().top() + int((row + 0.5) * fm.lineSpacing()))
+    qtbot.mouseClick(matrix, Qt.LeftButton, pos=point)       # view -> model: click the entry
     terms = window.inspector.element.text()
     assert terms.startswith("dL/dW[2, 1] = 3") and "X[1,2]·dL/dXW[1,1]" in terms
 
@@ -577,7 +584,7 @@ def test_a_large_tensor_gets_a_slice_picker_a_colour_scale_and_hover_numbers(qtb
         view._on_cell_clicked(cell)
     assert clicked.args == [(1, 2, 4, 5)]
     view.show_array(np.ones((2, 2)))
-    assert view.heat.isHidden() and "[1  1]" in view.text.text()
+    assert view.heat.isHidden() and "[1  1]" in view.matrix.text()
 
 
 def test_flags_use_the_engine_notes_and_show_on_collapsed_boxes(window):

@@ -130,6 +130,27 @@ def matrix_lines(value, digits: int = DIGITS) -> list:
     return ["[" + "  ".join(cell.rjust(w) for cell, w in zip(row, widths)) + "]" for row in cells]
 
 
+def matrix_cell_at(value, line: int, char: int, digits: int = DIGITS):
+    """Which entry ``(row, column)`` of :func:`matrix_lines` is printed at text line ``line``,
+    character ``char`` (for a view that lets one click an entry; the gap before an entry
+    counts as the entry); None outside the brackets."""
+    a = squeezed(value)
+    lines = matrix_lines(a, digits)
+    if not 0 <= line < len(lines):
+        return None
+    rows = np.atleast_2d(a) if a.ndim < 2 else a.reshape(-1, a.shape[-1])
+    widths = [max(len(fmt_number(v, digits)) for v in rows[:, k]) for k in range(rows.shape[1])]
+    if char < 0:
+        return None
+    end = 1
+    for column, width in enumerate(widths):
+        end += width
+        if char < end:
+            return (column,) if a.ndim < 2 else (line, column)
+        end += 2
+    return None
+
+
 def fmt_matrix(value, digits: int = DIGITS) -> str:
     """:func:`matrix_lines` joined into one string, one row per line."""
     return "\n".join(matrix_lines(value, digits))
