@@ -162,10 +162,10 @@ def main(args=None) -> int:
             QTimer.singleShot(0, app.quit)
         window.first_paint_callbacks.append(probe)
 
-    if size is not None:
-        window.show_at_size(*size)
-    else:
-        window.show()
+    if size is not None:  # a starting size: the window stays resizable (and within the screen)
+        window.resize(*size)
+        window.share_room(*size)
+    window.show()
 
     def after_show():
         window.load_lessons()
