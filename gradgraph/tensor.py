@@ -109,6 +109,15 @@ class Tensor:
         out.parents = tuple(parents) if out.requires_grad else ()
         return out
 
+    @classmethod
+    def _constant(cls, data) -> "Tensor":
+        """A leaf that records no gradient and keeps ``data``'s dtype (bool masks, int64 indices)."""
+        out = cls.__new__(cls)
+        out.data, out.grad, out.name = np.asarray(data), None, None
+        out.group, out.is_parameter, out.requires_grad = current_scope(), False, False
+        out.gate, out.parents = None, ()
+        return out
+
     # -- array-like properties ------------------------------------------------
     @property
     def shape(self) -> tuple:
@@ -157,6 +166,14 @@ class Tensor:
 
     def __len__(self) -> int:
         return len(self.data)
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                f"reduce it first, e.g. bool((a == b).data.all())"
+            )
+        return bool(self.data.item())
 
     def __repr__(self) -> str:
         label = f", name={self.name!r}" if self.name else ""
@@ -229,12 +246,11 @@ class Tensor:
 
     def __pow__(self, exponent):
         if isinstance(exponent, Tensor):
-            return (exponent * self.log()).exp()  # x**p = exp(p ln x), for x > 0
+            return ops.Pow()(self, exponent)
         return ops.Power(exponent)(self)
 
     def __rpow__(self, base):
-        # base ** x = exp(x ln base)
-        return (self * float(np.log(base))).exp()
+        return ops.Pow()(base, self)
 
     def __neg__(self):
         return ops.Negate()(self)
@@ -248,9 +264,44 @@ class Tensor:
     def __getitem__(self, index):
         return ops.Index(index)(self)
 
+    # -- comparisons: elementwise, like torch; the result is a bool mask without a gradient --
+    def _compare(self, other, compare):
+        if not isinstance(other, (Tensor, np.ndarray, np.generic, int, float, list, tuple)):
+            return NotImplemented  # t == None, t == "x": not equal, by identity
+        other = other.data if isinstance(other, Tensor) else np.asarray(other)
+        return Tensor._constant(compare(self.data, other))
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    def __eq__(self, other):
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, np.not_equal)
+
+    #: Tensors are dict keys and set members by identity, as in torch; ``==`` compares values.
+    __hash__ = object.__hash__
+
     # -- methods -----------------------------------------------------------------
     def exp(self):
         return ops.Exp()(self)
+
+    def sqrt(self):
+        return ops.Sqrt()(self)
+
+    def clamp(self, lo=None, hi=None):
+        """Values below ``lo`` become ``lo``, above ``hi`` become ``hi`` (either may be None)."""
+        return ops.Clamp(lo, hi)(self)
 
     def log(self):
         return ops.Log()(self)
@@ -279,6 +330,31 @@ class Tensor:
     def max(self, axis=None, keepdims: bool = False):
         return ops.Max(axis, keepdims)(self)
 
+    def min(self, axis=None, keepdims: bool = False):
+        return ops.Min(axis, keepdims)(self)
+
+    def var(self, axis=None, keepdims: bool = False):
+        """Population variance, mean((x - mean x)²), as torch's ``var(unbiased=False)``."""
+        deviation = self - self.mean(axis, keepdims=True)
+        return (deviation ** 2).mean(axis, keepdims=keepdims)
+
+    def std(self, axis=None, keepdims: bool = False):
+        """Population standard deviation, √var (see :meth:`var`)."""
+        return self.var(axis, keepdims).sqrt()
+
+    def logsumexp(self, axis=None, keepdims: bool = False):
+        """log Σ e^x over ``axis``, computed without overflow."""
+        return ops.LogSumExp(axis, keepdims)(self)
+
+    def argmax(self, axis=None, keepdims: bool = False) -> "Tensor":
+        """Indices of the largest values (int64, no gradient); over all elements when ``axis`` is None."""
+        if axis is None:
+            return Tensor._constant(np.argmax(self.data))
+        axes = ops.normalize_axes(axis, self.shape, "argmax")
+        if len(axes) > 1:
+            raise ValueError(f"argmax: one axis at a time, got {axis}")
+        return Tensor._constant(np.argmax(self.data, axis=axes[0] if axes else None, keepdims=keepdims))
+
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
@@ -287,14 +363,39 @@ class Tensor:
     def flatten(self, start_dim: int = 1):
         return self.reshape(self.shape[:start_dim] + (-1,))
 
-    def transpose(self, *axes):
+    def squeeze(self, axis=None):
+        """Drop axes of size 1 (all of them, or those in ``axis``; others named there stay, as in torch)."""
+        axes = ops.normalize_axes(axis, self.shape, "squeeze")
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in axes and n == 1)))
+
+    def unsqueeze(self, axis: int):
+        """Insert an axis of size 1 at position ``axis`` (in [-ndim-1, ndim])."""
+        if not -self.ndim - 1 <= axis <= self.ndim:
+            raise ValueError(f"unsqueeze: axis {axis} is out of range for shape {self.shape} "
+                             f"(valid: {-self.ndim - 1}..{self.ndim})")
+        axis = axis % (self.ndim + 1)
+        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
+
+    def permute(self, *axes):
+        """The axes in a new order: ``x.permute(2, 0, 1)`` (or a tuple or list)."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        return ops.Transpose(axes or None)(self)
+        return ops.Transpose(axes)(self)
+
+    def transpose(self, dim0=None, dim1=None):
+        """Swap two axes, as in torch: ``x.transpose(0, 1)``. ``.T`` reverses all axes, ``permute`` reorders them."""
+        if dim0 is None or dim1 is None or isinstance(dim0, (tuple, list)):
+            raise TypeError("transpose(dim0, dim1) swaps two axes, as in torch; "
+                            "use permute(...) for a full reordering or .T to reverse all axes")
+        a, b = (ops.normalize_axes(d, self.shape, "transpose") or (0,) for d in (dim0, dim1))
+        perm = list(range(self.ndim))
+        if perm:
+            perm[a[0]], perm[b[0]] = perm[b[0]], perm[a[0]]
+        return ops.Transpose(perm)(self)
 
     @property
     def T(self):
-        return self.transpose()
+        return ops.Transpose()(self)
 
     def softmax(self, axis: int = -1):
         return ops.Softmax(axis)(self)
@@ -359,6 +460,26 @@ def as_tensor(value, like: Tensor | None = None) -> Tensor:
     takes_dtype = like is not None and not np.issubdtype(np.asarray(value).dtype, np.floating)
     takes_dtype = takes_dtype or (like is not None and isinstance(value, float))
     return Tensor(value, requires_grad=False, dtype=like.dtype if takes_dtype else None)
+
+
+def cat(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis: shapes (2, 3) and (4, 3) along 0 give (6, 3)."""
+    tensors = list(tensors)
+    return ops.Concatenate(axis)(*tensors)
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join tensors of one shape along a new axis: three (2, 3) along 0 give (3, 2, 3).
+
+    Composed: each tensor gets a new axis of size 1 (``unsqueeze``), then ``cat``.
+    """
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: needs at least one tensor")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: tensors must have one shape, got {', '.join(str(s) for s in shapes)}")
+    return cat([t.unsqueeze(axis) for t in tensors], axis)
 
 
 def maximum(a, b) -> Tensor:

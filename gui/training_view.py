@@ -23,6 +23,9 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
+from gradgraph import inspect as inspect_model
+from gradgraph.nn import Module
+
 from .cnn_views import TileDialog, TileGrid
 from .lineplot import LinePlot, Series
 from .qtfix import apply as _fix_pyside_refcounts
@@ -86,29 +89,6 @@ def _optional_int_spin(name):
 
 # -- the worker (no Qt) ----------------------------------------------------------------------
 
-def _forward(model, x):
-    """Logits of ``model`` on ``x`` in eval mode without a graph (worker thread only)."""
-    from gradgraph import Tensor, no_grad
-
-    was = getattr(model, "training", False)
-    if hasattr(model, "eval"):
-        model.eval()
-    try:
-        with no_grad():
-            out = model(Tensor(np.asarray(x, dtype=getattr(model, "dtype", np.float32)), requires_grad=False))
-    finally:
-        if hasattr(model, "train"):
-            model.train(was)
-    return np.asarray(out.data)
-
-
-def _classes_of(logits):
-    logits = np.asarray(logits)
-    if logits.ndim == 1 or logits.shape[-1] == 1:
-        return (logits.reshape(len(logits), -1)[:, 0] > 0).astype(int)
-    return np.argmax(logits, axis=1)
-
-
 class TrainWorker(threading.Thread):
     """Runs a Trainer's record stream and computes snapshots; talks only through ``events``."""
 
@@ -171,51 +151,36 @@ def eval_data(trainer) -> tuple:
     return np.asarray(x)[:500], np.asarray(y)[:500]
 
 
-def model_filters(model) -> dict:
-    """Each convolution's filters, path -> (F, C, kh, kw). (One place to read them: the
-    engine's inspection functions, wherever they live.)"""
-    return {k: np.array(v) for k, v in model.filters().items()} if hasattr(model, "filters") else {}
-
-
-def model_feature_maps(model, x) -> dict:
-    """Every layer's output for one sample, path -> array (batch axis removed)."""
-    return {k: np.array(v) for k, v in model.feature_maps(x).items()} if hasattr(model, "feature_maps") else {}
-
-
 def model_snapshot(trainer, kind, eval_x, eval_y, image_index: int = 0, heavy: bool = True) -> dict:
-    """What the panel shows of a model: filters, feature maps of validation image
-    ``image_index``; with ``heavy`` also predictions (confusion matrix, decision boundary).
-    Called by the training worker, and on the main thread when training is paused or over."""
+    """What the panel shows of a model (read with :mod:`gradgraph.inspect`): filters, the
+    feature maps of validation image ``image_index``; with ``heavy`` also predictions
+    (confusion matrix, decision boundary). Called by the training worker, and on the main
+    thread when training is paused or over, or for a loaded checkpoint."""
     model = trainer.model
     snap: dict = {"kind": kind}
     try:
-        snap["filters"] = model_filters(model)
-        if kind == "image" and len(eval_x):
+        is_module = isinstance(model, Module)
+        if is_module:
+            snap["filters"] = {k: np.array(v) for k, v in inspect_model.filters(model).items()}
+        if kind == "image" and is_module and len(eval_x):
             i = min(max(0, int(image_index)), len(eval_x) - 1)
             snap["image"] = np.array(eval_x[i])
             snap["image_label"] = int(eval_y[i]) if np.ndim(eval_y[i]) == 0 else None
-            snap["feature_maps"] = model_feature_maps(model, eval_x[i])
+            snap["feature_maps"] = dict(inspect_model.feature_maps(model, eval_x[i]))
         y = eval_y
         if not heavy:
             return snap
         if y.ndim == 1 and np.issubdtype(y.dtype, np.integer) or (y.ndim == 2 and y.shape[1] == 1):
             labels = y.reshape(-1).astype(int)
-            pred = _classes_of(_forward(model, eval_x))
-            n = int(max(labels.max(initial=0), pred.max(initial=0)) + 1)
-            confusion = np.zeros((n, n), dtype=int)
-            np.add.at(confusion, (labels, pred), 1)
-            snap["confusion"] = confusion
+            pred = inspect_model.predicted_classes(inspect_model.predict(model, eval_x))
+            snap["confusion"] = inspect_model.confusion_matrix(labels, pred)
             snap["predictions"] = pred[:32]
             snap["labels"] = labels[:32]
         if kind == "2d":
             x = np.asarray(trainer.x, dtype=np.float64)
-            lo, hi = x.min(axis=0), x.max(axis=0)
-            pad = 0.1 * (hi - lo + 1e-9)
-            lo, hi = lo - pad, hi + pad
-            gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 100), np.linspace(lo[1], hi[1], 100))
-            grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
-            snap["boundary"] = _classes_of(_forward(model, grid)).reshape(100, 100)
-            snap["bounds"] = (lo, hi)
+            boundary = inspect_model.decision_boundary(model, x, resolution=100)
+            snap["boundary"] = boundary.classes
+            snap["bounds"] = (boundary.lo, boundary.hi)
             snap["points"] = x[:600]
             snap["point_labels"] = np.asarray(trainer.y).reshape(len(x), -1)[:600, 0].astype(int)
     except Exception as error:  # a snapshot must never stop training

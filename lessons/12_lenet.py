@@ -103,6 +103,7 @@ import numpy as np
 
 import gradgraph as gg
 from gradgraph import nn
+from gradgraph.blas import limit_blas_threads
 
 SUMMARY = "LeNet-5 on the bundled Fashion-MNIST set: train/val/test, curves, filters, feature maps, confusion, dropout, early stopping."
 
@@ -156,13 +157,8 @@ def build():
 
 def confusion(model, x, y, classes=10):
     """counts[i, j] = how many images of true class i were predicted as class j."""
-    with gg.no_grad():
-        model.eval()
-        predicted = np.concatenate([model(x[k:k + 500]).data.argmax(axis=1) for k in range(0, len(x), 500)])
-        model.train()
-    counts = np.zeros((classes, classes), dtype=int)
-    np.add.at(counts, (y, predicted), 1)
-    return counts
+    predicted = gg.inspect.predict(model, x).argmax(axis=1)
+    return gg.inspect.confusion_matrix(y, predicted, classes)
 
 
 def overfit_tiny(steps=40):
@@ -171,12 +167,13 @@ def overfit_tiny(steps=40):
     model = nn.LeNet5(rng=1)
     opt = gg.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = gg.losses.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.data))
+    with limit_blas_threads(1):  # leave both cores to the conv kernels (see gradgraph/blas.py)
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = gg.losses.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.data))
     return losses
 
 
@@ -252,7 +249,7 @@ def figures(quick=False):
     figs.append(fig)
 
     x_test, y_test = load(split="test", limit=200 if quick else 1000)
-    maps = model.feature_maps(x_test[0])
+    maps = gg.inspect.feature_maps(model, x_test[0])
     fig = Figure(figsize=(10, 4.8), layout="constrained")
     grid = fig.add_gridspec(3, 9)
     ax = fig.add_subplot(grid[:, :2])

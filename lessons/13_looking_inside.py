@@ -66,7 +66,6 @@ wrong reason (looking at the background, say) often gives itself away here.
 - Change the class in `dream()` or dream from a real image instead of a blank
   one.
 """
-import contextlib
 import sys
 from pathlib import Path
 
@@ -74,6 +73,7 @@ import numpy as np
 
 import gradgraph as gg
 from gradgraph import nn
+from gradgraph.blas import limit_blas_threads
 from gradgraph.checkpoint import load_checkpoint
 
 SUMMARY = "Saliency (input gradients), class activation maps, and dreaming by gradient ascent on the input."
@@ -119,17 +119,8 @@ def trained_model(quick=False, use_checkpoint=True):
     return _trained[quick]
 
 
-@contextlib.contextmanager
-def frozen(model):
-    """Hold the weights fixed: no gradients are computed for them inside the block."""
-    params = model.parameters()
-    for p in params:
-        p.requires_grad = False
-    try:
-        yield model
-    finally:
-        for p in params:
-            p.requires_grad = True
+#: Hold the weights fixed: no gradients are computed for them inside the block.
+frozen = gg.inspect.frozen
 
 
 def forward_with_maps(model, image):
@@ -160,15 +151,9 @@ def build():
 
 def saliency(model, image, label, samples=16, noise=0.2, seed=0):
     """|d score_label / d image| averaged over ``samples`` noisy copies (SmoothGrad), shape (28, 28).
-    ``samples=1, noise=0`` gives the plain input gradient."""
-    rng = np.random.default_rng(seed)
-    batch = np.repeat(np.asarray(image, dtype=np.float32)[None], samples, axis=0)
-    batch = batch + rng.normal(0, noise, size=batch.shape).astype(np.float32) if noise else batch
-    x = gg.Tensor(batch, name="images")
-    with frozen(model):
-        score = model(x)[:, int(label)].sum()   # the copies do not interact: one backward for all
-        score.backward()
-    return np.abs(x.grad.mean(axis=0)[0])
+    ``samples=1, noise=0`` gives the plain input gradient. (See gradgraph/inspect.py: one backward
+    through the frozen network, from the class score to the pixels.)"""
+    return gg.inspect.saliency(model, image, label, samples=samples, noise=noise, seed=seed)
 
 
 def class_activation_map(model, image, label):
@@ -193,7 +178,7 @@ def dream(model, label, steps=60, lr=0.5, decay=0.05, blur_every=4, start=None, 
     x = np.zeros((1, 1, 28, 28), np.float32) if start is None else np.array(start, np.float32).reshape(1, 1, 28, 28)
     x = x + rng.normal(0, 0.01, size=x.shape).astype(np.float32)
     scores = []
-    with frozen(model):
+    with frozen(model), limit_blas_threads(1):  # leave both cores to the conv kernels (gradgraph/blas.py)
         for step in range(steps):
             t = gg.Tensor(x, name="image")
             score = model(t)[0, int(label)]

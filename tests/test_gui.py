@@ -786,3 +786,18 @@ def test_a_step_redraws_only_the_boxes_it_touches_and_matches_a_full_refresh(win
     assert partial == {i: item.state for i, item in view.node_items.items()}
     event = type("E", (), {"kind": "position", "position": 9, "previous": 8})()
     assert s.step_touches(event) is not None and len(s.step_touches(event)) < len(s)
+
+
+def test_training_snapshot_of_an_image_model_reads_gradgraph_inspect():
+    from gradgraph_gui.training_view import TrainWorker
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 1, 8, 8)).astype(np.float32)
+    y = np.arange(6) % 3
+    model = gg.nn.Sequential(gg.nn.Conv2d(1, 2, 3, rng=0), gg.nn.ReLU(), gg.nn.Flatten(), gg.nn.Linear(72, 3, rng=0))
+    trainer = gg.train.Trainer(model, gg.optim.SGD(model.parameters(), lr=0.1), (x, y))
+    snap = TrainWorker(trainer).snapshot(heavy=True)
+    assert "error" not in snap, snap.get("error")
+    assert snap["filters"]["0"].shape == (2, 1, 3, 3)
+    assert list(snap["feature_maps"]) == ["0", "1", "2", "3"] and snap["feature_maps"]["0"].shape == (2, 6, 6)
+    assert snap["confusion"].sum() == 6 and snap["confusion"].shape == (3, 3)

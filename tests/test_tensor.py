@@ -173,7 +173,7 @@ def test_methods_exist_and_compose():
     x = gg.Tensor(np.arange(6.0).reshape(2, 3) / 10)
     out = (x.exp().log() + x.relu() + x.leaky_relu(0.2) + x.sigmoid() + x.tanh()).T.reshape(3, 2)
     out = out.mean(axis=0).sum() + x.max(axis=1).sum() + x.softmax().sum() + x.log_softmax(axis=0).sum()
-    out = out + x.transpose().sum() + gg.losses.mse(x, np.zeros((2, 3))) + gg.losses.l1(x, np.ones((2, 3)))
+    out = out + x.T.sum() + gg.losses.mse(x, np.zeros((2, 3))) + gg.losses.l1(x, np.ones((2, 3)))
     out.backward()
     assert x.grad.shape == (2, 3) and np.all(np.isfinite(x.grad))
 

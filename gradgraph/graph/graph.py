@@ -720,13 +720,22 @@ class Graph:
 def _unique_names(tensors: list) -> list:
     """Each tensor's name, or an automatic one: ``add_0``, ``mul_1`` for gate outputs,
     ``x_0`` for inputs, ``w_0`` for parameters, ``c_0`` for constants. Repeated user
-    names get a suffix (``w``, ``w_0``)."""
+    names get a suffix (``w``, ``w_0``).
+
+    A gate inside a layer's group is named after the group, the way its
+    parameters are (``fc1.weight``): ``fc1.matmul``, then ``fc1.matmul_1`` for
+    a second one. The layer's result itself carries the group's name (``fc1``),
+    given by :class:`gradgraph.nn.Module` when the layer runs, so a node, the
+    collapsed box of its layer, the ledger and the flags say the same name."""
     taken = {t.name for t in tensors if t.name}
     used: set = set()
     counters: dict = {}
     names = []
 
-    def fresh(stem: str) -> str:
+    def fresh(stem: str, bare: bool = False) -> str:
+        if bare and stem not in taken and stem not in used:
+            counters.setdefault(stem, 1)
+            return stem
         while True:
             k = counters.get(stem, 0)
             counters[stem] = k + 1
@@ -737,6 +746,8 @@ def _unique_names(tensors: list) -> list:
     for t in tensors:
         if t.name:
             name = t.name if t.name not in used else fresh(t.name)
+        elif t.gate is not None and t.group:
+            name = fresh(f"{t.group}.{t.gate.short_name}", bare=True)
         elif t.gate is not None:
             name = fresh(t.gate.short_name)
         else:

@@ -116,7 +116,9 @@ class GraphView:
                 view_node = boxes[path]
                 view_node.members.append(node)
             else:
-                name = path if path not in taken else f"[{path}]"
+                # a layer's result is named like its group (nn.Module does that): the box keeps the name
+                owner = graph.node(path) if path in taken else None
+                name = path if owner is None or _box_path(owner.group, expanded) == path else f"[{path}]"
                 view_node = ViewNode(name, path.rsplit("/", 1)[-1], "group", None, path, [node], len(nodes))
                 boxes[path] = view_node
                 nodes.append(view_node)
