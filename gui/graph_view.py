@@ -169,14 +169,25 @@ class NodeItem(QGraphicsItem):
         self.view.nodeClicked.emit(self.index)
 
 
+def flag_colours(flag: str) -> tuple:
+    """(fill, text) of a flag: solid red where a NaN/Inf starts, pale red for a warning
+    (inherited NaN/Inf included), grey for what a gate does by design (routed)."""
+    if flag.startswith("NaN/Inf starts"):
+        return QColor("#b91c1c"), QColor("white")
+    if flag.startswith("routed"):
+        return QColor("#e2e8f0"), QColor("#475569")
+    return QColor("#fee2e2"), QColor("#b91c1c")
+
+
 def _draw_flag(p: QPainter, fonts, tag: QRectF, flag: str):
-    """A flag under a box: red for a warning, grey for what a gate does by design (routed)."""
+    """A flag under a box, coloured by :func:`flag_colours`."""
     by_design = flag.startswith("routed")
+    fill, text_colour = flag_colours(flag)
     p.setFont(fonts.small)
     p.setPen(Qt.NoPen)
-    p.setBrush(QColor("#e2e8f0" if by_design else "#fee2e2"))
+    p.setBrush(fill)
     p.drawRoundedRect(tag, 4, 4)
-    p.setPen(QColor("#475569" if by_design else "#b91c1c"))
+    p.setPen(text_colour)
     text = ("" if by_design else "⚠ ") + flag
     p.drawText(tag, Qt.AlignCenter, QFontMetricsF(fonts.small).elidedText(text, Qt.ElideRight, tag.width() - 6))
 

@@ -801,3 +801,22 @@ def test_training_snapshot_of_an_image_model_reads_gradgraph_inspect():
     assert snap["filters"]["0"].shape == (2, 1, 3, 3)
     assert list(snap["feature_maps"]) == ["0", "1", "2", "3"] and snap["feature_maps"]["0"].shape == (2, 6, 6)
     assert snap["confusion"].sum() == 6 and snap["confusion"].shape == (3, 3)
+
+
+def test_the_first_nan_is_marked_apart_from_the_nodes_that_inherit_it(window):
+    from gradgraph_gui.graph_view import flag_colours
+
+    x = gg.Tensor(np.array([1.0, -1.0]), name="x")
+    with np.errstate(all="ignore"):
+        lg = x.log()
+        lg.name = "lg"
+        out = (lg * 2.0).sum()
+        out.name = "L"
+        window.set_session(GraphSession(out))
+        s = window.session
+        s.seek(s.length)
+    names = {s.name(i): i for i in range(len(s))}
+    first = window.graph_view.node_items[names["lg"]].state[6]
+    inherited = window.graph_view.node_items[names["L"]].state[6]
+    assert first.startswith("NaN/Inf starts here") and inherited == "NaN/Inf inherited from lg"
+    assert flag_colours(first) != flag_colours(inherited)
