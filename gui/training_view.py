@@ -10,12 +10,14 @@ times per second, so the event loop never waits for training.
 """
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 import queue
 import threading
 import time
 import traceback
+import types
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
@@ -750,7 +752,10 @@ class TrainPanel(QWidget):
         if not self.can_explore_now():
             return
         kind, (x, y) = data_kind(self.trainer), eval_data(self.trainer)
-        self._on_snapshot(model_snapshot(self.trainer, kind, x, y, self.image_index.value(), heavy=False))
+        trainer = self.trainer
+        if self.running:  # paused: the step in flight may still finish; read a copy of the model
+            trainer = types.SimpleNamespace(model=copy.deepcopy(trainer.model), x=trainer.x, y=trainer.y)
+        self._on_snapshot(model_snapshot(trainer, kind, x, y, self.image_index.value(), heavy=False))
 
     def explore_checkpoint(self, path) -> bool:
         """Look inside a saved network: build the lesson's model (not trained), load the

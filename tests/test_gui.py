@@ -820,3 +820,22 @@ def test_the_first_nan_is_marked_apart_from_the_nodes_that_inherit_it(window):
     inherited = window.graph_view.node_items[names["L"]].state[6]
     assert first.startswith("NaN/Inf starts here") and inherited == "NaN/Inf inherited from lg"
     assert flag_colours(first) != flag_colours(inherited)
+
+
+def test_feature_maps_can_be_explored_while_paused(window, tmp_path, monkeypatch, qtbot):
+    (tmp_path / "93_tiny_cnn.py").write_text(TINY_CNN_LESSON)
+    monkeypatch.setenv(lessons_module.LESSONS_ENV, str(tmp_path))
+    window.load_lessons()
+    assert window.open_lesson("93")
+    panel = window.train_panel
+    panel.epochs.setValue(500)
+    assert panel.start()
+    qtbot.waitUntil(lambda: len(panel.history["step"]) > 2, timeout=20000)
+    panel.pause_button.setChecked(True)
+    assert panel.can_explore_now()
+    panel.image_index.setValue(7)                        # no worker round trip: shown at once
+    assert panel.maps.rows[0][0].startswith("input #7")
+    np.testing.assert_array_equal(panel.maps.rows[0][1][0], panel.trainer.val_data[0][7, 0])
+    with qtbot.waitSignal(panel.finished, timeout=20000):
+        panel.stop()
+        panel.pause_button.setChecked(False)
