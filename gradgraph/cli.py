@@ -9,6 +9,7 @@
     gradgraph exercises             list the exercises and their status
     gradgraph exercise ID           check one exercise
     gradgraph train lenet ...       train LeNet-5 with a progress bar
+    gradgraph export ID --gif PATH  a lesson's step-through as a GIF (--frames DIR: PNGs, --svg DIR)
 
 Each sub-command lives in the module that owns it; this file only parses
 arguments and imports that module when the command runs (the desktop app is
@@ -68,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", help="exercise id, e.g. 1.1")
     p.add_argument("--solutions", action="store_true", help="check the reference solution instead")
     p.set_defaults(run=_call("gradgraph.exercises", "cli_check"))
+
+    p = sub.add_parser("export", help="render a lesson's step-through for slides (GIF, PNG or SVG frames)")
+    p.add_argument("lesson", help="lesson number or slug, e.g. 1 or chain_rule")
+    p.add_argument("--gif", metavar="PATH", help="write an animated GIF, one frame per step")
+    p.add_argument("--frames", metavar="DIR", help="write one PNG per step into DIR")
+    p.add_argument("--svg", metavar="DIR", help="write one SVG (vector) per step into DIR")
+    p.add_argument("--width", type=int, default=1280, help="frame width in pixels (at least 600; default 1280)")
+    p.add_argument("--duration", type=int, default=1200, help="milliseconds per GIF frame (default 1200)")
+    p.set_defaults(run=_call("gradgraph.export", "cli_export"))
 
     p = sub.add_parser("train", help="train a model")
     p.add_argument("model", choices=["lenet"], help="the model to train")

@@ -2,17 +2,22 @@
 
 A Tensor holds a numpy array (``.data``), the gate that produced it
 (``.gate``, ``None`` for a leaf) and that gate's inputs (``.parents``).
-``backward()`` walks the graph from the output back to the leaves in reverse
-topological order, asking each gate for its input gradients and adding up the
-contributions of every child (a value used twice gets the sum).
 
-The walk is iterative, so a chain of 100,000 gates back-propagates without
+:func:`backprop` is the chain rule, and the only copy of it in gradgraph: it
+walks the graph from the output back to the leaves in reverse topological
+order, asking each gate for its input gradients and adding up the
+contributions of every child (a value used twice gets the sum). It is a
+generator, yielding one node at a time: ``Tensor.backward()`` runs it to the
+end, the graph model (:mod:`gradgraph.graph`) steps through it gate by gate.
+
+The walks are iterative, so a chain of 100,000 gates back-propagates without
 Python's recursion limit getting in the way.
 """
 from __future__ import annotations
 
 import contextlib
 import threading
+from typing import NamedTuple
 
 import numpy as np
 
@@ -71,153 +76,9 @@ def _as_float_array(data, dtype=None) -> np.ndarray:
     return array
 
 
-class Tensor:
-    """A node of the computational graph.
-
-    ``Tensor(data, name=None)``: a scalar (0-d) or an n-d array, float64 unless
-    the data is already a floating numpy array (float32 stays float32).
-
-    Gradients of leaves *accumulate* across ``backward()`` calls, as in
-    PyTorch. Reset them between steps with ``t.zero_grad()`` (or
-    ``t.grad = None``; an optimizer's ``zero_grad()`` does it for its
-    parameters).
-    """
-
-    __array_priority__ = 100  # numpy scalars on the left defer to Tensor ops
-
-    def __init__(self, data, name: str | None = None, requires_grad: bool = True, dtype=None):
-        self.data: np.ndarray = _as_float_array(data, dtype)
-        self.grad: np.ndarray | None = None
-        self.name = name
-        self.requires_grad = bool(requires_grad)
-        self.gate = None
-        self.parents: tuple = ()
-        self.group = current_scope()
-        self.is_parameter = False
-
-    # -- construction from a gate -------------------------------------------
-    @classmethod
-    def _from_gate(cls, data, gate, parents) -> "Tensor":
-        out = cls.__new__(cls)
-        out.data = np.asarray(data)
-        out.grad = None
-        out.name = None
-        out.group = current_scope()
-        out.is_parameter = False
-        out.requires_grad = _grad_enabled() and any(p.requires_grad for p in parents)
-        out.gate = gate if out.requires_grad else None
-        out.parents = tuple(parents) if out.requires_grad else ()
-        return out
-
-    @classmethod
-    def _constant(cls, data) -> "Tensor":
-        """A leaf that records no gradient and keeps ``data``'s dtype (bool masks, int64 indices)."""
-        out = cls.__new__(cls)
-        out.data, out.grad, out.name = np.asarray(data), None, None
-        out.group, out.is_parameter, out.requires_grad = current_scope(), False, False
-        out.gate, out.parents = None, ()
-        return out
-
-    # -- array-like properties ------------------------------------------------
-    @property
-    def shape(self) -> tuple:
-        return self.data.shape
-
-    @property
-    def dtype(self):
-        return self.data.dtype
-
-    @property
-    def ndim(self) -> int:
-        return self.data.ndim
-
-    @property
-    def size(self) -> int:
-        return self.data.size
-
-    @property
-    def kind(self) -> str:
-        """``input``, ``parameter``, ``constant`` (a leaf needing no gradient) or ``intermediate``."""
-        if self.gate is not None:
-            return "intermediate"
-        if self.is_parameter:
-            return "parameter"
-        return "input" if self.requires_grad else "constant"
-
-    @property
-    def is_leaf(self) -> bool:
-        return self.gate is None
-
-    def item(self) -> float:
-        if self.data.size != 1:
-            raise ValueError(f"item() needs a single value, this tensor has shape {self.shape}")
-        return self.data.item()
-
-    def numpy(self) -> np.ndarray:
-        return self.data
-
-    def detach(self) -> "Tensor":
-        """A new leaf sharing no history (and no gradient) with this one."""
-        return Tensor(self.data, name=self.name, requires_grad=False)
-
-    def zero_grad(self) -> None:
-        """Forget the accumulated gradient."""
-        self.grad = None
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise ValueError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
-                f"reduce it first, e.g. bool((a == b).data.all())"
-            )
-        return bool(self.data.item())
-
-    def __repr__(self) -> str:
-        label = f", name={self.name!r}" if self.name else ""
-        gate = f", gate={self.gate.name}" if self.gate is not None else ""
-        if self.data.ndim == 0:
-            body = f"{self.data.item():.6g}"
-        else:
-            body = f"shape={self.shape}, dtype={self.dtype}"
-        return f"Tensor({body}{label}{gate})"
-
-    # -- the autograd loop -------------------------------------------------------
-    def backward(self, grad=None) -> None:
-        """Back-propagate from this tensor to every leaf that requires a gradient.
-
-        A scalar output is seeded with dL/dL = 1. A non-scalar output needs
-        ``grad``, the upstream gradient of the same shape.
-        """
-        if grad is None:
-            if self.data.size != 1:
-                raise ValueError(
-                    f"backward() without a gradient needs a scalar output; this tensor has "
-                    f"shape {self.shape}. Pass grad= (an array of that shape) or reduce it first, "
-                    f"e.g. out.sum().backward()"
-                )
-            grad = np.ones_like(self.data)
-        grad = np.asarray(grad, dtype=self.data.dtype)
-        if grad.shape != self.shape:
-            raise ValueError(f"backward(): grad has shape {grad.shape}, the output has shape {self.shape}")
-
-        pending = {id(self): grad}
-        for node in reversed(topological_order(self)):
-            d_out = pending.pop(id(node), None)
-            if d_out is None:
-                continue
-            if node.gate is None:
-                if node.requires_grad:
-                    node.grad = d_out.copy() if node.grad is None else node.grad + d_out
-                continue
-            node.grad = d_out  # intermediates keep the gradient of the latest pass
-            for parent, d_parent in zip(node.parents, _gate_backward(node, d_out)):
-                if d_parent is None or not parent.requires_grad:
-                    continue
-                key = id(parent)
-                pending[key] = d_parent if key not in pending else pending[key] + d_parent
+class _Operations:
+    """Tensor's operators and methods, kept apart from what a Tensor *is* (below):
+    each one records a gate from :mod:`gradgraph.ops` (or composes a few)."""
 
     # -- operators -----------------------------------------------------------------
     def __add__(self, other):
@@ -404,9 +265,202 @@ class Tensor:
         return ops.LogSoftmax(axis)(self)
 
 
-def _gate_backward(node: Tensor, d_out):
+class Tensor(_Operations):
+    """A node of the computational graph.
+
+    ``Tensor(data, name=None)``: a scalar (0-d) or an n-d array, float64 unless
+    the data is already a floating numpy array (float32 stays float32).
+
+    Gradients of leaves *accumulate* across ``backward()`` calls, as in
+    PyTorch. Reset them between steps with ``t.zero_grad()`` (or
+    ``t.grad = None``; an optimizer's ``zero_grad()`` does it for its
+    parameters).
+    """
+
+    __array_priority__ = 100  # numpy scalars on the left defer to Tensor ops
+
+    def __init__(self, data, name: str | None = None, requires_grad: bool = True, dtype=None):
+        self.data: np.ndarray = _as_float_array(data, dtype)
+        self.grad: np.ndarray | None = None
+        self.name = name
+        self.requires_grad = bool(requires_grad)
+        self.gate = None
+        self.parents: tuple = ()
+        self.group = current_scope()
+        self.is_parameter = False
+
+    # -- construction from a gate -------------------------------------------
+    @classmethod
+    def _from_gate(cls, data, gate, parents) -> "Tensor":
+        out = cls.__new__(cls)
+        out.data = np.asarray(data)
+        out.grad = None
+        out.name = None
+        out.group = current_scope()
+        out.is_parameter = False
+        out.requires_grad = _grad_enabled() and any(p.requires_grad for p in parents)
+        out.gate = gate if out.requires_grad else None
+        out.parents = tuple(parents) if out.requires_grad else ()
+        if out.requires_grad:  # decided now, once: which inputs want a gradient
+            gate.needs_grad = tuple(p.requires_grad for p in parents)
+        return out
+
+    @classmethod
+    def _constant(cls, data) -> "Tensor":
+        """A leaf that records no gradient and keeps ``data``'s dtype (bool masks, int64 indices)."""
+        out = cls.__new__(cls)
+        out.data, out.grad, out.name = np.asarray(data), None, None
+        out.group, out.is_parameter, out.requires_grad = current_scope(), False, False
+        out.gate, out.parents = None, ()
+        return out
+
+    # -- array-like properties ------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def kind(self) -> str:
+        """``input``, ``parameter``, ``constant`` (a leaf needing no gradient) or ``intermediate``."""
+        if self.gate is not None:
+            return "intermediate"
+        if self.is_parameter:
+            return "parameter"
+        return "input" if self.requires_grad else "constant"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.gate is None
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a single value, this tensor has shape {self.shape}")
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def detach(self) -> "Tensor":
+        """A new leaf sharing no history (and no gradient) with this one."""
+        return Tensor(self.data, name=self.name, requires_grad=False)
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient."""
+        self.grad = None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                f"reduce it first, e.g. bool((a == b).data.all())"
+            )
+        return bool(self.data.item())
+
+    def __repr__(self) -> str:
+        label = f", name={self.name!r}" if self.name else ""
+        gate = f", gate={self.gate.name}" if self.gate is not None else ""
+        if self.data.ndim == 0:
+            body = f"{self.data.item():.6g}"
+        else:
+            body = f"shape={self.shape}, dtype={self.dtype}"
+        return f"Tensor({body}{label}{gate})"
+
+    # -- the autograd loop -------------------------------------------------------
+    def backward(self, grad=None) -> None:
+        """Back-propagate from this tensor to every leaf that requires a gradient.
+
+        A scalar output is seeded with dL/dL = 1. A non-scalar output needs
+        ``grad``, the upstream gradient of the same shape. This drains
+        :func:`backprop`: leaves add the new gradient to ``.grad``,
+        intermediates keep the gradient of the latest pass.
+        """
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(
+                    f"backward() without a gradient needs a scalar output; this tensor has "
+                    f"shape {self.shape}. Pass grad= (an array of that shape) or reduce it first, "
+                    f"e.g. out.sum().backward()"
+                )
+            grad = np.ones_like(self.data)
+        grad = np.asarray(grad, dtype=self.data.dtype)
+        if grad.shape != self.shape:
+            raise ValueError(f"backward(): grad has shape {grad.shape}, the output has shape {self.shape}")
+
+        for node, d_out, _ in backprop(self, grad):
+            if node.gate is not None:
+                node.grad = d_out
+            elif node.requires_grad:
+                node.grad = d_out.copy() if node.grad is None else node.grad + d_out
+
+
+class BackwardStep(NamedTuple):
+    """What :func:`backprop` yields for one node: its complete gradient ``d_out``
+    (dL/d node, summed over every use of the node) and, for a gate, ``d_inputs``,
+    what the gate sends back to each input (``()`` for a leaf)."""
+
+    node: "Tensor"
+    d_out: np.ndarray
+    d_inputs: tuple
+
+
+def backprop(output: Tensor, d_output, order=None, grads=None):
+    """The chain rule, one node at a time: a generator of :class:`BackwardStep`.
+
+    1. Seed the output with ``d_output`` (dL/dL = 1 for a scalar loss).
+    2. Visit the nodes from the output back to the inputs (reverse
+       topological order). When the walk reaches a node, every node that uses
+       it has already sent its gradient back, so the sum waiting there is the
+       node's complete gradient, ``d_out``.
+    3. A gate turns ``d_out`` into one gradient per input (upstream gradient
+       times local gradient: ``gate.backward(d_out)``); each is added to what
+       that input has received so far. A value used twice gets the sum.
+
+    Each node that receives a gradient is yielded once, after its gate has
+    sent its gradients back. ``order`` is a topological order of the nodes
+    (default: :func:`topological_order`); ``grads`` a dict to collect the
+    gradients in, ``{id(node): dL/d node}`` (they are complete from the
+    moment every user of the node has been yielded). A node is a Tensor, or
+    anything with its ``data``, ``gate``, ``parents`` and ``requires_grad``.
+
+    ``Tensor.backward`` drains this generator; the graph model's Stepper
+    takes one step from it at a time.
+    """
+    grads = {} if grads is None else grads       # id(node) -> dL/d node, summed over its uses
+    grads[id(output)] = d_output                 # the seed: dL/dL
+    for node in reversed(topological_order(output) if order is None else order):
+        d_out = grads.get(id(node))              # complete: every user of the node came before it
+        if d_out is None:                        # no gradient reaches this node
+            continue
+        if node.gate is None:                    # a leaf: nothing further back
+            yield BackwardStep(node, d_out, ())
+            continue
+        d_inputs = _gate_backward(node, d_out)   # upstream x local, one per input
+        for parent, d_parent in zip(node.parents, d_inputs):
+            if d_parent is not None:             # add up: a value used twice gets the sum
+                key = id(parent)
+                grads[key] = d_parent if key not in grads else grads[key] + d_parent
+        yield BackwardStep(node, d_out, d_inputs)
+
+
+def _gate_backward(node: Tensor, d_out) -> tuple:
+    """``node.gate.backward(d_out)``, checked: one gradient per input, each of that input's
+    shape and dtype; ``None`` for an input that needs no gradient."""
     gate = node.gate
-    gate.needs_grad = tuple(p.requires_grad for p in node.parents)
     grads = gate.backward(d_out)
     if not isinstance(grads, (tuple, list)):
         grads = (grads,)
@@ -416,15 +470,17 @@ def _gate_backward(node: Tensor, d_out):
         )
     checked = []
     for i, (parent, g) in enumerate(zip(node.parents, grads)):
-        if g is not None:
+        if g is not None and parent.requires_grad:
             g = np.asarray(g, dtype=parent.data.dtype)
-            if g.shape != parent.shape:
+            if g.shape != parent.data.shape:
                 raise ValueError(
                     f"{gate.name}.backward returned a gradient of shape {g.shape} for input {i}, "
-                    f"which has shape {parent.shape}"
+                    f"which has shape {parent.data.shape}"
                 )
+        else:
+            g = None
         checked.append(g)
-    return checked
+    return tuple(checked)
 
 
 def topological_order(root: Tensor) -> list:

@@ -2,5 +2,5 @@
 
 Importing the package loads no Qt: ``gradgraph_gui.models`` (the Qt-free session
 model the views subscribe to) and ``gradgraph_gui.layout`` (row folding) work
-without PySide6. The Qt modules apply :mod:`.qtfix` when they are imported.
+without PySide6.
 """

@@ -18,9 +18,6 @@ import numpy as np
 
 from .layout import best_wrap, wrap_rows
 from .models import ROW_H, GraphSession, SessionFollower, box_lines, fmt_shape
-from .qtfix import apply as _fix_pyside_refcounts
-
-_fix_pyside_refcounts()  # a PySide6 refcount bug on Python < 3.12 would otherwise abort the app
 
 KIND_FILL = {
     "input": QColor("#dbeafe"),

@@ -22,10 +22,7 @@ from .code_view import LessonView
 from .graph_view import GraphView
 from .models import GraphSession, SessionFollower
 from .panels import ErrorPanel, Inspector, LedgerPanel
-from .qtfix import apply as _fix_pyside_refcounts
 from .settings import settings
-
-_fix_pyside_refcounts()  # a PySide6 refcount bug on Python < 3.12 would otherwise abort the app
 
 STATUS_WORDS = {"passed": "passed", "failed": "failed", "todo": "to do"}
 # badge colours (background, text) by overall state

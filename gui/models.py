@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradgraph.graph import Flow, Stepper, collapsed, gradcheck, step_ledger
 from gradgraph.graph.fmt import SMALL, fmt_number, matrix_lines  # one format for boxes, ledger, DOT
+from gradgraph.graph.layout import layout
+from gradgraph.graph.ledger import ledger
 
 
 NODE_W, NODE_H = 150.0, 66.0
@@ -85,7 +88,7 @@ class GraphSession:
         self.nodes = list(self.graph.nodes)
         self.parents = [[p.index for p in n.parents] for n in self.nodes]
         self.children = [[c.index for c in n.children] for n in self.nodes]
-        self.stepper = self.graph.stepper()
+        self.stepper = Stepper(self.graph)
         self._edges = None
         self._cache: dict = {}
         self._cache_version = None
@@ -226,13 +229,13 @@ class GraphSession:
         return touched
 
     def ledger(self) -> list:
-        return [line.text for line in self.stepper.ledger()]
+        return [line.text for line in step_ledger(self.stepper.current)]
 
     def ledger_for(self, i) -> list:
         """The backward pass's chain-rule lines that send a gradient to or through node ``i``,
         among the steps done so far."""
         name = self.name(i)
-        full = self._cached("ledger", self.graph.ledger)
+        full = self._cached("ledger", lambda: ledger(self.graph))
         pos = self.position
         return [line.text for line in full
                 if (line.target == name or line.via == name) and (line.step is None or line.step < pos)]
@@ -266,7 +269,7 @@ class GraphSession:
         """(node levels {index: [0, 1]}, edge levels {(source, target): [0, 1]}, flags {index: [notes]},
         summary). The notes are the engine's words (``routed: lost the max``), with node names."""
         def compute():
-            flow = self.graph.flow()
+            flow = Flow(self.graph)
             nodes, flags = {}, {}
             for n in self.nodes:
                 info = flow[n.name]
@@ -307,7 +310,7 @@ class GraphSession:
         meanwhile (the app disables the editor)."""
         version = self.graph.version
         self.graph.backward()
-        self.graph.ledger()
+        ledger(self.graph)
         return version, self._gradcheck_result()
 
     def store_gradcheck(self, version, pair) -> bool:
@@ -320,7 +323,7 @@ class GraphSession:
 
     def _gradcheck_result(self):
         """({node index: worst relative error}, blamed indices, failed indices) from the engine's check."""
-        result = self.graph.gradcheck()
+        result = gradcheck(self.graph)
         index = {name: self.graph.node(name).index for name in result}
         out = {index[name]: float(c.rel_error) for name, c in result.items()}
         blamed = {index[name] for name, c in result.items() if c.blamed}
@@ -342,7 +345,7 @@ class GraphSession:
 
     def view(self, expanded=None):
         """The engine's GraphView: groups not in ``expanded`` drawn as one box each."""
-        return self.graph.collapsed(expanded)
+        return collapsed(self.graph, expanded)
 
     def matrix_rows(self, i) -> int:
         """How many matrix rows the box of node ``i`` shows for its value (0: one line)."""
@@ -385,7 +388,7 @@ class GraphSession:
                  else (self.node_width(v.node.index), self.node_height(v.node.index) + pad)
                  for v in view.nodes}
         engine = "auto" if len(view.nodes) <= DOT_MAX_BOXES else "builtin"
-        return self.graph.layout(view, engine=engine, sizes=sizes)
+        return layout(view, engine=engine, sizes=sizes)
 
 
 class SessionFollower:

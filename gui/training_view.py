@@ -30,9 +30,6 @@ from gradgraph.nn import Module
 
 from .cnn_views import TileDialog, TileGrid
 from .lineplot import LinePlot, Series
-from .qtfix import apply as _fix_pyside_refcounts
-
-_fix_pyside_refcounts()  # a PySide6 refcount bug on Python < 3.12 would otherwise abort the app
 
 IMAGE_DATASETS = ["fashion-mnist-starter", "fashion-mnist", "mnist"]
 TOY_DATASETS = ["xor", "ring", "three_modes", "spiral"]
@@ -56,21 +53,24 @@ OPTION_TIPS = {
     "val_fraction": "share of the training images kept aside to validate on",
     "seed": "random seed: the same seed gives the same run",
     "hidden": "hidden units (0: a linear classifier)",
+    "augment": "random changes to the training images (shift, flip, rotate, noise; standard = the first three)",
 }
 
 
 def _choices(module, name):
     """The allowed values of a string option: the lesson's ``NAMES`` table (``activation`` ->
-    ``ACTIVATIONS``), else the LeNet-5 tables of gradgraph.nn (activation, pool)."""
+    ``ACTIVATIONS``), else the LeNet-5 tables of gradgraph.nn (activation, pool) or
+    gradgraph.data's ``AUGMENTS`` (augment)."""
     key = name.upper() + "S"
     table = getattr(module, key, None)
     if isinstance(table, (dict, list, tuple)) and table:
         return list(table)
     try:
+        from gradgraph.data import augment
         from gradgraph.nn import lenet
     except Exception:
         return None
-    table = getattr(lenet, key, None)
+    table = getattr(lenet, key, None) or getattr(augment, key, None)  # augment -> AUGMENTS
     return list(table) if isinstance(table, (dict, list, tuple)) and table else None
 
 

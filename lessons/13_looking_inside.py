@@ -33,8 +33,13 @@ The original CAM needs a network ending in global average pooling and takes
 `α_k^c` from the last layer's weights. For any network (LeNet included) we
 can use the average gradient, `α_k^c = mean over positions of ∂s_c / ∂A_k`
 (this is **Grad-CAM**; for a global-average-pooling network it gives the
-same map up to a constant). Upsampled to 28 × 28 and laid over the image it
-shows where the evidence for the class lies.
+same map up to a constant). Laid over the image it shows where the evidence
+for the class lies. Mind where the 10 × 10 cells sit: conv2's cell `r` looks
+at a 14-pixel window centred on pixel `2r + 4.5` (conv1 pads by 2, pool1
+halves, conv2's 5 × 5 filter spans 5 pooled cells), so the ten cell centres
+run from pixel 4.5 to 22.5. Stretching the map over all 28 pixels would shift
+the evidence outwards by up to 4 pixels; `cam_to_image` places each cell over
+its own centre and interpolates between them.
 
 ## Dreaming: what does the network want to see?
 
@@ -163,9 +168,23 @@ def class_activation_map(model, image, label):
         logits[0, int(label)].backward()
     alpha = maps.grad[0].mean(axis=(1, 2))                          # (16,)
     cam = np.maximum(0, np.tensordot(alpha, maps.data[0], axes=1))  # (10, 10)
-    # conv2's 10x10 maps cover the central 28x28 area of the padded 32x32 input: upsample by 2.8
-    rows = np.minimum((np.arange(28) / 2.8).astype(int), 9)
-    return cam[np.ix_(rows, rows)]
+    return cam_to_image(cam)
+
+
+def cam_to_image(cam):
+    """Place conv2's 10x10 map on the 28x28 image where its cells look.
+
+    conv2 cell r sees pool1 cells r..r+4, i.e. conv1 rows 2r..2r+9, whose 5x5 windows
+    (padding 2) are centred on input rows 2r..2r+9: the cell's receptive field is centred on
+    pixel 2r + 4.5. So the ten cell centres run from pixel 4.5 to 22.5, not over the whole
+    image: interpolate bilinearly between them, keeping the edge cells' values outside.
+    """
+    u = np.clip((np.arange(28) - 4.5) / 2, 0, 9)   # each pixel's position in cell units
+    lo = np.floor(u).astype(int)
+    hi = np.minimum(lo + 1, 9)
+    f = u - lo
+    rows = (1 - f)[:, None] * cam[lo] + f[:, None] * cam[hi]           # (28, 10)
+    return (1 - f)[None, :] * rows[:, lo] + f[None, :] * rows[:, hi]   # (28, 28)
 
 
 BLUR = (np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=np.float32) / 16)[None, None]

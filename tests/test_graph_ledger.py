@@ -2,7 +2,8 @@
 import numpy as np
 
 import gradgraph as gg
-from gradgraph.graph import Graph, LedgerLine
+from gradgraph.graph import Graph, LedgerLine, Stepper, gradcheck, step_ledger
+from gradgraph.graph.ledger import ledger
 
 from examples import lecture
 
@@ -13,13 +14,13 @@ def named(tensor, name):
 
 
 def edge_lines(graph):
-    return [line for line in graph.ledger() if line.kind == "edge"]
+    return [line for line in ledger(graph) if line.kind == "edge"]
 
 
 def test_lecture_ledger_text():
     x, y, z = gg.Tensor(-2.0, name="x"), gg.Tensor(5.0, name="y"), gg.Tensor(-4.0, name="z")
     f = named(named(x + y, "q") * z, "f")
-    text = Graph(f).ledger().text
+    text = ledger(Graph(f)).text
     assert text.splitlines() == [
         "df/df = 1",
         "df/dq = df/df · df/dq = 1 · -4 = -4",
@@ -32,7 +33,7 @@ def test_lecture_ledger_text():
 def test_ledger_lines_are_structured():
     x, y, z = gg.Tensor(-2.0, name="x"), gg.Tensor(5.0, name="y"), gg.Tensor(-4.0, name="z")
     f = named(named(x + y, "q") * z, "f")
-    line = next(l for l in Graph(f).ledger() if l.target == "x")
+    line = next(l for l in ledger(Graph(f)) if l.target == "x")
     assert isinstance(line, LedgerLine)
     assert (line.kind, line.target, line.via, line.upstream, line.local, line.contribution) == \
         ("edge", "x", "q", -4.0, 1.0, -4.0)
@@ -66,10 +67,10 @@ def test_mul_switches():
 def test_a_node_used_twice_by_one_gate_sums_its_contributions():
     x = gg.Tensor(3.0, name="x")
     f = named(x * x, "f")
-    ledger = Graph(f).ledger()
-    edges = [l for l in ledger if l.kind == "edge"]
+    lines = ledger(Graph(f))
+    edges = [l for l in lines if l.kind == "edge"]
     assert [l.slot for l in edges] == [0, 1] and all(l.contribution == 3.0 for l in edges)
-    total = [l for l in ledger if l.kind == "sum"]
+    total = [l for l in lines if l.kind == "sum"]
     assert len(total) == 1 and total[0].text == "df/dx = 3 + 3 = 6"
     assert total[0].contribution == 6.0 and total[0].terms == (3.0, 3.0)
 
@@ -80,33 +81,35 @@ def test_a_node_used_by_two_gates_sums_when_complete():
     b = named(x * 3.0, "b")
     f = named(a + b, "f")
     graph = Graph(f)
-    s = graph.stepper()
+    s = Stepper(graph)
     sums = []
     while s.step() is not None:
-        sums += [l for l in s.ledger() if l.kind == "sum"]
+        sums += [l for l in step_ledger(s.current) if l.kind == "sum"]
     assert len(sums) == 1
     assert sums[0].text == "df/dx = 3 + 2 = 5"     # b's contribution arrives first (reverse order)
     assert sums[0].sources == ("b", "a")
     assert sums[0].step == len(s) - 1              # written when the last part arrives
 
 
-def test_stepper_ledger_is_the_current_steps_and_full_ledger_accumulates():
+def test_step_ledger_is_one_steps_and_a_steppers_ledger_accumulates():
     x, y, z = gg.Tensor(-2.0, name="x"), gg.Tensor(5.0, name="y"), gg.Tensor(-4.0, name="z")
     f = named(named(x + y, "q") * z, "f")
-    s = Graph(f).stepper()
+    s = Stepper(Graph(f))
+    assert list(step_ledger(s.current)) == []    # position 0: no step yet
     s.seek(3)
-    assert list(s.ledger()) == [] and list(s.full_ledger()) == []
+    assert list(step_ledger(s.current)) == [] and list(ledger(s)) == []
     s.seek(s.backward_start + 1)
-    assert s.ledger().text == "df/df = 1"
+    assert step_ledger(s.current).text == "df/df = 1"
     s.step()
-    assert len(s.ledger()) == 2 and len(s.full_ledger()) == 3
+    assert len(step_ledger(s.current)) == 2 and len(ledger(s)) == 3
+    assert len(ledger(s.graph)) == 5            # the graph's whole backward pass
 
 
 def test_large_tensor_lines_show_shapes_and_statistics():
     w = gg.Tensor(np.arange(90.0).reshape(9, 10), name="W")
     x = gg.Tensor(np.ones(10), name="v")
     loss = named((w @ x).sum(), "L")
-    text = Graph(loss).ledger().text
+    text = ledger(Graph(loss)).text
     line = next(l for l in text.splitlines() if l.startswith("dL/dW"))
     assert "(9, 10)" in line and "mean" in line and "|max|" in line and "norm" in line
     assert "[dZ/dX: d_out @ W^T]" in line     # the gate's local-gradient formula (W is its X)
@@ -122,7 +125,7 @@ def _matmul_graph():
 
 def test_small_matmul_step_reads_as_the_formula_with_its_matrices():
     graph = _matmul_graph()
-    lines = {l.target: l for l in graph.ledger() if l.kind == "edge"}
+    lines = {l.target: l for l in ledger(graph) if l.kind == "edge"}
     w_line = lines["W"]
     assert w_line.text.splitlines()[0].startswith("dL/dW = Xᵀ · dL/dY")
     labels = [t[0] for t in w_line.operands if not isinstance(t, str)]
@@ -138,7 +141,7 @@ def test_small_matmul_step_reads_as_the_formula_with_its_matrices():
 
 
 def test_small_elementwise_step_shows_the_elementwise_product():
-    line = next(l for l in _matmul_graph().ledger() if l.kind == "edge" and l.target == "Y")
+    line = next(l for l in ledger(_matmul_graph()) if l.kind == "edge" and l.target == "Y")
     assert line.text.splitlines()[0].startswith("dL/dY = dL/dH ⊙ dH/dY")
     upstream, local, result = (t[1] for t in line.operands if not isinstance(t, str))
     np.testing.assert_array_equal(local, [[1.0, 0.0], [0.0, 1.0]])   # [Y > 0]
@@ -150,7 +153,7 @@ def test_small_broadcast_step_says_it_sums():
     y = gg.Tensor(np.array([[1.0, -2.0], [3.0, 4.0]]), name="Y")
     b = gg.Tensor(np.array([0.5, -0.5]), name="b")
     z = named(y * b, "Z")
-    line = next(l for l in Graph(named(z.sum(), "L")).ledger() if l.target == "b")
+    line = next(l for l in ledger(Graph(named(z.sum(), "L"))) if l.target == "b")
     assert "summed over the broadcast axes" in line.text
     np.testing.assert_array_equal(line.contribution, [4.0, 2.0])
 
@@ -159,7 +162,7 @@ def test_local_gradient_does_not_disturb_the_gate():
     x, y = gg.Tensor(3.0, name="x"), gg.Tensor(-4.0, name="y")
     f = named(x * y, "f")
     graph = Graph(f)
-    graph.ledger()
+    ledger(graph)
     assert graph.local_gradient("f", 0) == -4.0
     op = graph.node("f").op
     assert op.x == 3.0 and op.y == -4.0

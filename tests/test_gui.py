@@ -11,8 +11,6 @@ import numpy as np  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 import pytest  # noqa: E402
 
-pytest.importorskip("PySide6")
-pytest.importorskip("pytestqt")
 
 import gradgraph as gg  # noqa: E402
 from gradgraph import lessons as lessons_module  # noqa: E402
@@ -453,7 +451,7 @@ SEEN = {}
 
 
 def trainer(quick=False, *, dataset="xor", epochs=None, batch_size=8, lr=0.1, optimizer="sgd",
-            patience=None, limit=None, dropout=0.0):
+            patience=None, limit=None, dropout=0.0, augment="none"):
     SEEN.update(patience=patience, limit=limit)
     x, y = data.xor(40)
     model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 2))
@@ -839,3 +837,20 @@ def test_feature_maps_can_be_explored_while_paused(window, tmp_path, monkeypatch
     with qtbot.waitSignal(panel.finished, timeout=20000):
         panel.stop()
         panel.pause_button.setChecked(False)
+
+
+def test_augment_option_offers_the_named_augmentations(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QComboBox
+
+    from gradgraph.data import AUGMENTS
+
+    (tmp_path / "92_options.py").write_text(OPTIONS_LESSON)
+    monkeypatch.setenv(lessons_module.LESSONS_ENV, str(tmp_path))
+    window.load_lessons()
+    assert window.open_lesson("92")
+    panel = window.train_panel
+    assert "augment" in panel.extras and panel.options()["augment"] == "none"
+    combos = [w for w in panel.findChildren(QComboBox) if w.findText("shift") >= 0]
+    assert len(combos) == 1 and [combos[0].itemText(i) for i in range(combos[0].count())] == list(AUGMENTS)
+    combos[0].setCurrentText("standard")
+    assert panel.options()["augment"] == "standard"

@@ -9,6 +9,7 @@ import pytest
 
 import gradgraph as gg
 from gradgraph import inspect, nn
+from gradgraph.graph import collapsed
 
 
 def test_module_holds_no_app_inspection():
@@ -137,7 +138,7 @@ def test_lenet_graph_names_follow_the_module_paths():
         node = graph.node(layer)
         assert node.group == layer
     assert {"fc1.matmul", "fc2.matmul", "fc3.matmul"} <= names  # the gates inside a layer
-    boxes = {v.name for v in graph.collapsed().nodes if v.is_group}
+    boxes = {v.name for v in collapsed(graph).nodes if v.is_group}
     assert set(layers) == boxes  # the collapsed boxes have the same names
 
 

@@ -28,8 +28,8 @@ largest 1) for colouring. Warnings (``NodeFlow.flags``, each explained in
   order the gradient travels) whose gradient is not finite. Other nodes with
   NaN/Inf are flagged **inherited** (from that node).
 
-``Flow`` is a read-only mapping ``{node name: NodeFlow}``; ``flow.edges`` is
-a list of :class:`EdgeFlow` aligned with ``graph.edges``.
+``Flow(graph)`` is a read-only mapping ``{node name: NodeFlow}``; ``flow.edges``
+is a list of :class:`EdgeFlow` aligned with ``graph.edges``.
 """
 from __future__ import annotations
 

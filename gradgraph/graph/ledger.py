@@ -20,16 +20,20 @@ with the gate's local-gradient formula.
 
 Each line is a :class:`LedgerLine` (structured: the names and numbers a view
 needs) with its ``text``; a :class:`Ledger` is a list of lines with a ``.text``.
+
+    ledger(graph)              # the whole backward pass
+    ledger(stepper)            # the backward steps done so far
+    step_ledger(step)          # the lines one step writes (e.g. stepper.current)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import copy
+from dataclasses import dataclass
 
 import numpy as np
 
 from .fmt import as_float, fmt_number, fmt_value, is_scalar, is_small, side_by_side
+from .stepper import Stepper
 
 
 @dataclass
@@ -91,10 +95,21 @@ def _natural(array):
     return as_float(array) if is_scalar(array) else array
 
 
-def step_ledger(step) -> Ledger:
-    """The ledger lines written by one step (none for a forward step)."""
+def ledger(source) -> Ledger:
+    """The chain-rule lines of a Graph's whole backward pass, or of the backward
+    steps a Stepper has done so far."""
+    stepper = source if isinstance(source, Stepper) else Stepper(source)
+    end = stepper.position if stepper is source else len(stepper)
     lines = Ledger()
-    if step.phase == "forward":
+    for step in stepper.steps[stepper.backward_start:end]:
+        lines.extend(step_ledger(step))
+    return lines
+
+
+def step_ledger(step) -> Ledger:
+    """The ledger lines written by one step (none for a forward step or ``None``)."""
+    lines = Ledger()
+    if step is None or step.phase == "forward":
         return lines
     graph = step.graph
     out = graph.output.name
@@ -104,8 +119,8 @@ def step_ledger(step) -> Ledger:
         return lines
 
     node = step.node
-    upstream = graph.grad(node.index)
-    contributions = graph.contributions(node.index)
+    upstream = graph.grad(node)
+    contributions = graph.contributions(node)
     counts: dict = {}
     for p in node.parents:
         counts[p.index] = counts.get(p.index, 0) + 1
@@ -113,7 +128,7 @@ def step_ledger(step) -> Ledger:
         g = contributions[slot]
         if g is None:
             continue
-        local = graph.local_gradient(node.index, slot)
+        local = graph.local_gradient(node, slot)
         formula = node.local[slot] if slot < len(node.local) else ""
         chain = f"d{out}/d{parent.name} = d{out}/d{node.name} · d{node.name}/d{parent.name}"
         operands = ()
@@ -135,7 +150,7 @@ def step_ledger(step) -> Ledger:
         terms, sources = _terms(graph, done)
         if len(terms) < 2:
             continue
-        total = graph.grad(done.index)
+        total = graph.grad(done)
         operands = ()
         if all(is_scalar(t) for t in terms):
             shown = " + ".join(fmt_number(as_float(t)) for t in terms)
@@ -153,18 +168,17 @@ def step_ledger(step) -> Ledger:
 
 
 def _terms(graph, node) -> tuple:
-    """The contributions that make up a node's gradient, in the order they arrive."""
-    graph.steps()
-    pairs = sorted(graph._kids[node.index], key=lambda cs: (graph._bwd_step[cs[0]], cs[1]))
+    """The contributions that make up a node's gradient, in the order they arrive
+    (the backward pass visits the gates from the last node back)."""
     terms, sources = [], []
-    if node.index == len(graph.nodes) - 1:
+    if node is graph.output:
         terms.append(graph.seed)
         sources.append(node.name)
-    for c, slot in pairs:
-        g = graph.contributions(c)[slot]
+    for edge in sorted(node.out_edges, key=lambda e: (-e.target.index, e.slot)):
+        g = graph.contributions(edge.target)[edge.slot]
         if g is not None:
             terms.append(g)
-            sources.append(graph.nodes[c].name)
+            sources.append(edge.target.name)
     return terms, sources
 
 

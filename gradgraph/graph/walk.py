@@ -28,7 +28,8 @@ from pathlib import Path
 from ..tensor import Tensor, topological_order
 from .fmt import fmt_value, is_small, matrix_lines
 from .graph import Graph
-from .stepper import expression
+from .ledger import step_ledger
+from .stepper import Stepper, expression
 
 
 def walkthrough(output, file=None, interactive: bool = False, input_fn=input) -> Graph:
@@ -42,7 +43,7 @@ def walkthrough(output, file=None, interactive: bool = False, input_fn=input) ->
     file = sys.stdout if file is None else file
     own_graph = not isinstance(output, Graph)
     graph = Graph(output) if own_graph else output
-    stepper = graph.stepper()
+    stepper = Stepper(graph)
     out = graph.output.name
     print(f"Forward pass: {len(graph.nodes)} values", file=file)
     for step in stepper.steps:
@@ -51,12 +52,12 @@ def walkthrough(output, file=None, interactive: bool = False, input_fn=input) ->
         stepper.step()
         if step.phase == "forward":
             print(f"  {step.text}", file=file)
-            _print_matrix(graph.value(step.node.index), "    ", file)
+            _print_matrix(graph.value(step.node), "    ", file)
         elif step.kind == "seed":
-            print(f"  {step.ledger.text}", file=file)
+            print(f"  {step_ledger(step).text}", file=file)
         else:
             print(f"  [{step.node.name} = {expression(step.node)}]", file=file)
-            for line in step.ledger:
+            for line in step_ledger(step):
                 print(textwrap.indent(line.text, "    "), file=file)
         if interactive and stepper.position < len(stepper):
             file.flush()
@@ -69,8 +70,8 @@ def walkthrough(output, file=None, interactive: bool = False, input_fn=input) ->
         if leaves and stepper.at_end:
             print("Gradients of the inputs and parameters:", file=file)
             for node in leaves:
-                print(f"  d{out}/d{node.name} = {fmt_value(graph.grad(node.index))}", file=file)
-                _print_matrix(graph.grad(node.index), "    ", file)
+                print(f"  d{out}/d{node.name} = {fmt_value(graph.grad(node))}", file=file)
+                _print_matrix(graph.grad(node), "    ", file)
     if own_graph:
         _backward_tensors(graph)
     return graph
@@ -143,7 +144,7 @@ def cli_walk(args) -> int:
     except (LookupError, FileNotFoundError, WalkError) as error:  # a wrong target: a message, not a traceback
         print(f"gradgraph walk: {error}", file=sys.stderr)
         return 2
-    if getattr(args, "interactive", False):
+    if args.interactive:
         print("(Enter: next step, q: quit)")
-    walkthrough(output, interactive=bool(getattr(args, "interactive", False)))
+    walkthrough(output, interactive=args.interactive)
     return 0
