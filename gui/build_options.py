@@ -12,15 +12,20 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QWidget
 
 
+#: Keyword arguments the app sets by itself, not offered as switches ("Use my exercise gates").
+HIDDEN = frozenset({"mine"})
+
+
 def switches(build, labels=None) -> dict:
-    """``{name: (label, default)}`` for the boolean keyword arguments of ``build``."""
+    """``{name: (label, default)}`` for the boolean keyword arguments of ``build`` (but not
+    those in :data:`HIDDEN`)."""
     try:
         parameters = inspect.signature(build).parameters.values()
     except (TypeError, ValueError):
         return {}
     labels = labels or {}
     return {p.name: (labels.get(p.name, p.name.replace("_", " ")), p.default)
-            for p in parameters if isinstance(p.default, bool)}
+            for p in parameters if isinstance(p.default, bool) and p.name not in HIDDEN}
 
 
 class BuildOptions(QWidget):

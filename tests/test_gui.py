@@ -854,3 +854,13 @@ def test_augment_option_offers_the_named_augmentations(window, tmp_path, monkeyp
     assert len(combos) == 1 and [combos[0].itemText(i) for i in range(combos[0].count())] == list(AUGMENTS)
     combos[0].setCurrentText("standard")
     assert panel.options()["augment"] == "standard"
+
+
+def test_build_switches_are_the_boolean_keywords_except_the_apps_own():
+    from gradgraph_gui.build_options import switches
+
+    def build(fused=False, mine=False, scale=2.0, *, wide=True):
+        return None
+
+    assert switches(build, {"fused": "one gate"}) == {"fused": ("one gate", False), "wide": ("wide", True)}
+    assert switches(None) == {}
