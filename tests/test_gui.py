@@ -683,12 +683,19 @@ def trainer(quick=False, epochs=1, batch_size=8):
 
 
 @pytest.fixture
-def cnn_panel(window, tmp_path, monkeypatch, qtbot):
+def cnn_lesson(window, tmp_path, monkeypatch):
+    """The Train panel of a lesson training a tiny CNN (not started)."""
     (tmp_path / "93_tiny_cnn.py").write_text(TINY_CNN_LESSON)
     monkeypatch.setenv(lessons_module.LESSONS_ENV, str(tmp_path))
     window.load_lessons()
     assert window.open_lesson("93")
-    panel = window.train_panel
+    return window.train_panel
+
+
+@pytest.fixture
+def cnn_panel(cnn_lesson, qtbot):
+    """The same, trained for one epoch."""
+    panel = cnn_lesson
     with qtbot.waitSignal(panel.finished, timeout=30000):
         assert panel.start()
     panel.flush()
@@ -820,12 +827,8 @@ def test_the_first_nan_is_marked_apart_from_the_nodes_that_inherit_it(window):
     assert flag_colours(first) != flag_colours(inherited)
 
 
-def test_feature_maps_can_be_explored_while_paused(window, tmp_path, monkeypatch, qtbot):
-    (tmp_path / "93_tiny_cnn.py").write_text(TINY_CNN_LESSON)
-    monkeypatch.setenv(lessons_module.LESSONS_ENV, str(tmp_path))
-    window.load_lessons()
-    assert window.open_lesson("93")
-    panel = window.train_panel
+def test_feature_maps_can_be_explored_while_paused(cnn_lesson, qtbot):
+    panel = cnn_lesson
     panel.epochs.setValue(500)
     assert panel.start()
     qtbot.waitUntil(lambda: len(panel.history["step"]) > 2, timeout=20000)
