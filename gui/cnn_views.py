@@ -56,11 +56,14 @@ class TileGrid(QWidget):
 
     # -- model -> view ------------------------------------------------------------------
     def set_rows(self, rows):
-        """``rows``: (label, array) pairs, drawn top to bottom."""
+        """``rows``: (label, array) or (label, array, signed) tuples, drawn top to bottom.
+        ``signed`` rows (filters: weights of either sign) are drawn blue-white-red around
+        zero, the others (images, activations) in greys; each tile on its own range."""
         self.rows = []
-        for label, array in rows:
+        for label, array, *signed in rows:
             tiles = tiles_of(array)
-            pictures = [images.greys(t) if t.shape[0] > 1 else images.diverging(t) for t in tiles]
+            diverging = bool(signed and signed[0])
+            pictures = [images.diverging(t) if diverging or t.shape[0] == 1 else images.greys(t) for t in tiles]
             self.rows.append((label, tiles, pictures))
         self._resize()
         self.update()

@@ -700,7 +700,7 @@ class TrainPanel(QWidget):
         rows = []
         for name, array in (snap.get("filters") or {}).items():
             rows.append((f"{name}: {array.shape[0]} filters × {array.shape[1]} channels, "
-                         f"{array.shape[2]}×{array.shape[3]}", array))
+                         f"{array.shape[2]}×{array.shape[3]} (blue −, white 0, red +)", array, True))
         self.filters.set_rows(rows)
         if "feature_maps" in snap:
             layers = list(snap["feature_maps"])

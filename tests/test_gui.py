@@ -867,3 +867,17 @@ def test_build_switches_are_the_boolean_keywords_except_the_apps_own():
 
     assert switches(build, {"fused": "one gate"}) == {"fused": ("one gate", False), "wide": ("wide", True)}
     assert switches(None) == {}
+
+
+def test_filters_are_drawn_around_zero_and_maps_in_greys(qtbot):
+    from gradgraph_gui.cnn_views import TileGrid
+
+    grid = TileGrid()
+    qtbot.addWidget(grid)
+    w = np.zeros((1, 1, 3, 3))
+    w[0, 0, 0, 0], w[0, 0, 2, 2] = -1.0, 1.0
+    grid.set_rows([("filters", w, True), ("maps", np.abs(w[0]))])
+    signed, grey = grid.rows[0][2][0], grid.rows[1][2][0]
+    assert signed.pixelColor(1, 1).name() == "#ffffff"          # 0 is white
+    assert signed.pixelColor(0, 0).blue() > signed.pixelColor(0, 0).red()   # negative is blue
+    assert grey.pixelColor(1, 1).name() == "#000000"            # the smallest activation is black
