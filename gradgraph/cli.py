@@ -1,7 +1,7 @@
 """The ``gradgraph`` command.
 
     gradgraph                       open the desktop app on the lesson list
-    gradgraph gui [--lesson ID] [--steps N] [--screenshot PATH]
+    gradgraph gui [--lesson ID] [--steps N] [--size WxH] [--screenshot PATH]
     gradgraph check                 gradcheck every built-in gate (float64)
     gradgraph lessons               list the lessons
     gradgraph run ID|SCRIPT         run a lesson (or a script) in the terminal
@@ -42,7 +42,7 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="gradgraph", description="An autograd engine you can watch.")
     parser.set_defaults(run=_call("gradgraph_gui.app", "main"), lesson=None, steps=0, screenshot=None,
-                        train_steps=0, backward=False)
+                        train_steps=0, backward=False, size=None)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = sub.add_parser("gui", help="open the desktop app")
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-steps", type=int, default=0,
                    help="with --screenshot: train this many steps first (lessons that train)")
     p.add_argument("--screenshot", metavar="PATH", help="render the window to a PNG and exit")
+    p.add_argument("--size", metavar="WxH", help="window size in pixels, e.g. 1280x800")
     p.set_defaults(run=_call("gradgraph_gui.app", "main"))
 
     p = sub.add_parser("check", help="gradcheck every built-in gate in float64")
