@@ -17,6 +17,8 @@ Read it in this order:
    draw it; walk.py prints it. Each takes a Graph; the model imports none.
 5. kernels/ and ops/conv.py (convolution), nn/ and optim.py, inspect.py, train.py, data/.
 """
+from . import _command  # noqa: F401  (first: Ctrl-C while the `gradgraph` command starts, see there)
+
 # the engine
 from .gate import Gate, unbroadcast
 from .tensor import (Tensor, as_tensor, backprop, cat, current_scope, maximum, no_grad, scope, stack,

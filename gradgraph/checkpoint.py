@@ -9,21 +9,19 @@ The file holds plain numeric arrays only:
 
 It is read with ``np.load(..., allow_pickle=False)``: a checkpoint someone sent
 you cannot run code, and one holding Python objects is refused. Writes are
-atomic (a temporary file in the same folder, then ``os.replace``), so an
-interrupted save leaves the previous checkpoint intact and no partial file.
+atomic (:func:`gradgraph.files.atomic_write`), so an interrupted save leaves
+the previous checkpoint intact and no partial file.
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CheckpointError", "atomic_write", "atomic_write_text", "load_checkpoint", "read_checkpoint",
-           "save_checkpoint"]
+from .files import atomic_write
+
+__all__ = ["CheckpointError", "load_checkpoint", "read_checkpoint", "save_checkpoint"]
 
 FORMAT = "gradgraph-checkpoint"
 VERSION = 1
@@ -31,54 +29,6 @@ VERSION = 1
 
 class CheckpointError(ValueError):
     """A checkpoint file is unsafe, damaged, or does not fit the model/optimizer."""
-
-
-@contextlib.contextmanager
-def atomic_write(path, mode: str = "wb"):
-    """Open a temporary file next to ``path``; on success it replaces ``path`` atomically.
-
-    If the block raises, the temporary file is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, _file_mode(path))  # mkstemp makes it private (0600)
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    """The process umask, read without changing it (Linux), else the usual 022."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
-
-
-def _file_mode(path: Path) -> int:
-    """The mode an ordinary new file would get (or the replaced file's mode)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        return 0o666 & ~_umask()
-
-
-def atomic_write_text(path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    with atomic_write(path, "w") as f:
-        f.write(text)
 
 
 def _json_default(value):

@@ -1,10 +1,10 @@
 """The ``gradgraph`` command.
 
     gradgraph                       open the desktop app on the lesson list
-    gradgraph gui [--lesson ID|PATH.py] [--expr E --values V] [--mine] [--steps N] [--screenshot PATH]
+    gradgraph gui [--lesson ID|PATH.py] [--expr E --values V] [--mine] [--size WxH] [--screenshot PATH]
     gradgraph check                 gradcheck every built-in gate (float64)
     gradgraph lessons               list the lessons
-    gradgraph run ID [--quick]      run a lesson in the terminal
+    gradgraph run ID|SCRIPT         run a lesson (or a script) in the terminal
     gradgraph walk ID|SCRIPT [--mine]  step through a graph in the terminal
     gradgraph walk --expr E --values V  ... of a typed expression
     gradgraph exercises             list the exercises and their status
@@ -14,7 +14,8 @@
 
 Each sub-command lives in the module that owns it; this file only parses
 arguments and imports that module when the command runs (the desktop app is
-imported by name, so the engine never imports Qt).
+imported by name, so the engine never imports Qt). ``train`` has many options,
+declared next to its code in ``cli_train.py``.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ import importlib
 import os
 import sys
 
+from . import _command
+
 
 def _call(module: str, function: str):
     def run(args):
@@ -30,10 +33,17 @@ def _call(module: str, function: str):
     return run
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (no usage block): the option, the valid values, exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gradgraph", description="An autograd engine you can watch.")
+    parser = Parser(prog="gradgraph", description="An autograd engine you can watch.")
     parser.set_defaults(run=_call("gradgraph_gui.app", "main"), lesson=None, steps=0, screenshot=None,
-                        train_steps=0, backward=False, expr=None, values="", mine=False)
+                        train_steps=0, backward=False, size=None, expr=None, values="", mine=False)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = sub.add_parser("gui", help="open the desktop app")
@@ -44,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-steps", type=int, default=0,
                    help="with --screenshot: train this many steps first (lessons that train)")
     p.add_argument("--screenshot", metavar="PATH", help="render the window to a PNG and exit")
+    p.add_argument("--size", metavar="WxH", help="window size in pixels, e.g. 1280x800")
     p.set_defaults(run=_call("gradgraph_gui.app", "main"))
 
     p = sub.add_parser("check", help="gradcheck every built-in gate in float64")
@@ -53,8 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lessons", help="list the lessons")
     p.set_defaults(run=_call("gradgraph.lessons", "cli_list"))
 
-    p = sub.add_parser("run", help="run a lesson in the terminal")
-    p.add_argument("id", help="lesson number or slug, e.g. 1 or chain_rule")
+    p = sub.add_parser("run", help="run a lesson (or your own script) in the terminal")
+    p.add_argument("id", help="lesson number or slug, e.g. 1 or chain_rule, or a Python file")
     p.add_argument("--quick", action="store_true", help="a shortened run (fewer samples or epochs)")
     p.set_defaults(run=_call("gradgraph.lessons", "cli_run"))
 
@@ -81,28 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=int, default=1200, help="milliseconds per GIF frame (default 1200)")
     p.set_defaults(run=_call("gradgraph.export", "cli_export"))
 
-    p = sub.add_parser("train", help="train a model")
-    p.add_argument("model", choices=["lenet"], help="the model to train")
-    p.add_argument("--dataset", default="fashion-mnist-starter",
-                   choices=["mnist", "fashion-mnist", "fashion-mnist-starter"])
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.001 for every optimizer)")
-    p.add_argument("--optimizer", default="adam", choices=["sgd", "adam", "rmsprop"])
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--lr-decay", type=float, default=0.9,
-                   help="multiply the learning rate by this after every epoch (1 = constant; default 0.9)")
-    p.add_argument("--activation", default="relu", choices=["relu", "tanh", "sigmoid"])
-    p.add_argument("--pool", default="max", choices=["max", "avg"])
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--patience", type=int, default=None, help="early stopping patience in epochs")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N training images")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--runs-dir", default="runs", help="where run folders are created")
-    p.add_argument("--resume", metavar="CHECKPOINT", help="start from a saved checkpoint (.npz)")
-    p.set_defaults(run=_call("gradgraph.train", "cli_train"))
+    from .cli_train import add_parser as add_train_parser
+
+    add_train_parser(sub)
     return parser
 
 
@@ -115,10 +107,13 @@ def _graph_source_arguments(p) -> None:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        if _command.started():  # Ctrl-C came while Python was still importing gradgraph
+            raise KeyboardInterrupt
+        args = build_parser().parse_args(argv)
         code = args.run(args)
     except KeyboardInterrupt:
+        _command.ending()
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head` or a closed pager

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import atomic_write
+from .files import atomic_write
 from .graph import Graph, Stepper, collapsed, full, step_ledger
 from .graph.fmt import fmt_short
 

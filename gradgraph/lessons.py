@@ -38,6 +38,7 @@ import argparse
 import ast
 import importlib.util
 import itertools
+import os
 import re
 import sys
 import warnings
@@ -236,18 +237,36 @@ def cli_list(args=None) -> int:
 
 
 def cli_run(args) -> int:
-    """``gradgraph run ID [--quick]``: run a lesson in the terminal."""
+    """``gradgraph run ID [--quick]``: run a lesson in the terminal; ``gradgraph run SCRIPT.py``
+    runs a Python file as ``python SCRIPT.py`` would (``gradgraph walk SCRIPT.py`` steps through
+    the graph its ``build()`` returns)."""
+    target = str(args.id)
+    if target.endswith(".py") or os.sep in target:
+        return _run_script(Path(target), bool(getattr(args, "quick", False)))
     try:
-        lesson = find_lesson(args.id)
+        lesson = find_lesson(target)
     except LessonNotFoundError as error:
-        print(error, file=sys.stderr)
+        print(f"{error}\nOr run a Python file of your own: gradgraph run my_script.py", file=sys.stderr)
         return 2
     module = load(lesson)
-    if not callable(getattr(module, "run", None)):  # a script of one's own may have only build()
-        print(f"{lesson.path.name} has no run() function to run in the terminal; "
-              f"`gradgraph walk {args.id}` steps through its build()", file=sys.stderr)
-        return 2
     module.run(quick=bool(getattr(args, "quick", False)))
+    return 0
+
+
+def _run_script(path: Path, quick: bool) -> int:
+    if not path.is_file():
+        print(f"gradgraph run: no such file: {path}", file=sys.stderr)
+        return 2
+    import runpy
+
+    saved = sys.argv
+    sys.argv = [str(path)] + (["--quick"] if quick else [])
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+    except SystemExit as exit:  # the script called sys.exit(code)
+        return exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
+    finally:
+        sys.argv = saved
     return 0
 
 

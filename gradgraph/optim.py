@@ -11,8 +11,15 @@ gradients. One training step::
 Gradient descent in one line (the lecture's example): θ = -2, learning rate
 0.01, gradient dL/dθ = -36, so θ ← -2 - 0.01 · (-36) = -1.64.
 
-All updates follow ``torch.optim`` (same defaults, same formulas) so the two
-can be compared step by step. Updates are done in place on ``p.data``.
+All updates follow ``torch.optim`` (same formulas, same defaults except
+RMSprop's learning rate) so the two can be compared step by step. Updates are
+done in place on ``p.data``.
+
+``OPTIMIZERS`` is the one list of optimizers by name, each class carrying its
+``default_lr``: the command line, the app and the lessons all read it::
+
+    opt = gg.optim.make_optimizer("sgd", model.parameters(), momentum=0.9)   # lr 0.01
+    gg.optim.default_lr("adam")                                              # 0.001
 """
 from __future__ import annotations
 
@@ -22,25 +29,29 @@ import abc
 
 import numpy as np
 
-__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "StepLR", "ExponentialLR", "Scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "OPTIMIZERS", "default_lr", "make_optimizer",
+           "StepLR", "ExponentialLR", "Scheduler"]
 
 
 class Optimizer(abc.ABC):
-    """Base class: ``params`` (Parameters or any Tensors), a learning rate ``lr``.
+    """Base class: ``params`` (Parameters or any Tensors), a learning rate ``lr``
+    (None: the class's ``default_lr``).
 
     ``state_dict()`` gives plain arrays and numbers (``"lr"``, ``"t"``,
     ``"momentum.3"`` for parameter 3's buffer ...) so checkpoints need no pickle.
     """
 
-    #: Names of the per-parameter buffers, e.g. ("m", "v") for Adam.
-    buffers: tuple = ()
+    #: The learning rate when none is given.
+    default_lr: float = 0.01
     #: Hyper-parameters saved in state_dict, besides lr.
     hyper: tuple = ()
 
-    def __init__(self, params, lr: float):
+    def __init__(self, params, lr: float | None = None):
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        if lr is None:
+            lr = self.default_lr
         if lr < 0:
             raise ValueError(f"{type(self).__name__}: the learning rate must be >= 0, got {lr}")
         self.lr = float(lr)
@@ -119,10 +130,10 @@ class SGD(Optimizer):
         θ ← θ - η (g + μ v)                 (Nesterov)
     """
 
-    buffers = ("momentum",)
+    default_lr = 0.01
     hyper = ("momentum", "weight_decay", "nesterov")
 
-    def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0,
+    def __init__(self, params, lr: float | None = None, momentum: float = 0.0, weight_decay: float = 0.0,
                  nesterov: bool = False):
         super().__init__(params, lr)
         if nesterov and momentum <= 0:
@@ -153,10 +164,10 @@ class Adam(Optimizer):
         θ ← θ - η m̂ / (√v̂ + ε)
     """
 
-    buffers = ("m", "v")
+    default_lr = 1e-3
     hyper = ("betas", "eps", "weight_decay")
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+    def __init__(self, params, lr: float | None = None, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, lr)
         self.betas = (float(betas[0]), float(betas[1]))
         self.eps, self.weight_decay = float(eps), float(weight_decay)
@@ -187,12 +198,16 @@ class RMSprop(Optimizer):
 
         v ← α v + (1 - α) g²
         θ ← θ - η g / (√v + ε)
+
+    The default learning rate is 1e-3 (Keras's), not torch's 1e-2: with 1e-2
+    LeNet-5's first-epoch loss rises to about twice the starting ln 10 and the
+    run ends behind one with 1e-3.
     """
 
-    buffers = ("square_avg",)
+    default_lr = 1e-3
     hyper = ("alpha", "eps", "weight_decay")
 
-    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0):
+    def __init__(self, params, lr: float | None = None, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, lr)
         self.alpha, self.eps, self.weight_decay = float(alpha), float(eps), float(weight_decay)
 
@@ -207,6 +222,29 @@ class RMSprop(Optimizer):
         denom = np.sqrt(v)
         denom += theta.dtype.type(self.eps)
         theta -= theta.dtype.type(self.lr) * (grad / denom)
+
+
+# -- the registry -----------------------------------------------------------------------
+#: Every optimizer by the name the command line, the app and the lessons use.
+OPTIMIZERS: dict[str, type[Optimizer]] = {"adam": Adam, "sgd": SGD, "rmsprop": RMSprop}
+
+
+def _registered(name: str) -> type[Optimizer]:
+    try:
+        return OPTIMIZERS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}") from None
+
+
+def default_lr(name: str) -> float:
+    """The learning rate optimizer ``name`` uses when none is given."""
+    return _registered(name).default_lr
+
+
+def make_optimizer(name: str, params, lr: float | None = None, **options) -> Optimizer:
+    """The optimizer called ``name`` (a key of ``OPTIMIZERS``) over ``params``;
+    ``lr=None`` is its default learning rate, ``options`` its other arguments."""
+    return _registered(name)(params, lr, **options)
 
 
 # -- learning-rate schedules ------------------------------------------------------------

@@ -16,6 +16,7 @@ import sys
 import time
 
 SCREENSHOT_SIZE = (1400, 900)
+MIN_SIZE = (800, 500)  # below this the panels have no usable width
 PROBE_ENV = "GRADGRAPH_STARTUP_PROBE"  # print the time of the first paint and quit (benchmarks)
 
 
@@ -111,18 +112,58 @@ def screenshot(args, app, window) -> int:
     return 0
 
 
+def parse_size(text):
+    """``"1280x800"`` -> ``(1280, 800)``; ``None`` stays ``None``. A wrong size is a ValueError
+    naming the valid form and range."""
+    if text is None:
+        return None
+    parts = str(text).lower().replace("×", "x").split("x")
+    try:
+        width, height = (int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"--size {text!r}: expected WIDTHxHEIGHT in pixels, e.g. 1280x800") from None
+    if width < MIN_SIZE[0] or height < MIN_SIZE[1] or width > 10000 or height > 10000:
+        raise ValueError(f"--size {text!r}: width must be {MIN_SIZE[0]}..10000 and height "
+                         f"{MIN_SIZE[1]}..10000 pixels")
+    return width, height
+
+
 def has_screen() -> bool:
-    """Whether Qt can open a window here: a platform was chosen, or an X/Wayland display is set."""
+    """Whether Qt can open a window here: a platform was chosen, a Wayland display is set, or
+    the X display in DISPLAY accepts a connection (a DISPLAY that cannot be opened would make
+    Qt abort the whole process)."""
     if os.environ.get("QT_QPA_PLATFORM") or not sys.platform.startswith("linux"):
         return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if os.environ.get("WAYLAND_DISPLAY"):
+        return True
+    display = os.environ.get("DISPLAY")
+    if not display:
+        return False
+    import ctypes
+    import ctypes.util
+
+    try:
+        xcb = ctypes.CDLL(ctypes.util.find_library("xcb") or "libxcb.so.1")  # what Qt's xcb platform uses
+    except OSError:
+        return True  # cannot check: let Qt try
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    connection = xcb.xcb_connect(display.encode(), None)  # never NULL: an error connection instead
+    try:
+        return xcb.xcb_connection_has_error(connection) == 0
+    finally:
+        xcb.xcb_disconnect(connection)
 
 
 def terminal_fallback(args) -> int:
     """No screen: say so, and show the lesson in the terminal instead of aborting in Qt."""
     lesson = getattr(args, "lesson", None) or "1"
+    display = os.environ.get("DISPLAY")
+    why = f"the display DISPLAY={display} cannot be opened" if display else "no screen found (DISPLAY is not set)"
     print(
-        "gradgraph: no screen found (DISPLAY is not set), so the desktop app cannot open.\n"
+        f"gradgraph: {why}, so the desktop app cannot open.\n"
         "  On a desktop, run `gradgraph` there; on a server try `xvfb-run -a gradgraph`,\n"
         "  or take a picture with `gradgraph gui --lesson 1 --steps 6 --screenshot out.png`.\n"
         f"Showing lesson {lesson} in the terminal instead (`gradgraph lessons` lists them all).\n",
@@ -137,6 +178,11 @@ def terminal_fallback(args) -> int:
 
 def main(args=None) -> int:
     shot = getattr(args, "screenshot", None)
+    try:
+        size = parse_size(getattr(args, "size", None))
+    except ValueError as error:
+        print(f"gradgraph gui: {error}", file=sys.stderr)
+        return 2
     if not has_screen():
         if not shot:
             return terminal_fallback(args)
@@ -149,8 +195,7 @@ def main(args=None) -> int:
     app = _app()
     window = MainWindow(screenshot_mode=bool(shot))
     if shot:
-        window.resize(*SCREENSHOT_SIZE)
-        window.show()
+        window.show_at_size(*(size or SCREENSHOT_SIZE))
         window.load_lessons()
         window.browser.update_status()
         process_events(app, 0.05)
@@ -167,6 +212,9 @@ def main(args=None) -> int:
             QTimer.singleShot(0, app.quit)
         window.first_paint_callbacks.append(probe)
 
+    if size is not None:  # a starting size: the window stays resizable (and within the screen)
+        window.resize(*size)
+        window.share_room(*size)
     window.show()
 
     def after_listing():

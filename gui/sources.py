@@ -24,39 +24,43 @@ from .expression import ExpressionBar
 
 @dataclass
 class Built:
-    """What building a lesson gave: the module, the graph session (None without ``build()``),
-    and with ``mine`` the :class:`gradgraph.exercises.MineReport`."""
+    """What building a lesson gave: the module (``loaded``: just now), the graph session
+    (None without ``build()``), and with ``mine`` the :class:`gradgraph.exercises.MineReport`."""
 
     lesson: object
     module: object
+    loaded: bool
     session: object = None
     report: object = None
 
 
-def build_lesson(lesson, mine: bool = False):
-    """Load the lesson file and build its graph (a generator for a GeneratorWorker)."""
+def build_lesson(lesson, mine: bool = False, options=None, module=None):
+    """Load the lesson file (unless ``module`` is given) and build its graph with
+    ``build(**options)`` (a generator for a GeneratorWorker)."""
     from gradgraph import exercises, lessons
 
     from .models import GraphSession
 
-    yield f"loading {lesson.path.name}…"
-    module = lessons.load(lesson)
-    if callable(getattr(module, "trainer", None)):
-        from . import training_view  # noqa: F401 - importing it takes ~0.1 s: here, not on the GUI thread
+    loaded = module is None
+    if loaded:
+        yield f"loading {lesson.path.name}…"
+        module = lessons.load(lesson)
+        if callable(getattr(module, "trainer", None)):
+            from . import training_view  # noqa: F401 - importing it takes ~0.1 s: here, not on the GUI thread
     build = getattr(module, "build", None)
     if not callable(build):
-        return Built(lesson, module)
+        return Built(lesson, module, loaded)
     yield f"building the graph of {lesson.path.name}" + (" with your exercise gates…" if mine else "…")
     with no_compiling():  # cold kernels compile in another process meanwhile
         if mine:
             with exercises.mine() as report:
-                output = build()
+                output = build(**(options or {}))
         else:
-            output, report = build(), None
+            output, report = build(**(options or {})), None
     yield "laying out the graph…"
     session = GraphSession(output)
     session.layout(session.view(session.default_expanded()))  # Graphviz runs here, not on the GUI thread
-    return Built(lesson, module, session, report)
+    return Built(lesson, module, loaded, session, report)
 
 
 def student_first(error: BaseException, *paths) -> str:

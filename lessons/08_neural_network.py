@@ -127,9 +127,6 @@ def load_points(name, quick=False, seed=0):
     return make(n=200 if quick else 400, seed=seed)
 
 
-OPTIMIZERS = {"adam": gg.optim.Adam, "sgd": gg.optim.SGD, "rmsprop": gg.optim.RMSprop}
-
-
 def trainer(quick=False, *, dataset="ring", hidden=32, activation="relu", lr=0.03, optimizer="adam", epochs=None,
             batch_size=32, seed=0, **options):
     """A Trainer for a 2-layer network on a 2-D toy dataset (the app draws its decision boundary).
@@ -141,7 +138,7 @@ def trainer(quick=False, *, dataset="ring", hidden=32, activation="relu", lr=0.0
     X, y = load_points(dataset, quick, seed)
     model = TwoLayerNet(hidden, activation, seed, classes=int(y.max()) + 1)
     epochs = epochs if epochs is not None else (15 if quick else 100)
-    return gg.train.Trainer(model, OPTIMIZERS[optimizer](model.parameters(), lr=lr), (X, y), epochs=epochs,
+    return gg.train.Trainer(model, gg.optim.make_optimizer(optimizer, model.parameters(), lr=lr), (X, y), epochs=epochs,
                             batch_size=batch_size, seed=seed, **options)
 
 

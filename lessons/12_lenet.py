@@ -132,9 +132,6 @@ from gradgraph.blas import limit_blas_threads
 
 SUMMARY = "LeNet-5 on the bundled Fashion-MNIST set: train/val/test, curves, filters, feature maps, confusion, dropout, early stopping."
 
-OPTIMIZERS = {"adam": gg.optim.Adam, "sgd": gg.optim.SGD, "rmsprop": gg.optim.RMSprop}
-
-
 def load(dataset="fashion-mnist-starter", split="train", limit=None):
     """Images normalized to float32 (N, 1, 28, 28) and int64 labels; ``limit`` keeps the first N
     (the starter set is class-balanced, so a prefix is roughly balanced too)."""
@@ -144,16 +141,17 @@ def load(dataset="fashion-mnist-starter", split="train", limit=None):
     return gg.data.normalize_images(images, dataset=dataset), labels
 
 
-def trainer(quick=False, *, dataset="fashion-mnist-starter", epochs=None, batch_size=64, lr=1e-3,
+def trainer(quick=False, *, dataset="fashion-mnist-starter", epochs=None, batch_size=64, lr=None,
             optimizer="adam", activation="relu", pool="max", dropout=0.0, patience=None, limit=None,
             val_fraction=0.1, augment="none", seed=0, **options):
     """LeNet-5 with a validation split; quick: 300 training images and 1 epoch. ``augment``: random
-    changes to the training images (``gg.data.AUGMENTS``: shift, flip, rotate, noise, ...; lesson 15)."""
+    changes to the training images (``gg.data.AUGMENTS``: shift, flip, rotate, noise, ...; lesson 15).
+    ``lr=None``: the optimizer's default learning rate (``gg.optim.default_lr``)."""
     limit = limit if limit is not None else (300 if quick else None)
     x, y = load(dataset, "train", limit)
     (x_train, y_train), (x_val, y_val) = gg.data.train_val_split(x, y, val_fraction, seed=seed)
     model = nn.LeNet5(activation=activation, pool=pool, dropout=dropout, rng=seed)
-    opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
+    opt = gg.optim.make_optimizer(optimizer, model.parameters(), lr=lr)
     return gg.train.Trainer(model, opt, (x_train, y_train), (x_val, y_val),
                             epochs=epochs or (1 if quick else 3), batch_size=batch_size, patience=patience,
                             seed=seed, augment=augment, config={"dataset": dataset}, **options)

@@ -71,12 +71,15 @@ wrong reason (looking at the background, say) often gives itself away here.
 - Change the class in `dream()` or dream from a real image instead of a blank
   one.
 """
+import sys
+from pathlib import Path
 
 import numpy as np
 
 import gradgraph as gg
 from gradgraph import nn
 from gradgraph.blas import limit_blas_threads
+from gradgraph.checkpoint import load_checkpoint
 
 SUMMARY = "Saliency (input gradients), class activation maps, and dreaming by gradient ascent on the input."
 
@@ -89,10 +92,26 @@ def load(split, limit):
 
 
 _trained = {}
+CHECKPOINT = "lesson13-lenet5.npz"  # written by tools/make_lesson13_checkpoint.py with trained_model() below
 
 
-def trained_model(quick=False):
-    """LeNet-5 trained briefly on the starter set (quick: 320 images, 1 epoch; else 5000, 3 epochs)."""
+def checkpoint_path():
+    """The bundled trained LeNet-5: the repository's assets/, or <prefix>/share/gradgraph."""
+    for folder in (Path(__file__).resolve().parents[1] / "assets", Path(sys.prefix) / "share" / "gradgraph"):
+        if (folder / CHECKPOINT).is_file():
+            return folder / CHECKPOINT
+    return None
+
+
+def trained_model(quick=False, use_checkpoint=True):
+    """LeNet-5 trained on the starter set (quick: 320 images, 1 epoch; else 5000, 3 epochs).
+    The full one is loaded from the bundled checkpoint when it is there (same weights)."""
+    path = checkpoint_path() if use_checkpoint and not quick else None
+    if path is not None and quick not in _trained:
+        model = nn.LeNet5(rng=0)
+        load_checkpoint(path, model)
+        model.eval()
+        _trained[quick] = model
     if quick not in _trained:
         x, y = load("train", 320 if quick else 5000)
         model = nn.LeNet5(rng=0)
@@ -125,9 +144,10 @@ def input_tensor(image):
 
 
 def build():
-    """The score of the true class for one test image; backward gives its saliency map."""
+    """The score of the true class for one test image, in the trained network; backward
+    gives its saliency map."""
     x, y = load("test", 1)
-    model = nn.LeNet5(rng=0)
+    model = trained_model()
     image = input_tensor(x[0])
     score = model(image)[0, int(y[0])]
     score.name = f"score_{CLASSES[int(y[0])].split('/')[0]}"

@@ -8,7 +8,10 @@ import gzip
 import hashlib
 import http.server
 import socket
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -267,6 +270,49 @@ def test_stopped_server(isolated, tmp_path):
     httpd.server_close()  # never served: connection refused
     with pytest.raises(gd.DatasetNotFoundError, match="Searched these folders"):
         gd.load_mnist("mnist", "test", mirrors=[url], progress=False)
+
+
+class _SlowHandler(http.server.BaseHTTPRequestHandler):
+    """Announces a megabyte, then sends a kilobyte every 50 ms: a download that can be killed midway."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(1 << 20))
+        self.end_headers()
+        try:
+            for _ in range(1024):
+                self.wfile.write(b"x" * 1024)
+                self.wfile.flush()
+                time.sleep(0.05)
+        except OSError:  # the client was killed
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+def test_download_killed_midway_leaves_no_part_file_after_the_next_start(isolated, small_checksums):
+    slow = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
+    threading.Thread(target=slow.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    name = mn.FILES["test"][0]
+    dest = isolated / "dl" / name
+    script = ("import sys; from gradgraph.data import download_file; "
+              "download_file(sys.argv[1], sys.argv[2], progress=False)")
+    child = subprocess.Popen([sys.executable, "-c", script, f"http://127.0.0.1:{slow.server_address[1]}/x",
+                              str(dest)])
+    try:
+        deadline = time.monotonic() + 60
+        while not [p for p in dest.parent.glob("*.part") if p.stat().st_size > 0]:
+            assert time.monotonic() < deadline and child.poll() is None, "the download never started"
+            time.sleep(0.02)
+    finally:
+        child.kill()  # SIGKILL: no cleanup handler can run
+        child.wait()
+        slow.shutdown()
+        slow.server_close()
+    assert [p.name for p in dest.parent.glob("*.part")], "the killed download should have left its .part file"
+    gd.download_file(small_checksums["good"] + name, dest, small_checksums["digests"][name], progress=False)
+    assert sorted(p.name for p in dest.parent.iterdir()) == [name]
 
 
 def test_local_lookup_order(isolated, monkeypatch):

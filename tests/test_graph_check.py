@@ -95,23 +95,59 @@ def test_flow_levels_are_normalised():
     assert flow.summary() == "no problems found" and flow.first_nonfinite is None
 
 
-def test_flow_flags_a_dead_relu():
-    x = gg.Tensor(np.array([-3.0, -2.0, -1.0, 0.5]), name="x")
+def test_flow_flags_dead_relu_units_only_across_a_whole_batch():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 4))
+    x[:, :3] = -np.abs(x[:, :3])          # units 0-2 are off for all 16 samples, unit 3 is not
+    r = named(gg.Tensor(x, name="x").relu(), "r")
+    flow = Flow(Graph(named(r.sum(), "L")))
+    assert flow["r"].dead_fraction == 0.75 and flow["r"].batch == 16
+    assert flow.dead_relus == ["r"] and "dead" in flow["r"].flags
+    assert "for all 16 samples" in flow.summary()
+
+
+def test_flow_does_not_call_sparse_activations_of_one_sample_dead():
+    x = gg.Tensor(np.array([[-3.0, -2.0, -1.0, 0.5]]), name="x")   # a batch of one
     r = named(x.relu(), "r")
     flow = Flow(Graph(named(r.sum(), "L")))
-    assert flow["r"].dead_fraction == 0.75
-    assert flow.dead_relus == ["r"] and "dead" in flow["r"].flags
-    assert "dead ReLU" in flow.summary()
+    assert flow["r"].dead_fraction is None and flow.dead_relus == []
+    assert "dead" not in flow.summary()
 
 
 def test_flow_flags_saturated_sigmoid_and_vanishing_gradient():
-    x = gg.Tensor(np.array([30.0, 40.0, -50.0]), name="x")
+    x = gg.Tensor(np.array([[30.0, 40.0, -50.0]] * 8), name="x")
     s = named(x.sigmoid(), "s")
     w = gg.Tensor(np.array([1.0, 1.0, 1.0]), name="w")
     loss = named((s * w).sum(), "L")
     flow = Flow(Graph(loss))
-    assert flow.saturated == ["s"] and flow["s"].saturated_fraction == 1.0
-    assert "x" in flow.vanishing
+    assert flow.saturated == ["s"] and flow["s"].saturated_fraction == 1.0 and flow["s"].batch == 8
+    assert "x" in flow.vanishing and "w" not in flow.vanishing
+
+
+def test_flow_says_the_loser_of_a_max_is_routed_not_vanishing():
+    from gradgraph import lessons
+
+    flow = Flow(Graph(lessons.load(lessons.find_lesson("2")).build()))
+    assert flow.vanishing == [] and flow.routed == ["w"]
+    assert flow["w"].notes == ["routed: lost the max"]
+    assert flow.summary().startswith("no problems found")
+
+
+def test_flow_routing_passes_through_gates_upstream_of_the_loser():
+    a, b = gg.Tensor(2.0, name="a"), gg.Tensor(-3.0, name="b")
+    p = named(a * b, "p")                       # -6 loses the max against 1
+    m = named(gg.maximum(p, gg.Tensor(1.0, name="one")), "m")
+    flow = Flow(Graph(named(m * 2.0, "f")))
+    assert set(flow.routed) == {"p", "a", "b"} and flow.vanishing == []
+
+
+def test_flow_vanishing_is_judged_along_the_path():
+    x = gg.Tensor(1.0, name="x")
+    small = named(x * 1e-5, "small")            # the gradient to x shrinks 1e5-fold here
+    big = named(small * 1e4, "big")
+    flow = Flow(Graph(named(big + 0.0, "f")))
+    assert flow.vanishing == ["x"]            # 0.1 vs the 1e4 it met on its way
+    assert flow["x"].path_max == 1e4
 
 
 def test_flow_finds_the_first_nan():
@@ -122,6 +158,9 @@ def test_flow_finds_the_first_nan():
         flow = Flow(Graph(out))
     assert flow.first_nonfinite.name == "lg" and flow.first_nonfinite_in == "value"
     assert flow.first_nan is flow.first_nonfinite
+    assert "nonfinite" in flow["lg"].flags and "inherited" not in flow["lg"].flags
+    assert "inherited" in flow["L"].flags and flow["L"].inherited_from == "lg"
+    assert "nonfinite" not in flow["L"].flags and flow["L"].notes == ["NaN/Inf inherited from lg"]
 
 
 def test_flow_finds_a_nan_born_in_the_backward_pass():

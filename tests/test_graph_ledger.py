@@ -105,14 +105,57 @@ def test_step_ledger_is_one_steps_and_a_steppers_ledger_accumulates():
     assert len(ledger(s.graph)) == 5            # the graph's whole backward pass
 
 
-def test_tensor_lines_show_shapes_and_statistics():
-    w = gg.Tensor(np.arange(6.0).reshape(2, 3), name="W")
-    x = gg.Tensor(np.ones(3), name="v")
+def test_large_tensor_lines_show_shapes_and_statistics():
+    w = gg.Tensor(np.arange(90.0).reshape(9, 10), name="W")
+    x = gg.Tensor(np.ones(10), name="v")
     loss = named((w @ x).sum(), "L")
     text = ledger(Graph(loss)).text
     line = next(l for l in text.splitlines() if l.startswith("dL/dW"))
-    assert "(2, 3)" in line and "mean" in line and "|max|" in line and "norm" in line
+    assert "(9, 10)" in line and "mean" in line and "|max|" in line and "norm" in line
     assert "[dZ/dX: d_out @ W^T]" in line     # the gate's local-gradient formula (W is its X)
+
+
+def _matmul_graph():
+    x = gg.Tensor(np.array([[1.0, 2.0, -1.0], [0.0, -1.0, 3.0]]), name="X")
+    w = gg.Tensor(np.array([[0.5, -1.0], [2.0, 0.0], [-1.0, 1.0]]), name="W")
+    y = named(x @ w, "Y")
+    h = named(y.relu(), "H")
+    return Graph(named(h.sum(), "L"))
+
+
+def test_small_matmul_step_reads_as_the_formula_with_its_matrices():
+    graph = _matmul_graph()
+    lines = {l.target: l for l in ledger(graph) if l.kind == "edge"}
+    w_line = lines["W"]
+    assert w_line.text.splitlines()[0].startswith("dL/dW = Xᵀ · dL/dY")
+    labels = [t[0] for t in w_line.operands if not isinstance(t, str)]
+    assert labels == ["Xᵀ", "dL/dY", "dL/dW"]
+    xt, d_y, d_w = (t[1] for t in w_line.operands if not isinstance(t, str))
+    np.testing.assert_array_equal(d_w, xt @ d_y)
+    np.testing.assert_array_equal(d_y, [[1.0, 0.0], [0.0, 1.0]])  # relu: Y = [[5.5, -2], [-5, 3]]
+    rows = w_line.text.splitlines()[1:]
+    assert len(rows) == 4                               # labels + the 3 rows of Xᵀ and of dL/dW
+    assert "[ 1   0]" in rows[1] and "[-1   3]" in rows[3]  # every entry of dL/dW = Xᵀ · dL/dY
+    x_line = lines["X"]
+    assert x_line.text.splitlines()[0].startswith("dL/dX = dL/dY · Wᵀ")
+
+
+def test_small_elementwise_step_shows_the_elementwise_product():
+    line = next(l for l in ledger(_matmul_graph()) if l.kind == "edge" and l.target == "Y")
+    assert line.text.splitlines()[0].startswith("dL/dY = dL/dH ⊙ dH/dY")
+    upstream, local, result = (t[1] for t in line.operands if not isinstance(t, str))
+    np.testing.assert_array_equal(local, [[1.0, 0.0], [0.0, 1.0]])   # [Y > 0]
+    np.testing.assert_array_equal(result, upstream * local)
+    assert "⊙" in line.text.splitlines()[2]
+
+
+def test_small_broadcast_step_says_it_sums():
+    y = gg.Tensor(np.array([[1.0, -2.0], [3.0, 4.0]]), name="Y")
+    b = gg.Tensor(np.array([0.5, -0.5]), name="b")
+    z = named(y * b, "Z")
+    line = next(l for l in ledger(Graph(named(z.sum(), "L"))) if l.target == "b")
+    assert "summed over the broadcast axes" in line.text
+    np.testing.assert_array_equal(line.contribution, [4.0, 2.0])
 
 
 def test_local_gradient_does_not_disturb_the_gate():
@@ -137,3 +180,29 @@ def test_local_derivatives_use_the_node_names():
     a, b = gg.Tensor(np.ones((2, 2)), name="A"), gg.Tensor(np.ones((2, 2)), name="B")
     (m,) = [n for n in gg.Graph(a @ b).nodes if n.gate is not None]
     assert local_derivatives(m) == tuple(m.local)  # written in other letters: kept as is
+
+
+def test_element_terms_write_out_the_sum_behind_one_gradient_entry():
+    from gradgraph.graph.ledger import element_terms
+
+    graph = _matmul_graph()
+    lines = element_terms(graph, "W", (2, 1))       # dL/dW[2, 1] = Σ_n X[n, 2] · dL/dY[n, 1]
+    assert lines[0] == "dL/dW[2, 1] = 3, made of:"
+    assert lines[2].strip() == "= X[0,2]·dL/dY[0,1] + X[1,2]·dL/dY[1,1]"
+    assert lines[3].strip() == "= (-1)·0 + 3·1 = 3"
+    b = gg.Tensor(np.array([0.5, -0.5]), name="b")
+    y = gg.Tensor(np.array([[1.0, -2.0], [3.0, 4.0]]), name="Y")
+    lines = element_terms(Graph(named((y * b).sum(), "L")), "b", (1,))
+    assert lines[0] == "dL/db[1] = 2, made of:" and lines[-1].endswith("= 1·(-2) + 1·4 = 2")
+
+
+def test_matrix_cell_at_names_the_entry_under_a_character():
+    from gradgraph.graph.fmt import matrix_cell_at, matrix_lines
+
+    a = np.array([[1.0, 2.0, -1.0], [0.0, -1.0, 3.0]])
+    row = matrix_lines(a)[1]
+    assert row == "[0  -1   3]"
+    assert matrix_cell_at(a, 1, row.index("3")) == (1, 2)
+    assert matrix_cell_at(a, 1, row.index("-")) == (1, 1)
+    assert matrix_cell_at(a, 1, len(row) - 1) is None and matrix_cell_at(a, 2, 1) is None
+    assert matrix_cell_at(np.array([0.1, -0.2]), 0, 6) == (1,)

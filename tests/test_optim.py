@@ -171,3 +171,19 @@ def test_schedules_match_torch(kind):
         ours.step()
         theirs.step()
         assert ours_opt.lr == pytest.approx(torch_opt.param_groups[0]["lr"], rel=1e-12)
+
+
+def test_one_registry_of_optimizers_and_their_default_learning_rates():
+    assert list(optim.OPTIMIZERS) == ["adam", "sgd", "rmsprop"]
+    p = Parameter(np.ones(3))
+    for name, cls in optim.OPTIMIZERS.items():
+        assert optim.default_lr(name) == cls.default_lr > 0
+        assert cls([p]).lr == cls.default_lr  # lr=None: the registry's default
+        made = optim.make_optimizer(name, [p])
+        assert type(made) is cls and made.lr == optim.default_lr(name)
+        assert optim.make_optimizer(name, [p], lr=0.5).lr == 0.5
+    assert optim.default_lr("sgd") == 0.01 and optim.default_lr("adam") == 1e-3 == optim.default_lr("rmsprop")
+    assert optim.make_optimizer("sgd", [p], momentum=0.9).momentum == 0.9
+    with pytest.raises(ValueError, match="unknown optimizer 'adamw'; choose one of adam, sgd, rmsprop"):
+        optim.make_optimizer("adamw", [p])
+    assert not hasattr(optim.Optimizer, "buffers")

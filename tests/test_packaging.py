@@ -31,3 +31,13 @@ def test_readme_test_command_is_what_ci_runs():
     block = re.search(r"<!-- test-command -->(.*?)<!-- /test-command -->", readme, re.S)
     assert block and "pytest" in block.group(1)
     assert "test-command" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_test_command_needs_no_torch_and_ci_keeps_the_oracle():
+    readme = (ROOT / "README.md").read_text()
+    command = re.search(r"<!-- test-command -->(.*?)<!-- /test-command -->", readme, re.S).group(1)
+    assert "torch" not in command  # on a plain PyPI, torch on Linux is the multi-GB CUDA build
+    assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in readme
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert ci.index("pip install -q torch==2.13.0") < ci.index('bash -c "set -e; $cmd"')
+    assert '"$code" -eq 5' in ci  # pytest collecting nothing is a failure

@@ -1,10 +1,10 @@
-"""The training loop (records, control from another thread, NaN, early stopping, run folders),
-checkpoints (round trip, no pickle, atomic writes) and the `gradgraph train` command."""
+"""The training loop (records, control from another thread, NaN, divergence, early stopping,
+resuming, run folders) and checkpoints (round trip, no pickle, atomic writes). The
+`gradgraph train` command is tested in test_cli_train.py."""
 import csv
 import json
 import threading
 import time
-import types
 
 import numpy as np
 import pytest
@@ -12,7 +12,8 @@ import pytest
 import gradgraph as gg
 from gradgraph import nn, optim
 from gradgraph.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
-from gradgraph.train import Record, Trainer, fit, make_run_dir, run_name
+from gradgraph.runs import make_run_dir, run_name
+from gradgraph.train import Record, Trainer, fit
 
 
 def blobs(n=120, seed=0):
@@ -149,9 +150,61 @@ def test_exploding_learning_rate_stops_with_nan_record():
     x, y = blobs(64)
     x = x * 1000
     model = mlp()
-    records = list(Trainer(model, optim.SGD(model.parameters(), lr=1e6), (x, y), epochs=50, batch_size=8).records())
+    records = list(Trainer(model, optim.SGD(model.parameters(), lr=1e6), (x, y), epochs=50, batch_size=8,
+                           divergence=None).records())
     assert records[-1].kind == "nan"
     assert "layer" in records[-1].message and "learning rate" in records[-1].message
+
+
+def test_adam_divergence_is_reported_while_the_loss_is_still_finite():
+    x, y = blobs(64)
+    model = mlp()
+    trainer = Trainer(model, optim.Adam(model.parameters(), lr=50.0), (x * 10, y), epochs=20, batch_size=8)
+    records = list(trainer.records())
+    final = records[-1]
+    assert final.kind == "diverged" and final.final and np.isfinite(final.loss)
+    first = records[0].loss if records[0].kind == "step" else None
+    assert first is not None and final.loss > 100 * first
+    assert "diverged" in final.message and "times the first step's" in final.message
+    assert "learning rate" in final.message
+    # A sane learning rate on the same data finishes normally.
+    model = mlp()
+    assert fit(model, optim.Adam(model.parameters(), lr=0.01), (x * 10, y), epochs=3, batch_size=8
+               ).last_record.kind == "done"
+
+
+def test_trainer_continues_from_a_history_as_if_never_stopped():
+    x, y = blobs(96)
+    whole_model = mlp()
+    whole_opt = optim.SGD(whole_model.parameters(), lr=0.1, momentum=0.9)
+    whole = fit(whole_model, whole_opt, (x[:80], y[:80]), (x[80:], y[80:]), epochs=4, batch_size=16,
+                scheduler=optim.ExponentialLR(whole_opt, 0.5))
+
+    model = mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    first = fit(model, opt, (x[:80], y[:80]), (x[80:], y[80:]), epochs=2, batch_size=16,
+                scheduler=optim.ExponentialLR(opt, 0.5))
+    state, opt_state, history = model.state_dict(), opt.state_dict(), [r.to_dict() for r in first.history]
+    scheduler_state = first.scheduler.state_dict()
+
+    model = mlp(seed=5)
+    model.load_state_dict(state)
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    opt.load_state_dict(opt_state)
+    scheduler = optim.ExponentialLR(opt, 0.5)
+    scheduler.load_state_dict(scheduler_state)
+    second = Trainer(model, opt, (x[:80], y[:80]), (x[80:], y[80:]), epochs=4, batch_size=16,
+                     scheduler=scheduler, history=history)
+    records = list(second.records())
+    assert [r.epoch for r in records if r.kind == "epoch"] == [2, 3]
+    assert records[0].step == 2 * 5 + 1 and records[-1].kind == "done"
+    assert [r.epoch for r in second.history] == [0, 1, 2, 3]
+    assert [r.lr for r in second.history] == [r.lr for r in whole.history] == [0.1, 0.05, 0.025, 0.0125]
+    np.testing.assert_allclose([r.loss for r in second.history], [r.loss for r in whole.history], rtol=1e-5)
+    for name, value in whole_model.state_dict().items():
+        np.testing.assert_allclose(model.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="already has 2 epoch"):
+        Trainer(model, opt, (x, y), epochs=2, history=history)
 
 
 def test_early_stopping_restores_best_weights(tmp_path):
@@ -190,6 +243,25 @@ def test_run_folder_contents(tmp_path):
     rows = list(csv.DictReader((run / "history.csv").open()))
     assert [r["epoch"] for r in rows] == ["1", "2"] and rows[0]["val_accuracy"] != ""
     assert (run / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_run_folder_is_written_by_a_consumer_of_the_stream(tmp_path):
+    from gradgraph.runs import RunFolder, read_run
+
+    x, y = blobs(64)
+    model = mlp()
+    trainer = Trainer(model, optim.SGD(model.parameters(), lr=0.1), (x, y), epochs=2, batch_size=16)
+    folder = RunFolder(tmp_path / "run", trainer, {"dataset": "blobs"})
+    assert folder.files() == []
+    for record in trainer.records():
+        folder.write(record)
+        if record.kind == "epoch":  # written before the next record is asked for
+            assert read_run(tmp_path / "run" / "checkpoint_last.npz")["epoch"] == record.epoch
+    assert [p.name for p, _ in folder.files()] == ["checkpoint.npz", "checkpoint_last.npz", "history.csv",
+                                                  "loss_curve.png", "config.json"]
+    run = read_run(tmp_path / "run" / "checkpoint_last.npz")
+    assert run["run_dir"] == (tmp_path / "run").resolve() and run["config"] == {"dataset": "blobs"}
+    assert [Record.from_dict(r) for r in run["history"]] == trainer.history
 
 
 # -- checkpoints -----------------------------------------------------------------------------
@@ -265,35 +337,6 @@ def test_interrupted_checkpoint_write_leaves_no_partial_file(tmp_path, monkeypat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz"]
 
 
-# -- the command line ------------------------------------------------------------------------
-def test_cli_train_on_the_starter_subset(tmp_path, capsys):
-    from gradgraph.cli import build_parser
-
-    args = build_parser().parse_args(["train", "lenet", "--epochs", "1", "--limit", "640", "--batch-size", "32",
-                                      "--runs-dir", str(tmp_path)])
-    assert args.run(args) == 0
-    out, err = capsys.readouterr()
-    assert "epoch 1/1" in out and "val acc" in out and "test accuracy" in out
-    assert "epoch 1/1 [" in err and "loss" in err
-    run = tmp_path / "lenet_fashion-mnist-starter_lr_0.001_epochs_1_batch_32_opt_adam"
-    assert str(run) in out and (run / "checkpoint.npz").exists() and (run / "loss_curve.png").exists()
-    # Resuming from the checkpoint works and makes a second folder.
-    args = build_parser().parse_args(["train", "lenet", "--epochs", "1", "--limit", "320", "--batch-size", "32",
-                                      "--runs-dir", str(tmp_path), "--resume", str(run / "checkpoint.npz")])
-    assert args.run(args) == 0
-    assert (tmp_path / (run.name + "_2") / "history.csv").exists()
-
-
-def test_cli_train_accepts_a_plain_namespace(tmp_path, capsys):
-    from gradgraph.train import cli_train
-
-    args = types.SimpleNamespace(dataset="fashion-mnist-starter", epochs=1, limit=200, batch_size=50,
-                                 val_fraction=0.0, runs_dir=str(tmp_path), optimizer="sgd", activation="tanh",
-                                 pool="avg")
-    assert cli_train(args) == 0
-    assert "test accuracy" in capsys.readouterr().out
-
-
 def test_limit_blas_threads_restores_the_setting():
     from gradgraph.blas import _blas_libraries
     from gradgraph.train import limit_blas_threads
@@ -313,7 +356,7 @@ def test_atomic_files_get_ordinary_permissions(tmp_path):
     import os
     import stat
 
-    from gradgraph.checkpoint import atomic_write_text
+    from gradgraph.files import atomic_write_text
 
     atomic_write_text(tmp_path / "a.txt", "hello")
     umask = os.umask(0)

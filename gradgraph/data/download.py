@@ -1,9 +1,11 @@
 """Downloading dataset files: mirrors, checksums, progress, atomic writes.
 
 Only the standard library (``urllib``). A file is streamed in chunks into a
-temporary file next to its destination, its digests are checked, and only then
-is it renamed into place with ``os.replace``: a crash or a bad mirror never
-leaves a half-written or wrong file under the real name.
+temporary ``.part`` file next to its destination, its digests are checked, and
+only then is it renamed into place (:func:`gradgraph.files.atomic_write`): a
+crash or a bad mirror never leaves a half-written or wrong file under the real
+name, and the ``.part`` file of a download that was killed is deleted the next
+time that file is downloaded.
 
 Mirrors are tried in order: the ``mirrors=`` argument if given, otherwise the
 environment variable ``GRADGRAPH_MIRRORS`` (base URLs separated by spaces or
@@ -22,7 +24,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-from .idx import open_temp
+from ..files import atomic_write
 
 __all__ = [
     "MIRRORS",
@@ -197,6 +199,36 @@ def verify_file(path: str | os.PathLike, digests: Mapping[str, str] | None) -> N
         raise ChecksumError(problem, [(str(path), problem)])
 
 
+class _WrongBytes(Exception):
+    """A mirror served a file whose digest does not match (internal: the next mirror is tried)."""
+
+
+def _fetch(url: str, out, digests, report, name: str, timeout: float) -> dict:
+    """Stream ``url`` into the open file ``out``, hashing it; returns the hashers."""
+    hashers = {alg: hashlib.new(alg) for alg in (digests or {})}
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        done = 0
+        if report:
+            report(name, 0, total)
+        while True:
+            chunk = response.read(CHUNK_SIZE)
+            if not chunk:
+                break
+            out.write(chunk)
+            for h in hashers.values():
+                h.update(chunk)
+            done += len(chunk)
+            if report:
+                report(name, done, total)
+        if total is not None and done != total:
+            raise OSError(f"connection closed after {done} of {total} bytes")
+        if report and total is None:
+            report(name, done, done)
+    return hashers
+
+
 def download_file(
     urls: str | Sequence[str],
     dest: str | os.PathLike,
@@ -221,41 +253,18 @@ def download_file(
     errors: list[tuple[str, str]] = []
     bad_checksum = False
     for url in urls:
-        out, tmp = open_temp(dest, ".part")
         try:
-            hashers = {alg: hashlib.new(alg) for alg in (digests or {})}
-            with out:
-                with urllib.request.urlopen(url, timeout=timeout) as response:
-                    length = response.headers.get("Content-Length")
-                    total = int(length) if length and length.isdigit() else None
-                    done = 0
-                    if report:
-                        report(dest.name, 0, total)
-                    while True:
-                        chunk = response.read(CHUNK_SIZE)
-                        if not chunk:
-                            break
-                        out.write(chunk)
-                        for h in hashers.values():
-                            h.update(chunk)
-                        done += len(chunk)
-                        if report:
-                            report(dest.name, done, total)
-                    if total is not None and done != total:
-                        raise OSError(f"connection closed after {done} of {total} bytes")
-                    if report and total is None:
-                        report(dest.name, done, done)
-            problem = _check(digests or {}, hashers, url)
-            if problem:
-                bad_checksum = True
-                errors.append((url, problem + " (file deleted)"))
-                continue
-            os.replace(tmp, dest)
+            with atomic_write(dest, suffix=".part") as out:
+                hashers = _fetch(url, out, digests, report, dest.name, timeout)
+                problem = _check(digests or {}, hashers, url)
+                if problem:
+                    raise _WrongBytes(problem)  # leaves the block: the .part file is deleted
             return dest
+        except _WrongBytes as wrong:
+            bad_checksum = True
+            errors.append((url, f"{wrong} (file deleted)"))
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             errors.append((url, f"{type(exc).__name__}: {exc}"))
-        finally:
-            Path(tmp).unlink(missing_ok=True)
     if not urls:
         errors.append(("", "no mirror URLs were given"))
     lines = "\n".join(f"  {u}: {why}" for u, why in errors)

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import gzip
 import os
-import secrets
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from ..files import atomic_write
 
 __all__ = [
     "LABELS_MAGIC",
@@ -50,23 +51,6 @@ _DTYPES = {
     0x0E: np.dtype(">f8"),
 }
 _CODES = {dt.newbyteorder("="): code for code, dt in _DTYPES.items()}
-
-
-def open_temp(dest: Path, suffix: str = ".tmp"):
-    """Create a new temp file next to ``dest`` for an atomic write; return (file, path).
-
-    Unlike ``tempfile.mkstemp`` (always 0600) the file gets the usual umask
-    permissions, so a file renamed into place is as readable as any other.
-    """
-    dest = Path(dest)
-    for _ in range(100):
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}{suffix}")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        except FileExistsError:
-            continue
-        return os.fdopen(fd, "wb"), tmp
-    raise FileExistsError(f"could not create a temp file next to {dest}")
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -153,7 +137,7 @@ def read_idx_pair(
 
 
 def write_idx(path: str | os.PathLike, array, compress: bool | None = None) -> Path:
-    """Write ``array`` as an IDX file, atomically (temp file + ``os.replace``).
+    """Write ``array`` as an IDX file, atomically (:func:`gradgraph.files.atomic_write`).
 
     ``compress=None`` gzips when the name ends in ``.gz``. The gzip header
     carries no name or timestamp, so the same array always gives the same bytes.
@@ -177,13 +161,6 @@ def write_idx(path: str | os.PathLike, array, compress: bool | None = None) -> P
         compress = path.name.endswith(".gz")
     if compress:
         payload = gzip.compress(payload, compresslevel=9, mtime=0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = open_temp(path)
-    try:
-        with handle:
-            handle.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        handle.write(payload)
     return path

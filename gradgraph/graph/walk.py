@@ -7,7 +7,8 @@
     gradgraph walk --expr "(x + y) * z" --values "x=-2, y=5, z=-4"
 
 The forward pass prints each value as it appears, the backward pass each
-chain-rule line (upstream gradient × local gradient = contribution).
+chain-rule line (upstream gradient × local gradient = contribution). Small
+tensors (up to 8 x 8) are printed in full, every entry, as matrices.
 
 Where the graph comes from:
 
@@ -24,10 +25,11 @@ from __future__ import annotations
 
 import runpy
 import sys
+import textwrap
 from pathlib import Path
 
 from ..tensor import Tensor, topological_order
-from .fmt import fmt_value
+from .fmt import fmt_value, is_small, matrix_lines
 from .graph import Graph
 from .ledger import step_ledger
 from .stepper import Stepper, expression
@@ -53,12 +55,13 @@ def walkthrough(output, file=None, interactive: bool = False, input_fn=input) ->
         stepper.step()
         if step.phase == "forward":
             print(f"  {step.text}", file=file)
+            _print_matrix(graph.value(step.node), "    ", file)
         elif step.kind == "seed":
             print(f"  {step_ledger(step).text}", file=file)
         else:
             print(f"  [{step.node.name} = {expression(step.node)}]", file=file)
             for line in step_ledger(step):
-                print(f"    {line.text}", file=file)
+                print(textwrap.indent(line.text, "    "), file=file)
         if interactive and stepper.position < len(stepper):
             file.flush()
             if input_fn("").strip().lower() in ("q", "quit", "exit"):
@@ -71,9 +74,17 @@ def walkthrough(output, file=None, interactive: bool = False, input_fn=input) ->
             print("Gradients of the inputs and parameters:", file=file)
             for node in leaves:
                 print(f"  d{out}/d{node.name} = {fmt_value(graph.grad(node))}", file=file)
+                _print_matrix(graph.grad(node), "    ", file)
     if own_graph:
         _backward_tensors(graph)
     return graph
+
+
+def _print_matrix(array, indent: str, file) -> None:
+    """Every entry of a small tensor, aligned (nothing for a number or a big tensor)."""
+    if is_small(array):
+        for row in matrix_lines(array):
+            print(indent + row, file=file)
 
 
 def _backward_tensors(graph: Graph) -> None:
