@@ -25,15 +25,10 @@ from .tensor import Tensor, maximum
 
 __all__ = ["ExpressionError", "FUNCTIONS", "MAX_EXPONENT", "MAX_LENGTH", "build", "parse_values"]
 
-#: Functions a typed expression may call, by name: each builds one gate.
-FUNCTIONS = {
-    "exp": Tensor.exp,
-    "log": Tensor.log,
-    "sigmoid": Tensor.sigmoid,
-    "tanh": Tensor.tanh,
-    "relu": Tensor.relu,
-    "max": maximum,  # max(a, b, c): max(max(a, b), c), a chain of two-input max gates
-}
+#: Functions a typed expression may call, by name: each builds one gate (``max(a, b, c)``
+#: builds two: max(max(a, b), c)).
+FUNCTIONS = {"exp": Tensor.exp, "log": Tensor.log, "sigmoid": Tensor.sigmoid, "tanh": Tensor.tanh,
+             "relu": Tensor.relu, "max": maximum}
 MAX_EXPONENT = 16
 MAX_LENGTH = 500  # characters of an expression: a graph to step through by hand stays small
 
