@@ -50,16 +50,16 @@ import numba
 import numpy as np
 from numba import prange
 
-from ._compile import CONV_FASTMATH, kernel, start_thread_pool
-from .reference import (
+from ._compile import CONV_FASTMATH, kernel, kernel_is_warm, start_thread_pool
+from .shapes import (
     ARGMAX_DTYPE,
-    _check_grad_shape,
-    _float_dtype,
-    _pair,
-    _pool_params,
     check_conv_shapes,
+    check_grad_shape,
     check_pool_shapes,
     conv_output_size,
+    conv_params,
+    float_dtype,
+    pool_params,
 )
 
 start_thread_pool()  # idle OpenMP workers sleep instead of spinning (see _compile.py)
@@ -410,10 +410,9 @@ def _conv_dx_any(d_out, w, Hp, Wp, ph, pw, sh, sw, dh, dw, H, W):
 
 
 def _conv_setup(x, w, stride, padding, dilation, b_shape=None):
-    stride, padding, dilation = (_pair(stride, "stride"), _pair(padding, "padding"),
-                                 _pair(dilation, "dilation"))
+    stride, padding, dilation = conv_params(stride, padding, dilation)
     OH, OW = check_conv_shapes(np.shape(x), np.shape(w), b_shape, stride, padding, dilation)
-    dtype = _float_dtype(np.asarray(x).dtype)
+    dtype = float_dtype(np.asarray(x).dtype)
     x = np.ascontiguousarray(x, dtype)
     w = np.ascontiguousarray(w, dtype)
     return x, w, stride, padding, dilation, OH, OW
@@ -443,7 +442,7 @@ def conv2d_backward(d_out, x, w, stride=1, padding=0, dilation=1, need_dx=True, 
     N, C, H, W = x.shape
     F, _, KH, KW = w.shape
     d_out = np.ascontiguousarray(d_out, x.dtype)
-    _check_grad_shape(d_out, (N, F, OH, OW), "conv2d_backward")
+    check_grad_shape(d_out, (N, F, OH, OW), "conv2d_backward")
     d_b = _bias_grad(d_out)
     d_x = d_w = None
     if not (need_dx or need_dw):
@@ -611,10 +610,10 @@ def _max_pool_bwd(d_out, arg, H, W):
 
 
 def _pool_setup(x, kernel, stride, padding, name):
-    kernel, stride, padding = _pool_params(kernel, stride, padding)
+    kernel, stride, padding = pool_params(kernel, stride, padding)
     OH, OW = check_pool_shapes(np.shape(x), kernel, stride, padding, name)
     x = np.asarray(x)
-    x = np.ascontiguousarray(x, _float_dtype(x.dtype))
+    x = np.ascontiguousarray(x, float_dtype(x.dtype))
     return x, kernel, stride, padding, OH, OW
 
 
@@ -626,13 +625,13 @@ def max_pool2d_forward(x, kernel, stride=None, padding=0):
 
 def max_pool2d_backward(d_out, argmax, x_shape, kernel, stride=None, padding=0):
     """Same as :func:`gradgraph.kernels.reference.max_pool2d_backward`, fast."""
-    kernel, stride, padding = _pool_params(kernel, stride, padding)
+    kernel, stride, padding = pool_params(kernel, stride, padding)
     OH, OW = check_pool_shapes(x_shape, kernel, stride, padding, "max_pool2d")
     N, C, H, W = x_shape
     d_out = np.asarray(d_out)
-    d_out = np.ascontiguousarray(d_out, _float_dtype(d_out.dtype))
-    _check_grad_shape(d_out, (N, C, OH, OW), "max_pool2d_backward")
-    _check_grad_shape(argmax, (N, C, OH, OW), "max_pool2d_backward (argmax)")
+    d_out = np.ascontiguousarray(d_out, float_dtype(d_out.dtype))
+    check_grad_shape(d_out, (N, C, OH, OW), "max_pool2d_backward")
+    check_grad_shape(argmax, (N, C, OH, OW), "max_pool2d_backward (argmax)")
     argmax = np.ascontiguousarray(argmax, ARGMAX_DTYPE)
     return _max_pool_bwd(d_out, argmax, H, W)
 
@@ -645,10 +644,97 @@ def avg_pool2d_forward(x, kernel, stride=None, padding=0):
 
 def avg_pool2d_backward(d_out, x_shape, kernel, stride=None, padding=0):
     """Same as :func:`gradgraph.kernels.reference.avg_pool2d_backward`, fast."""
-    (kh, kw), (sh, sw), (ph, pw) = _pool_params(kernel, stride, padding)
+    (kh, kw), (sh, sw), (ph, pw) = pool_params(kernel, stride, padding)
     OH, OW = check_pool_shapes(x_shape, (kh, kw), (sh, sw), (ph, pw), "avg_pool2d")
     N, C, H, W = x_shape
     d_out = np.asarray(d_out)
-    d_out = np.ascontiguousarray(d_out, _float_dtype(d_out.dtype))
-    _check_grad_shape(d_out, (N, C, OH, OW), "avg_pool2d_backward")
+    d_out = np.ascontiguousarray(d_out, float_dtype(d_out.dtype))
+    check_grad_shape(d_out, (N, C, OH, OW), "avg_pool2d_backward")
     return _pick(_avg_pool_bwd, kh, kw)(d_out, kh, kw, sh, sw, ph, pw, H, W)
+
+
+# ----------------------------------------------------------------------------
+# compile tasks: the unit the background compiler works in (see compiler.py)
+# ----------------------------------------------------------------------------
+
+
+def conv_variant(stride, need_dx=None, need_dw=None):
+    """The code path a conv call takes: ``"stride 1"`` (wide rows) or ``"strided"``,
+    plus, for the backward pass, which of d_x and d_w it computes."""
+    name = "stride 1" if tuple(stride) == (1, 1) else "strided"
+    if need_dx is None:
+        return name
+    return name + (", d_x" if need_dx else "") + (", d_w" if need_dw else "")
+
+
+def pool_variant(kernel):
+    """``"2x2"`` for the specialised 2x2 pooling kernels, else ``"any"``."""
+    return "2x2" if tuple(kernel) == (2, 2) else "any"
+
+
+#: The Numba functions each (public function, variant) runs.
+TASK_KERNELS = {
+    ("conv2d_forward", "stride 1"): (_pad, _tap_offsets, _conv_fwd_s1),
+    ("conv2d_forward", "strided"): (_pad, _conv_fwd_any),
+    ("conv2d_backward", "stride 1"): (_pad, _bias_grad, _widen, _tap_offsets, _conv_dw_s1, _conv_dx_s1),
+    ("conv2d_backward", "strided"): (_pad, _bias_grad, _conv_dw_any, _conv_dx_any),
+    ("max_pool2d_forward", "2x2"): (_max_pool_fwd[(2, 2)],),
+    ("max_pool2d_forward", "any"): (_max_pool_fwd[(0, 0)],),
+    ("max_pool2d_backward", "any"): (_max_pool_bwd,),
+    ("avg_pool2d_forward", "2x2"): (_avg_pool_fwd[(2, 2)],),
+    ("avg_pool2d_forward", "any"): (_avg_pool_fwd[(0, 0)],),
+    ("avg_pool2d_backward", "2x2"): (_avg_pool_bwd[(2, 2)],),
+    ("avg_pool2d_backward", "any"): (_avg_pool_bwd[(0, 0)],),
+}
+
+
+def all_tasks(dtypes=("float32", "float64")):
+    """Every task: ``(function, variant, dtype)``, conv backward in its three flavours."""
+    tasks = []
+    for dtype in dtypes:
+        for op, variant in TASK_KERNELS:
+            if op == "conv2d_backward":
+                tasks += [(op, variant + grads, dtype) for grads in (", d_x, d_w", ", d_w", ", d_x")]
+            else:
+                tasks.append((op, variant, dtype))
+    return tasks
+
+
+def _kernels_of(task):
+    op, variant, _ = task
+    return TASK_KERNELS[(op, variant.split(",")[0])]
+
+
+def compile_task(task):
+    """Compile (or load from the disk cache) what ``task`` needs, by running it on tiny inputs."""
+    op, variant, dtype = task
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 2, 6, 6)).astype(dtype)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(dtype)
+    stride = 1 if variant.startswith("stride 1") else 2
+    kernel = 2 if variant == "2x2" else 3
+    if op == "conv2d_forward":
+        conv2d_forward(x, w, w[:, 0, 0, 0].copy(), stride, 1, 1)
+    elif op == "conv2d_backward":
+        d_out = np.ones((2, 3) + check_conv_shapes(x.shape, w.shape, None, stride, 1, 1), dtype)
+        conv2d_backward(d_out, x, w, stride, 1, 1, need_dx="d_x" in variant, need_dw="d_w" in variant)
+    elif op == "max_pool2d_forward":
+        max_pool2d_forward(x, kernel, 2, 1)
+    elif op == "max_pool2d_backward":
+        d_out = np.ones((2, 2, 3, 3), dtype)
+        max_pool2d_backward(d_out, np.zeros(d_out.shape, ARGMAX_DTYPE), x.shape, 2, 2, 0)
+    elif op == "avg_pool2d_forward":
+        avg_pool2d_forward(x, kernel, 2, 1)
+    elif op == "avg_pool2d_backward":
+        d_out = np.ones((2, 2) + check_pool_shapes(x.shape, kernel, 2, 1), dtype)
+        avg_pool2d_backward(d_out, x.shape, kernel, 2, 1)
+    else:
+        raise ValueError(f"unknown kernel task {task!r}")
+
+
+def is_cached(task) -> bool:
+    """True if ``task`` needs no compiling: in memory, or in Numba's disk cache."""
+    return all(kernel_is_warm(k, (task[2],)) for k in _kernels_of(task))
+
+
+compile_task.is_cached = is_cached
