@@ -574,15 +574,10 @@ def _make_optimizer(name: str, params, lr: float, momentum: float, weight_decay:
 
 
 def _warmup(err) -> None:
-    """Compile the Numba kernels up front, saying so (only the first run compiles; later ones load the cache)."""
+    """Print Numba's compile progress while training starts on numpy (see gradgraph.kernels)."""
     from . import kernels
 
-    if getattr(kernels, "is_warm", lambda: True)():
-        kernels.warmup()  # loads the cached machine code: quick
-        return
-    print("first run: Numba compiles the convolution kernels once (about a minute); "
-          "later runs load them from the cache", file=err, flush=True)
-    kernels.warmup(progress=lambda message: print(message, file=err, flush=True))
+    kernels.print_progress(err)
 
 
 def cli_train(args) -> int:

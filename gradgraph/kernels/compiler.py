@@ -48,7 +48,9 @@ class CompileEvent:
     * ``"started"``  -- compiling (or, with ``cached``, loading) ``kernel`` now;
     * ``"finished"`` -- ``kernel`` is ready and used from now on (``seconds`` it took);
     * ``"failed"``   -- ``kernel`` could not be compiled (``error``); numpy keeps it;
-    * ``"idle"``     -- nothing left to compile (``kernel`` is empty).
+    * ``"idle"``     -- nothing left to compile (``kernel`` is empty);
+    * ``"stopped"``  -- the program is exiting: the kernels not compiled yet are
+      left for the next run (the one being compiled was finished and cached).
 
     ``done`` of ``total`` counts the tasks finished (or failed) of those asked for so
     far; ``total`` grows when new kernels are requested.
@@ -72,6 +74,9 @@ class CompileEvent:
             return f"kernel {self.kernel} failed to compile, numpy keeps running it: {self.error}"
         if self.kind == "idle":
             return f"kernels ready ({self.done} of {self.total})"
+        if self.kind == "stopped":
+            return (f"{self.done} of {self.total} kernels compiled and cached; "
+                    "the rest compile next time")
         return f"kernel {self.kernel} queued ({self.total - self.done} left)"
 
 
@@ -196,10 +201,13 @@ class _Compiler:
             self.current = None
             self.done += 1
             done, total, idle = self.done, len(self.known), not self.queue
+            stopping = self.stopping
             self.lock.notify_all()
         kind = "failed" if error else "finished"
         self.emit(CompileEvent(kind, task_name(task), done, total, cached, seconds, error))
-        if idle:
+        if stopping:
+            self.emit(CompileEvent("stopped", "", done, total))
+        elif idle:
             self.emit(CompileEvent("idle", "", done, total))
 
     def wait(self, timeout=None) -> bool:
@@ -212,7 +220,7 @@ class _Compiler:
                 self.lock.wait(remaining)
         return True
 
-    def stop(self, timeout=30.0):
+    def stop(self, timeout=15.0):
         """At exit: start nothing new, and let the kernel being compiled finish.
 
         Interrupting Numba in the middle of LLVM while the interpreter shuts down
@@ -296,5 +304,7 @@ def print_progress(stream=None):
         elif event.kind == "idle" and compiled:
             print(f"  all {len(compiled)} compiled kernel(s) in use", file=out, flush=True)
             compiled.clear()
+        elif event.kind == "stopped" and compiled:
+            print(f"  exiting: {event}", file=out, flush=True)
 
     return subscribe(show)

@@ -31,7 +31,15 @@ Other strides use straightforward direct loops (correct, less tuned).  We do not
 call BLAS: the LeNet shapes are too small for GEMM to win, and mixing Numba's
 and OpenBLAS's thread pools in one process makes both wait for each other.
 
-**Pooling** is one pass over each output, parallel over (n, c) planes.
+**Pooling** is one pass over each output, (n, c) plane after plane.
+
+**Which kernels run on several threads.**  ``parallel=True`` roughly doubles a
+kernel's compile time (Numba's parfor passes; measured on 2 cores: 5 s instead
+of 1.5 s for a pooling kernel) and only pays off when there is enough work per
+call.  On LeNet's shapes it gains about 1.5x on the three stride-1 conv kernels
+and nothing, or a little slowdown, on pooling, padding and C1's small forward;
+so only those three are parallel (the ``prange`` loops of the others run as
+plain loops).
 
 **Numba detail that matters 2-3x.**  Index 1-D slices with loop counters
 (``row = a[start:stop]; row[q]``) instead of computed flat indices
@@ -39,7 +47,7 @@ and OpenBLAS's thread pools in one process makes both wait for each other.
 can prove an index is non-negative; that per-element check stops LLVM from
 vectorising, and a ``range`` counter is provably non-negative.
 
-All parallel loops are over independent output blocks (no atomics, no races); the
+All prange loops are over independent output blocks (no atomics, no races); the
 only reduction across threads (``d_w`` over the batch) uses per-chunk partial
 sums in float64.  Everything works, slowly, under ``NUMBA_DISABLE_JIT=1``.
 """
@@ -82,7 +90,7 @@ __all__ = [
 # ----------------------------------------------------------------------------
 
 
-@kernel(parallel=True)
+@kernel()
 def _pad(x, ph, pw):
     """Zero-padded copy of x: (N, C, H + 2ph, W + 2pw)."""
     N, C, H, W = x.shape
@@ -102,7 +110,7 @@ def _pad(x, ph, pw):
     return out
 
 
-@kernel(parallel=True)
+@kernel()
 def _widen(d_out, Wp):
     """Wide copy of d_out: row p of each plane at p*Wp, zeros in the junk columns."""
     N, F, OH, OW = d_out.shape
@@ -123,7 +131,7 @@ def _widen(d_out, Wp):
     return g
 
 
-@kernel(parallel=True, fastmath=CONV_FASTMATH)
+@kernel(fastmath=CONV_FASTMATH)
 def _bias_grad(d_out):
     """d_b[f] = sum over n, p, q of d_out[n, f, p, q] (float64 accumulation)."""
     N, F, OH, OW = d_out.shape
@@ -314,7 +322,7 @@ def _conv_dx_s1(g, w, Hp, Wp, ph, pw, dh, dw, H, W):
 # ----------------------------------------------------------------------------
 
 
-@kernel(parallel=True, fastmath=CONV_FASTMATH)
+@kernel(fastmath=CONV_FASTMATH)
 def _conv_fwd_any(xp, w, b, sh, sw, dh, dw, OH, OW):
     N, C, Hp, Wp = xp.shape
     F, _, KH, KW = w.shape
@@ -341,7 +349,7 @@ def _conv_fwd_any(xp, w, b, sh, sw, dh, dw, OH, OW):
     return out
 
 
-@kernel(parallel=True, fastmath=CONV_FASTMATH)
+@kernel(fastmath=CONV_FASTMATH)
 def _conv_dw_any(d_out, xp, KH, KW, sh, sw, dh, dw, nchunks):
     N, C, Hp, Wp = xp.shape
     F, OH, OW = d_out.shape[1], d_out.shape[2], d_out.shape[3]
@@ -373,7 +381,7 @@ def _conv_dw_any(d_out, xp, KH, KW, sh, sw, dh, dw, nchunks):
     return d_w.astype(xp.dtype).reshape(F, C, KH, KW)
 
 
-@kernel(parallel=True, fastmath=CONV_FASTMATH)
+@kernel(fastmath=CONV_FASTMATH)
 def _conv_dx_any(d_out, w, Hp, Wp, ph, pw, sh, sw, dh, dw, H, W):
     N, F, OH, OW = d_out.shape
     C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
@@ -479,7 +487,7 @@ _POOL_SIZES = ((2, 2),)
 
 
 def _make_max_pool_fwd(KH, KW):
-    @kernel(parallel=True)
+    @kernel()
     def _max_pool_fwd(x, kh, kw, sh, sw, ph, pw, OH, OW):
         N, C, H, W = x.shape
         xf = x.reshape(N * C * H * W)
@@ -521,7 +529,7 @@ def _make_max_pool_fwd(KH, KW):
 
 
 def _make_avg_pool_fwd(KH, KW):
-    @kernel(parallel=True)
+    @kernel()
     def _avg_pool_fwd(x, kh, kw, sh, sw, ph, pw, OH, OW):
         N, C, H, W = x.shape
         xf = x.reshape(N * C * H * W)
@@ -555,7 +563,7 @@ def _make_avg_pool_fwd(KH, KW):
 
 
 def _make_avg_pool_bwd(KH, KW):
-    @kernel(parallel=True)
+    @kernel()
     def _avg_pool_bwd(d_out, kh, kw, sh, sw, ph, pw, H, W):
         N, C, OH, OW = d_out.shape
         d_x = np.zeros((N, C, H, W), d_out.dtype)
@@ -595,7 +603,7 @@ def _pick(kernels, kh, kw):
     return kernels.get((kh, kw), kernels[(0, 0)])
 
 
-@kernel(parallel=True)
+@kernel()
 def _max_pool_bwd(d_out, arg, H, W):
     N, C, OH, OW = d_out.shape
     d_x = np.zeros((N, C, H, W), d_out.dtype)
