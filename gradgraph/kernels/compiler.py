@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import atexit
 import collections
-import os
 import sys
 import threading
 import time
@@ -171,7 +170,6 @@ class _Compiler:
         self.emit(event)
 
     def run(self):
-        _lower_priority()
         while True:
             with self.lock:
                 while not self.queue and not self.stopping:
@@ -233,14 +231,6 @@ class _Compiler:
             thread = self.thread
         if thread is not None and thread.is_alive():
             thread.join(timeout)
-
-
-def _lower_priority():
-    """Let the compiler thread yield the CPU to the thread that computes (Linux only)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-    except (AttributeError, OSError):
-        pass
 
 
 _compiler = _Compiler()
