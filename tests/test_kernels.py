@@ -634,3 +634,21 @@ def test_kernel_decorator_survives_unwritable_cache(monkeypatch):
     assert double(21) == 42
     assert any("NUMBA_CACHE_DIR" in str(w.message) for w in caught)
     assert _compile.KERNELS == [double]
+
+
+def test_compiler_stop_finishes_the_current_kernel_only():
+    """At exit: the kernel being compiled is finished (and cached), the queue is dropped."""
+    worker = compiler._Compiler()
+    events = []
+    worker.subscribe(events.append)
+    first, second = ("conv2d_forward", "stride 1", "float64"), ("conv2d_forward", "strided", "float64")
+    build = fake_build(0.3)
+    worker.request(first, build)
+    worker.request(second, build)
+    time.sleep(0.1)
+    worker.stop()
+    assert worker.ready == {first} and not worker.thread.is_alive()
+    assert [e.kind for e in events if e.kind != "queued"] == ["started", "finished", "stopped"]
+    assert str(events[-1]) == "1 of 2 kernels compiled and cached; the rest compile next time"
+    worker.request(("max_pool2d_backward", "any", "float64"), build)  # too late: ignored
+    assert worker.status().total == 2
