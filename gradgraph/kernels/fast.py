@@ -64,9 +64,9 @@ from .shapes import (
     check_conv_shapes,
     check_grad_shape,
     check_pool_shapes,
+    conv_arguments,
     conv_output_size,
-    conv_params,
-    float_dtype,
+    float_array,
     pool_params,
 )
 
@@ -417,25 +417,15 @@ def _conv_dx_any(d_out, w, Hp, Wp, ph, pw, sh, sw, dh, dw, H, W):
 # ----------------------------------------------------------------------------
 
 
-def _conv_setup(x, w, stride, padding, dilation, b_shape=None):
-    stride, padding, dilation = conv_params(stride, padding, dilation)
-    OH, OW = check_conv_shapes(np.shape(x), np.shape(w), b_shape, stride, padding, dilation)
-    dtype = float_dtype(np.asarray(x).dtype)
-    x = np.ascontiguousarray(x, dtype)
-    w = np.ascontiguousarray(w, dtype)
-    return x, w, stride, padding, dilation, OH, OW
-
-
 def _nchunks(n):
     return max(1, min(n, numba.get_num_threads()))
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     """Same as :func:`gradgraph.kernels.reference.conv2d_forward`, fast."""
-    x, w, (sh, sw), (ph, pw), (dh, dw), OH, OW = _conv_setup(
-        x, w, stride, padding, dilation, None if b is None else np.shape(b))
-    F = w.shape[0]
-    b = np.zeros(F, x.dtype) if b is None else np.ascontiguousarray(b, x.dtype)
+    x, w, b, _, (sh, sw), (ph, pw), (dh, dw), (OH, OW) = conv_arguments(
+        x, w, b, stride, padding, dilation)
+    b = np.zeros(w.shape[0], x.dtype) if b is None else b
     xp = _pad(x, ph, pw) if (ph or pw) else x
     if sh == 1 and sw == 1:
         Hp, Wp = xp.shape[2], xp.shape[3]
@@ -446,11 +436,10 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
 
 def conv2d_backward(d_out, x, w, stride=1, padding=0, dilation=1, need_dx=True, need_dw=True):
     """Same as :func:`gradgraph.kernels.reference.conv2d_backward`, fast."""
-    x, w, (sh, sw), (ph, pw), (dh, dw), OH, OW = _conv_setup(x, w, stride, padding, dilation)
+    x, w, _, d_out, (sh, sw), (ph, pw), (dh, dw), (OH, OW) = conv_arguments(
+        x, w, None, stride, padding, dilation, d_out)
     N, C, H, W = x.shape
     F, _, KH, KW = w.shape
-    d_out = np.ascontiguousarray(d_out, x.dtype)
-    check_grad_shape(d_out, (N, F, OH, OW), "conv2d_backward")
     d_b = _bias_grad(d_out)
     d_x = d_w = None
     if not (need_dx or need_dw):
@@ -620,9 +609,7 @@ def _max_pool_bwd(d_out, arg, H, W):
 def _pool_setup(x, kernel, stride, padding, name):
     kernel, stride, padding = pool_params(kernel, stride, padding)
     OH, OW = check_pool_shapes(np.shape(x), kernel, stride, padding, name)
-    x = np.asarray(x)
-    x = np.ascontiguousarray(x, float_dtype(x.dtype))
-    return x, kernel, stride, padding, OH, OW
+    return float_array(x), kernel, stride, padding, OH, OW
 
 
 def max_pool2d_forward(x, kernel, stride=None, padding=0):
@@ -636,8 +623,7 @@ def max_pool2d_backward(d_out, argmax, x_shape, kernel, stride=None, padding=0):
     kernel, stride, padding = pool_params(kernel, stride, padding)
     OH, OW = check_pool_shapes(x_shape, kernel, stride, padding, "max_pool2d")
     N, C, H, W = x_shape
-    d_out = np.asarray(d_out)
-    d_out = np.ascontiguousarray(d_out, float_dtype(d_out.dtype))
+    d_out = float_array(d_out)
     check_grad_shape(d_out, (N, C, OH, OW), "max_pool2d_backward")
     check_grad_shape(argmax, (N, C, OH, OW), "max_pool2d_backward (argmax)")
     argmax = np.ascontiguousarray(argmax, ARGMAX_DTYPE)
@@ -655,8 +641,7 @@ def avg_pool2d_backward(d_out, x_shape, kernel, stride=None, padding=0):
     (kh, kw), (sh, sw), (ph, pw) = pool_params(kernel, stride, padding)
     OH, OW = check_pool_shapes(x_shape, (kh, kw), (sh, sw), (ph, pw), "avg_pool2d")
     N, C, H, W = x_shape
-    d_out = np.asarray(d_out)
-    d_out = np.ascontiguousarray(d_out, float_dtype(d_out.dtype))
+    d_out = float_array(d_out)
     check_grad_shape(d_out, (N, C, OH, OW), "avg_pool2d_backward")
     return _pick(_avg_pool_bwd, kh, kw)(d_out, kh, kw, sh, sw, ph, pw, H, W)
 

@@ -38,6 +38,7 @@ from .shapes import (
     check_pool_shapes,
     conv_output_size,
     conv_params,
+    float_array,
     float_dtype,
     pool_params,
 )
@@ -211,8 +212,7 @@ def max_pool2d_backward(d_out, argmax, x_shape, kernel, stride=None, padding=0):
     """
     (K_h, K_w), (S_h, S_w), (P_h, P_w) = pool_params(kernel, stride, padding)
     OH, OW = check_pool_shapes(x_shape, (K_h, K_w), (S_h, S_w), (P_h, P_w), "max_pool2d")
-    d_out = np.asarray(d_out)
-    d_out = np.asarray(d_out, float_dtype(d_out.dtype))
+    d_out = float_array(d_out)
     N, C, H, W = x_shape
     check_grad_shape(d_out, (N, C, OH, OW), "max_pool2d_backward")
     check_grad_shape(argmax, (N, C, OH, OW), "max_pool2d_backward (argmax)")
@@ -260,8 +260,7 @@ def avg_pool2d_backward(d_out, x_shape, kernel, stride=None, padding=0):
     """
     (K_h, K_w), (S_h, S_w), (P_h, P_w) = pool_params(kernel, stride, padding)
     OH, OW = check_pool_shapes(x_shape, (K_h, K_w), (S_h, S_w), (P_h, P_w), "avg_pool2d")
-    d_out = np.asarray(d_out)
-    d_out = np.asarray(d_out, float_dtype(d_out.dtype))
+    d_out = float_array(d_out)
     N, C, H, W = x_shape
     check_grad_shape(d_out, (N, C, OH, OW), "avg_pool2d_backward")
 

@@ -24,6 +24,8 @@ __all__ = [
     "check_conv_shapes",
     "check_pool_shapes",
     "check_grad_shape",
+    "conv_arguments",
+    "float_array",
 ]
 
 #: dtype of the ``argmax`` array returned by ``max_pool2d_forward``.
@@ -146,3 +148,28 @@ def check_grad_shape(d_out, expected, name):
     if tuple(d_out.shape) != tuple(expected):
         raise ValueError(f"{name}: d_out has shape {tuple(d_out.shape)} but the "
                          f"forward output has shape {tuple(expected)}")
+
+
+def float_array(a) -> np.ndarray:
+    """``a`` as a C-contiguous float32 or float64 array (see :func:`float_dtype`)."""
+    a = np.asarray(a)
+    return np.ascontiguousarray(a, float_dtype(a.dtype))
+
+
+def conv_arguments(x, w, b=None, stride=1, padding=0, dilation=1, d_out=None):
+    """A convolution's arguments, checked and converted for a kernel.
+
+    Returns ``(x, w, b, d_out, stride, padding, dilation, (OH, OW))``: the arrays
+    C-contiguous in the float dtype of ``x`` (``b`` and ``d_out`` stay None when
+    not given; a given ``d_out`` must have the output's shape), the rest as pairs.
+    """
+    stride, padding, dilation = conv_params(stride, padding, dilation)
+    OH, OW = check_conv_shapes(np.shape(x), np.shape(w), None if b is None else np.shape(b),
+                               stride, padding, dilation)
+    x = float_array(x)
+    w = np.ascontiguousarray(w, x.dtype)
+    b = None if b is None else np.ascontiguousarray(b, x.dtype)
+    if d_out is not None:
+        d_out = np.ascontiguousarray(d_out, x.dtype)
+        check_grad_shape(d_out, (x.shape[0], w.shape[0], OH, OW), "conv2d_backward")
+    return x, w, b, d_out, stride, padding, dilation, (OH, OW)

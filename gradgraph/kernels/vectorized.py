@@ -34,11 +34,10 @@ from numpy.lib.stride_tricks import as_strided
 from .reference import pad_input
 from .shapes import (
     ARGMAX_DTYPE,
-    check_conv_shapes,
     check_grad_shape,
     check_pool_shapes,
-    conv_params,
-    float_dtype,
+    conv_arguments,
+    float_array,
     pool_params,
 )
 
@@ -61,15 +60,6 @@ COLS_BUDGET = 1 << 20
 # ----------------------------------------------------------------------------
 
 
-def _conv_setup(x, w, stride, padding, dilation, b=None):
-    stride, padding, dilation = conv_params(stride, padding, dilation)
-    OH, OW = check_conv_shapes(np.shape(x), np.shape(w), None if b is None else np.shape(b),
-                               stride, padding, dilation)
-    dtype = float_dtype(np.asarray(x).dtype)
-    x, w = np.asarray(x, dtype), np.ascontiguousarray(w, dtype)
-    return x, w, stride, padding, dilation, OH, OW
-
-
 def _im2col(xpad, KH, KW, OH, OW, stride, dilation):
     """``cols[(c, i, j), (n, p, q)] = xpad[n, c, p*S_h + i*D_h, q*S_w + j*D_w]``: (C*KH*KW, N*OH*OW)."""
     N, C = xpad.shape[:2]
@@ -88,7 +78,7 @@ def _image_slices(N, rows, pixels):
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     """Same as :func:`gradgraph.kernels.reference.conv2d_forward`, by im2col + matmul."""
-    x, w, stride, (ph, pw), dilation, OH, OW = _conv_setup(x, w, stride, padding, dilation, b)
+    x, w, b, _, stride, (ph, pw), dilation, (OH, OW) = conv_arguments(x, w, b, stride, padding, dilation)
     N = x.shape[0]
     F, C, KH, KW = w.shape
     w2 = w.reshape(F, C * KH * KW)
@@ -99,17 +89,16 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
         product = (w2 @ cols).reshape(F, -1, OH, OW)  # (F, n, OH, OW)
         out[part] = product.transpose(1, 0, 2, 3)
     if b is not None:
-        out += np.asarray(b, x.dtype).reshape(1, F, 1, 1)
+        out += b.reshape(1, F, 1, 1)
     return out
 
 
 def conv2d_backward(d_out, x, w, stride=1, padding=0, dilation=1, need_dx=True, need_dw=True):
     """Same as :func:`gradgraph.kernels.reference.conv2d_backward`, by matmuls and col2im."""
-    x, w, (sh, sw), (ph, pw), (dh, dw), OH, OW = _conv_setup(x, w, stride, padding, dilation)
+    x, w, _, d_out, (sh, sw), (ph, pw), (dh, dw), (OH, OW) = conv_arguments(
+        x, w, None, stride, padding, dilation, d_out)
     N, C, H, W = x.shape
     F, _, KH, KW = w.shape
-    d_out = np.asarray(d_out, x.dtype)
-    check_grad_shape(d_out, (N, F, OH, OW), "conv2d_backward")
     d_b = d_out.sum(axis=(0, 2, 3))
     if not (need_dx or need_dw):
         return None, None, d_b
@@ -142,8 +131,7 @@ def conv2d_backward(d_out, x, w, stride=1, padding=0, dilation=1, need_dx=True, 
 def _pool_setup(x, kernel, stride, padding, name):
     kernel, stride, padding = pool_params(kernel, stride, padding)
     OH, OW = check_pool_shapes(np.shape(x), kernel, stride, padding, name)
-    x = np.asarray(x)
-    return np.asarray(x, float_dtype(x.dtype)), kernel, stride, padding, OH, OW
+    return float_array(x), kernel, stride, padding, OH, OW
 
 
 def _tap(a, i, j, stride, OH, OW):
@@ -190,8 +178,7 @@ def max_pool2d_backward(d_out, argmax, x_shape, kernel, stride=None, padding=0):
     """Same as :func:`gradgraph.kernels.reference.max_pool2d_backward`, one scatter."""
     (kh, kw), (sh, sw), padding = pool_params(kernel, stride, padding)
     OH, OW = check_pool_shapes(x_shape, (kh, kw), (sh, sw), padding, "max_pool2d")
-    d_out = np.asarray(d_out)
-    d_out = np.asarray(d_out, float_dtype(d_out.dtype))
+    d_out = float_array(d_out)
     N, C, H, W = x_shape
     check_grad_shape(d_out, (N, C, OH, OW), "max_pool2d_backward")
     check_grad_shape(argmax, (N, C, OH, OW), "max_pool2d_backward (argmax)")
@@ -222,8 +209,7 @@ def avg_pool2d_backward(d_out, x_shape, kernel, stride=None, padding=0):
     """Same as :func:`gradgraph.kernels.reference.avg_pool2d_backward`, one add per tap."""
     (kh, kw), stride, (ph, pw) = pool_params(kernel, stride, padding)
     OH, OW = check_pool_shapes(x_shape, (kh, kw), stride, (ph, pw), "avg_pool2d")
-    d_out = np.asarray(d_out)
-    d_out = np.asarray(d_out, float_dtype(d_out.dtype))
+    d_out = float_array(d_out)
     N, C, H, W = x_shape
     check_grad_shape(d_out, (N, C, OH, OW), "avg_pool2d_backward")
     share = d_out * d_out.dtype.type(1.0 / (kh * kw))
