@@ -56,6 +56,7 @@ from . import compiler, reference, vectorized
 from .compiler import CompileEvent, CompileStatus, compile_status, print_progress, subscribe, wait
 from .shapes import (
     ARGMAX_DTYPE,
+    KERNEL_FUNCTIONS,
     check_conv_shapes,
     check_pool_shapes,
     conv_output_size,
@@ -71,12 +72,7 @@ __all__ = [
     "conv_output_size",
     "check_conv_shapes",
     "check_pool_shapes",
-    "conv2d_forward",
-    "conv2d_backward",
-    "max_pool2d_forward",
-    "max_pool2d_backward",
-    "avg_pool2d_forward",
-    "avg_pool2d_backward",
+    *KERNEL_FUNCTIONS,
     "use_backend",
     "get_backend",
     "warmup",
@@ -209,8 +205,7 @@ def avg_pool2d_backward(d_out, x_shape, kernel, stride=None, padding=0):
     return _run("avg_pool2d_backward", task, d_out, x_shape, kernel, stride, padding)
 
 
-for _name in ("conv2d_forward", "conv2d_backward", "max_pool2d_forward",
-              "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"):
+for _name in KERNEL_FUNCTIONS:
     globals()[_name].__doc__ = (f"Dispatch to the selected backend; see "
                                 f"gradgraph.kernels.reference.{_name}.\n\n"
                                 + (getattr(reference, _name).__doc__ or ""))

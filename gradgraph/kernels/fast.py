@@ -61,6 +61,7 @@ from numba import prange
 from ._compile import CONV_FASTMATH, kernel, kernel_is_warm, start_thread_pool
 from .shapes import (
     ARGMAX_DTYPE,
+    KERNEL_FUNCTIONS,
     check_conv_shapes,
     check_grad_shape,
     check_pool_shapes,
@@ -72,17 +73,7 @@ from .shapes import (
 
 start_thread_pool()  # idle OpenMP workers sleep instead of spinning (see _compile.py)
 
-__all__ = [
-    "conv_output_size",
-    "check_conv_shapes",
-    "check_pool_shapes",
-    "conv2d_forward",
-    "conv2d_backward",
-    "max_pool2d_forward",
-    "max_pool2d_backward",
-    "avg_pool2d_forward",
-    "avg_pool2d_backward",
-]
+__all__ = ["conv_output_size", "check_conv_shapes", "check_pool_shapes", *KERNEL_FUNCTIONS]
 
 
 # ----------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import numpy as np
 
 from .shapes import (
     ARGMAX_DTYPE,
+    KERNEL_FUNCTIONS,
     check_conv_shapes,
     check_grad_shape,
     check_pool_shapes,
@@ -43,18 +44,8 @@ from .shapes import (
     pool_params,
 )
 
-__all__ = [
-    "conv_output_size",
-    "check_conv_shapes",
-    "check_pool_shapes",
-    "conv2d_forward",
-    "conv2d_backward",
-    "max_pool2d_forward",
-    "max_pool2d_backward",
-    "avg_pool2d_forward",
-    "avg_pool2d_backward",
-    "ARGMAX_DTYPE",
-]
+__all__ = ["conv_output_size", "check_conv_shapes", "check_pool_shapes", "ARGMAX_DTYPE",
+           *KERNEL_FUNCTIONS]
 
 # ----------------------------------------------------------------------------
 # padding (argument and shape checks: shapes.py, shared by every backend)

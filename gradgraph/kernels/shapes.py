@@ -16,6 +16,7 @@ import numpy as np
 
 __all__ = [
     "ARGMAX_DTYPE",
+    "KERNEL_FUNCTIONS",
     "pair",
     "float_dtype",
     "conv_output_size",
@@ -27,6 +28,10 @@ __all__ = [
     "conv_arguments",
     "float_array",
 ]
+
+#: The functions every backend provides, with the same signatures.
+KERNEL_FUNCTIONS = ("conv2d_forward", "conv2d_backward", "max_pool2d_forward",
+                    "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward")
 
 #: dtype of the ``argmax`` array returned by ``max_pool2d_forward``.
 ARGMAX_DTYPE = np.int32

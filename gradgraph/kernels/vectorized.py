@@ -34,6 +34,7 @@ from numpy.lib.stride_tricks import as_strided
 from .reference import pad_input
 from .shapes import (
     ARGMAX_DTYPE,
+    KERNEL_FUNCTIONS,
     check_grad_shape,
     check_pool_shapes,
     conv_arguments,
@@ -41,14 +42,7 @@ from .shapes import (
     pool_params,
 )
 
-__all__ = [
-    "conv2d_forward",
-    "conv2d_backward",
-    "max_pool2d_forward",
-    "max_pool2d_backward",
-    "avg_pool2d_forward",
-    "avg_pool2d_backward",
-]
+__all__ = list(KERNEL_FUNCTIONS)
 
 #: Largest ``cols`` matrix (in elements) built at once; bigger batches are done a
 #: slice of images at a time so that ``cols`` stays in the CPU cache.
