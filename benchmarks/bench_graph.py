@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 
 import gradgraph as gg
-from gradgraph.graph import Graph
+from gradgraph.graph import Graph, Stepper, collapsed, step_ledger
 from gradgraph.graph.layout import layout
 
 
@@ -93,49 +93,50 @@ def main(argv=None) -> int:
     # -- 1. a ~2,000-node graph ------------------------------------------------------------
     loss = random_mlp(layers=12, width=15)
     graph = Graph(loss)
-    print(f"graph: {len(graph.nodes)} nodes, {len(graph.edges)} edges, {len(graph.steps())} steps, "
-          f"{len(graph.collapsed().nodes)} boxes collapsed")
+    n_steps = len(Stepper(graph))
+    print(f"graph: {len(graph.nodes)} nodes, {len(graph.edges)} edges, {n_steps} steps, "
+          f"{len(collapsed(graph).nodes)} boxes collapsed")
     print(f"  build Graph                        {median_time(lambda: Graph(loss), repeats) * 1e3:8.1f} ms")
     print(f"  layout, built-in                   "
           f"{median_time(lambda: layout(Graph(loss), engine='builtin'), repeats) * 1e3:8.1f} ms")
     print(f"  layout, built-in, collapsed        "
-          f"{median_time(lambda: layout(Graph(loss).collapsed(), engine='builtin'), repeats) * 1e3:8.1f} ms")
+          f"{median_time(lambda: layout(collapsed(Graph(loss)), engine='builtin'), repeats) * 1e3:8.1f} ms")
     if shutil.which("dot"):
         print(f"  layout, dot                        "
               f"{median_time(lambda: layout(Graph(loss), engine='dot'), 1 if args.quick else 3) * 1e3:8.1f} ms")
         print(f"  layout, dot, collapsed             "
-              f"{median_time(lambda: layout(Graph(loss).collapsed(), engine='dot'), repeats) * 1e3:8.1f} ms")
+              f"{median_time(lambda: layout(collapsed(Graph(loss)), engine='dot'), repeats) * 1e3:8.1f} ms")
     else:
         print("  layout, dot                        (Graphviz dot not installed)")
 
     # -- 2. 10,000 steps through it ----------------------------------------------------------
     def ten_thousand_steps():
-        walk(Graph(loss).stepper(), 10_000)
+        walk(Stepper(Graph(loss)), 10_000)
 
     def first_pass():
-        Graph(loss).stepper().run_to_end()
+        Stepper(Graph(loss)).run_to_end()
 
     t_pass = median_time(first_pass, repeats)
     t_walk = median_time(ten_thousand_steps, repeats)
-    print(f"  one cold pass, {len(graph.steps())} steps           {t_pass * 1e3:8.1f} ms   (every gate's work once)")
+    print(f"  one cold pass, {n_steps} steps           {t_pass * 1e3:8.1f} ms   (every gate's work once)")
     print(f"  10,000 steps (step/back, cold)     {t_walk * 1e3:8.1f} ms   ({10_000 / t_walk:,.0f} steps/s)")
 
     # -- 3. a ~500-node graph, steps per second ------------------------------------------------
     small_loss = random_mlp(layers=6, width=8, inputs=6, seed=1)
     small = Graph(small_loss)
-    n = len(small.steps())
+    n = len(Stepper(small))
 
     def cold_steps():
-        stepper = Graph(small_loss).stepper()
+        stepper = Stepper(Graph(small_loss))
         while stepper.step() is not None:
             pass
 
     def steps_with_view_reads():
-        stepper = Graph(small_loss).stepper()
+        stepper = Stepper(Graph(small_loss))
         while stepper.step() is not None:
             stepper.known_values()
             stepper.known_grads()
-            stepper.ledger().text
+            step_ledger(stepper.current).text
 
     t_cold = median_time(cold_steps, repeats)
     t_view = median_time(steps_with_view_reads, repeats)

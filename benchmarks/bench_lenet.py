@@ -160,8 +160,8 @@ def main(argv=None) -> int:
         (f"conv2d C1 fwd+bwd  ({n},1,28,28) * 6@5x5 pad 2", conv_case(1, 6, 28, 2, False)),
         (f"conv2d C3 fwd+bwd  ({n},6,14,14) * 16@5x5", conv_case(6, 16, 14, 0, True)),
         (f"max_pool2d fwd+bwd ({n},6,28,28) 2x2", pool_case(6, 28)),
-        (f"LeNet-5 train step (batch {n}, Adam)", step_case()),
-        ("  the same, 1 BLAS thread (as Trainer)", step_case(1)),
+        (f"LeNet-5 train step (batch {n}, Adam)", step_case(1)),
+        ("  the same without limit_blas_threads", step_case()),
         ("LeNet-5 inference (1000 images)", eval_case()),
     ]
     print(f"gradgraph {gg.__version__} vs torch {torch.__version__}, {threads} thread(s), float32, "

@@ -4,8 +4,15 @@ numpy's matrix products run on OpenBLAS's own thread pool; the conv and pooling
 kernels run on Numba's. After a product, OpenBLAS's threads keep spinning for a
 while, waiting for more work, and they take the cores the next conv kernel
 needs: on a 2-core machine a LeNet training step gets several times slower.
-The products in a small network are small, so :class:`MatMul` runs those with
-one BLAS thread (:func:`blas_threads_for`) and leaves big ones to the whole pool.
+The products in a small network are small, so a training loop runs them on one
+BLAS thread::
+
+    with limit_blas_threads(1):      # what Trainer.records() does (blas_threads=1)
+        for x, y in batches:
+            ...
+
+This is tuning, not the lecture: the MatMul gate stays ``x @ w``, and the
+limit is set where a training loop runs (the Trainer, a lesson's own loop).
 
 Only OpenBLAS on Linux is controlled (found through ``/proc/self/maps``, which
 is how numpy's wheels ship it); anywhere else these helpers do nothing.
@@ -16,13 +23,7 @@ import contextlib
 import ctypes
 import threading
 
-__all__ = ["limit_blas_threads", "blas_threads_for", "SMALL_PRODUCT"]
-
-#: Products with at most this many multiply-adds (m·k·n) run on one BLAS thread.
-#: LeNet's largest, (64, 400) @ (400, 120), has 3.1 million. Alone, it takes
-#: 59 µs on one thread against 35 µs on two, but the spinning pool then costs
-#: the next conv kernel far more (a whole training step: 16 ms against 6 ms).
-SMALL_PRODUCT = 1 << 24
+__all__ = ["limit_blas_threads"]
 
 _blas_handles = None
 
@@ -89,10 +90,3 @@ def limit_blas_threads(n: int | None = 1):
             if _depth == 0:
                 for (setter, _), old in zip(handles, _saved):
                     setter(old)
-
-
-def blas_threads_for(multiply_adds: int):
-    """A context manager for one product: one BLAS thread when it is small, else unchanged."""
-    if multiply_adds <= SMALL_PRODUCT and _blas_libraries():
-        return limit_blas_threads(1)
-    return contextlib.nullcontext()

@@ -1,7 +1,7 @@
 """The ``gradgraph`` command.
 
     gradgraph                       open the desktop app on the lesson list
-    gradgraph gui [--lesson ID] [--steps N] [--screenshot PATH]
+    gradgraph gui [--lesson ID] [--steps N] [--size WxH] [--screenshot PATH]
     gradgraph check                 gradcheck every built-in gate (float64)
     gradgraph lessons               list the lessons
     gradgraph run ID [--quick]      run a lesson in the terminal
@@ -9,6 +9,7 @@
     gradgraph exercises             list the exercises and their status
     gradgraph exercise ID           check one exercise
     gradgraph train lenet ...       train LeNet-5 with a progress bar
+    gradgraph export ID --gif PATH  a lesson's step-through as a GIF (--frames DIR: PNGs, --svg DIR)
 
 Each sub-command lives in the module that owns it; this file only parses
 arguments and imports that module when the command runs (the desktop app is
@@ -31,7 +32,7 @@ def _call(module: str, function: str):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gradgraph", description="An autograd engine you can watch.")
     parser.set_defaults(run=_call("gradgraph_gui.app", "main"), lesson=None, steps=0, screenshot=None,
-                        train_steps=0, backward=False)
+                        train_steps=0, backward=False, size=None)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = sub.add_parser("gui", help="open the desktop app")
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-steps", type=int, default=0,
                    help="with --screenshot: train this many steps first (lessons that train)")
     p.add_argument("--screenshot", metavar="PATH", help="render the window to a PNG and exit")
+    p.add_argument("--size", metavar="WxH", help="window size in pixels, e.g. 1280x800")
     p.set_defaults(run=_call("gradgraph_gui.app", "main"))
 
     p = sub.add_parser("check", help="gradcheck every built-in gate in float64")
@@ -67,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", help="exercise id, e.g. 1.1")
     p.add_argument("--solutions", action="store_true", help="check the reference solution instead")
     p.set_defaults(run=_call("gradgraph.exercises", "cli_check"))
+
+    p = sub.add_parser("export", help="render a lesson's step-through for slides (GIF, PNG or SVG frames)")
+    p.add_argument("lesson", help="lesson number or slug, e.g. 1 or chain_rule")
+    p.add_argument("--gif", metavar="PATH", help="write an animated GIF, one frame per step")
+    p.add_argument("--frames", metavar="DIR", help="write one PNG per step into DIR")
+    p.add_argument("--svg", metavar="DIR", help="write one SVG (vector) per step into DIR")
+    p.add_argument("--width", type=int, default=1280, help="frame width in pixels (at least 600; default 1280)")
+    p.add_argument("--duration", type=int, default=1200, help="milliseconds per GIF frame (default 1200)")
+    p.set_defaults(run=_call("gradgraph.export", "cli_export"))
 
     p = sub.add_parser("train", help="train a model")
     p.add_argument("model", choices=["lenet"], help="the model to train")

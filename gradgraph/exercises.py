@@ -459,6 +459,98 @@ def _check_conv2d(Conv2d) -> None:
             raise Fail(str(error) + (f"\n  Hint:{hint}" if hint else "")) from None
 
 
+def _check_kaiming(kaiming_normal) -> None:
+    for shape, fan_in, what in (((1000, 400), 1000, "a Linear weight (1000, 400)"),
+                                ((64, 32, 3, 3), 288, "a Conv2d weight (64, 32, 3, 3), fan_in = 32*3*3")):
+        w = np.asarray(kaiming_normal(shape, np.random.default_rng(0)), dtype=np.float64)
+        context = f"For {what}."
+        if w.shape != shape:
+            raise Fail(f"{context} The weights have shape {w.shape}, they should have shape {shape}.")
+        want, std = np.sqrt(2.0 / fan_in), float(w.std())
+        if np.isclose(std, 2.0 / fan_in, rtol=0.05):
+            raise Fail(f"{context} The std is {std:.4g} = 2/fan_in: that is the variance; "
+                       "the std is its square root, sqrt(2/fan_in).")
+        if np.isclose(std, np.sqrt(1.0 / fan_in), rtol=0.05):
+            raise Fail(f"{context} The std is {std:.4g} = sqrt(1/fan_in) (Xavier): "
+                       "Kaiming has the factor 2 for ReLU, sqrt(2/fan_in).")
+        if len(shape) == 4 and np.isclose(std, np.sqrt(2.0 / shape[0]), rtol=0.05):
+            raise Fail(f"{context} The std is {std:.4g} = sqrt(2/{shape[0]}): for a convolution "
+                       "fan_in is C * kh * kw (the inputs of one output unit), not F.")
+        if not np.isclose(std, want, rtol=0.05):
+            raise Fail(f"{context} The std of the weights is {std:.4g}; Kaiming's is sqrt(2/{fan_in}) = {want:.4g}.")
+        if abs(float(w.mean())) > 4 * want / np.sqrt(w.size):
+            raise Fail(f"{context} The weights have mean {float(w.mean()):.4g}; they should be centred on 0.")
+    a = np.asarray(kaiming_normal((50, 20), np.random.default_rng(1)))
+    b = np.asarray(kaiming_normal((50, 20), np.random.default_rng(1)))
+    c = np.asarray(kaiming_normal((50, 20), np.random.default_rng(2)))
+    if not np.array_equal(a, b) or np.array_equal(a, c):
+        raise Fail("Draw the numbers from the rng you are given (the same seed must give the same weights, "
+                   "another seed other weights).")
+
+
+def _has_loop(function) -> bool:
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    return any(isinstance(node, (ast.For, ast.While, ast.comprehension)) for node in ast.walk(tree))
+
+
+def _check_distances(squared_distances) -> None:
+    A = np.array([[0.0, 0.0], [1.0, 2.0]])
+    B = np.array([[3.0, 4.0], [1.0, 0.0], [1.0, 2.0]])
+    expected = np.array([[25.0, 1.0, 5.0], [8.0, 4.0, 0.0]])
+    got = np.asarray(squared_distances(A, B), dtype=np.float64)
+    context = "For A = [[0, 0], [1, 2]] and B = [[3, 4], [1, 0], [1, 2]] (D[0, 0] = 3^2 + 4^2 = 25)."
+    if got.shape == expected.shape and np.allclose(got, np.sqrt(expected)):
+        raise Fail(f"{context} You returned the distances; the exercise asks for their squares (no sqrt).")
+    if got.shape == expected.T.shape:
+        raise Fail(f"{context} The result has shape {got.shape}; it should be (M, N) = {expected.shape}: "
+                   "one row per row of A.")
+    _compare("D", got, expected, context, "D = (A*A).sum(1)[:, None] + (B*B).sum(1)[None, :] - 2 A @ B.T")
+    rng = _rng(10)
+    A, B = rng.normal(size=(7, 5)), rng.normal(size=(9, 5))
+    brute = ((A[:, None, :] - B[None, :, :]) ** 2).sum(axis=2)
+    _compare("D", squared_distances(A, B), brute, "For random A (7, 5) and B (9, 5).", atol=1e-9)
+    if _has_loop(squared_distances):
+        raise Fail("The distances are right, but the function has a loop (for, while or a comprehension): "
+                   "write it with matrix operations and broadcasting only.")
+
+
+def _check_im2col(im2col) -> None:
+    x = np.arange(12.0).reshape(1, 3, 4)
+    cols = np.asarray(im2col(x, 2), dtype=np.float64)
+    windows = [[0, 1, 4, 5], [1, 2, 5, 6], [2, 3, 6, 7], [4, 5, 8, 9], [5, 6, 9, 10], [6, 7, 10, 11]]
+    expected = np.array(windows, dtype=np.float64).T
+    context = "For x = 0..11 as one 3x4 channel and k = 2 (six windows, the first [[0, 1], [4, 5]])."
+    if cols.shape == expected.T.shape and np.allclose(cols, expected.T):
+        raise Fail(f"{context} You returned one window per row: each window is a column, "
+                   f"cols has shape (C*k*k, H_out*W_out) = {expected.shape}.")
+    _compare("cols", cols, expected, context, "column i*W_out + j is x[:, i:i+k, j:j+k].reshape(-1).")
+
+    rng = _rng(11)
+    image, filters = rng.normal(size=(2, 5, 5)), rng.normal(size=(3, 2, 3, 3))
+    for stride, padding in ((1, 0), (1, 1), (2, 1)):
+        h_out = (5 + 2 * padding - 3) // stride + 1
+        cols = np.asarray(im2col(image, 3, stride=stride, padding=padding), dtype=np.float64)
+        context = f"For a (2, 5, 5) image, k = 3, stride {stride}, padding {padding}."
+        if cols.shape != (18, h_out * h_out):
+            raise Fail(f"{context} cols has shape {cols.shape}; it should be (C*k*k, H_out*W_out) = "
+                       f"(18, {h_out * h_out}) with H_out = (5 + 2*{padding} - 3) // {stride} + 1 = {h_out}.")
+        from .tensor import no_grad
+        from .ops.conv import conv2d
+
+        with no_grad():
+            reference = conv2d(Tensor(image[None]), Tensor(filters), stride=stride, padding=padding).data[0]
+        _compare("w_row @ cols", (filters.reshape(3, -1) @ cols).reshape(3, h_out, h_out), reference,
+                 context + " The filters as rows times your columns should equal gg.conv2d.",
+                 "pad first (np.pad with zeros), then window (i, j) starts at (i*stride, j*stride) of the padded image.")
+
+
 EXERCISES = (
     (Exercise("1.1", "The multiply gate's backward", 1, "ex01_1_multiply.py", "Multiply.backward"), _check_multiply),
     (Exercise("1.2", "The add gate's backward", 1, "ex01_2_add.py", "Add.backward"), _check_add),
@@ -473,6 +565,10 @@ EXERCISES = (
     (Exercise("10.1", "Max-pooling backward (loops)", 10, "ex10_1_max_pool.py", "MaxPool2d.backward"),
      _check_max_pool),
     (Exercise("11.1", "Convolution backward (loops)", 11, "ex11_1_conv2d.py", "Conv2d.backward"), _check_conv2d),
+    (Exercise("16.1", "A Kaiming initializer", 16, "ex16_1_kaiming.py", "kaiming_normal"), _check_kaiming),
+    (Exercise("17.1", "Pairwise distances without loops (kNN)", 17, "ex17_1_distances.py", "squared_distances"),
+     _check_distances),
+    (Exercise("17.2", "im2col: convolution as a matrix product", 17, "ex17_2_im2col.py", "im2col"), _check_im2col),
 )
 _CHECKS = {exercise.id: checker for exercise, checker in EXERCISES}
 

@@ -22,6 +22,7 @@ children is the job of the autograd loop in :mod:`gradgraph.tensor`.
 from __future__ import annotations
 
 import abc
+import copy
 
 import numpy as np
 
@@ -45,9 +46,10 @@ class Gate(abc.ABC):
     formula: str = ""
     local: tuple = ()
 
-    #: Set by the autograd loop before ``backward``: for each input, whether
-    #: its gradient is wanted. Expensive gates may return ``None`` where False.
+    #: Set when the node is recorded: for each input, whether its gradient is
+    #: wanted. Expensive gates may return ``None`` from backward where False.
     needs_grad: tuple = ()
+    _recorded = False  # has this gate object produced a node already?
 
     @property
     def name(self) -> str:
@@ -72,8 +74,11 @@ class Gate(abc.ABC):
 
         like = next((t for t in inputs if isinstance(t, Tensor)), None)
         tensors = tuple(as_tensor(t, like=like) for t in inputs)
-        out = self.forward(*(t.data for t in tensors))
-        return Tensor._from_gate(out, self, tensors)
+        # each node keeps its own gate state: a gate object called again records a copy
+        gate = copy.copy(self) if self._recorded else self
+        self._recorded = True
+        out = gate.forward(*(t.data for t in tensors))
+        return Tensor._from_gate(out, gate, tensors)
 
     def __repr__(self) -> str:
         return f"{self.name}()"

@@ -98,16 +98,38 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     if any(x.dtype != np.float64 for x in inputs if x.requires_grad):
         warnings.warn("gradcheck: inputs are not float64; centred differences need double precision", stacklevel=2)
     for i, (x, pair) in enumerate(zip(inputs, compare_gradients(fn, inputs, eps, seed))):
-        if pair is None:
-            continue
-        a, numerical = pair
-        excess = np.abs(a - numerical) - (atol + rtol * np.abs(numerical))
-        if np.any(excess > 0) or not np.all(np.isfinite(a)):
-            worst = np.unravel_index(int(np.argmax(np.where(np.isfinite(a), excess, np.inf))), x.shape)
-            where = f"element {tuple(int(k) for k in worst)}" if x.ndim else "the value"
-            rel = relative_error(a[worst], numerical[worst])
-            raise GradcheckError(
-                f"gradcheck failed for {_describe(x, i)} of shape {x.shape}: worst at {where}: "
-                f"analytic {a[worst]:.8g}, numerical {numerical[worst]:.8g}, relative error {rel:.3g}"
-            )
+        if pair is not None:
+            _check_input(x, i, *pair, atol=atol, rtol=rtol)
     return True
+
+
+def _check_input(x: Tensor, i: int, analytic, numerical, atol: float, rtol: float) -> None:
+    """Raise GradcheckError for the first non-finite element, else for the worst one out of tolerance.
+
+    A NaN or an infinity on either side is never a pass: a comparison with
+    NaN is False, so without this check it would slip through as "close".
+    """
+    def where(index) -> str:
+        return f"element {tuple(int(k) for k in index)}" if x.ndim else "the value"
+
+    head = f"gradcheck failed for {_describe(x, i)} of shape {x.shape}"
+    for values, side, advice in (
+        (numerical, "numerical", "the input is within eps of an edge of the function's domain or a "
+                                 "singularity: move the input away from the edge or lower eps"),
+        (analytic, "analytic", "the backward returned NaN or an infinity"),
+    ):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            first = np.unravel_index(int(np.argmax(bad.reshape(-1))), x.shape)
+            raise GradcheckError(
+                f"{head}: non-finite {side} gradient at {where(first)}: analytic {analytic[first]:.8g}, "
+                f"numerical {numerical[first]:.8g} ({advice})"
+            )
+    excess = np.abs(analytic - numerical) - (atol + rtol * np.abs(numerical))
+    if np.any(excess > 0):
+        worst = np.unravel_index(int(np.argmax(excess)), x.shape)
+        rel = relative_error(analytic[worst], numerical[worst])
+        raise GradcheckError(
+            f"{head}: worst at {where(worst)}: analytic {analytic[worst]:.8g}, "
+            f"numerical {numerical[worst]:.8g}, relative error {rel:.3g}"
+        )

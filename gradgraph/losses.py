@@ -33,15 +33,22 @@ def l1(pred, target) -> Tensor:
 
 def _labels(gate: str, labels, scores: np.ndarray) -> np.ndarray:
     """Validate integer class labels against (N, C) scores."""
+    if scores.ndim != 2:
+        raise ValueError(f"{gate}: scores must be (N, C) for a batch or (C,) for one example, "
+                         f"got shape {scores.shape}")
     labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    if not (np.issubdtype(labels.dtype, np.number) or labels.dtype == bool):
+        raise ValueError(f"{gate}: labels must be integer class indices 0..{scores.shape[1] - 1}, "
+                         f"got {'strings' if labels.dtype.kind in 'USO' else labels.dtype} such as {labels.reshape(-1)[:1].tolist()}")
     if labels.size and not np.all(np.equal(np.mod(labels, 1), 0)):
         raise ValueError(f"{gate}: labels must be integer class indices, got {labels.dtype} values")
     labels = labels.astype(np.int64)
-    if scores.ndim != 2 or labels.shape != (scores.shape[0],):
-        raise ValueError(
-            f"{gate}: scores of shape {scores.shape} need labels of shape ({scores.shape[0] if scores.ndim else '?'},), "
-            f"got labels of shape {labels.shape}"
-        )
+    if labels.shape != (scores.shape[0],):
+        raise ValueError(f"{gate}: scores of shape {scores.shape} need labels of shape ({scores.shape[0]},), "
+                         f"got labels of shape {labels.shape}")
+    if scores.shape[0] == 0:
+        raise ValueError(f"{gate}: the batch is empty (scores of shape {scores.shape}); the mean over 0 examples "
+                         f"is undefined")
     n_classes = scores.shape[1]
     bad = (labels < 0) | (labels >= n_classes)
     if bad.any():
@@ -51,8 +58,21 @@ def _labels(gate: str, labels, scores: np.ndarray) -> np.ndarray:
     return labels
 
 
+def _in_unit_interval(gate: str, what: str, values: np.ndarray) -> None:
+    """A ValueError naming the first value outside [0, 1] (NaN included) and where it is."""
+    bad = ~((values >= 0) & (values <= 1))
+    if bad.any():
+        index = np.unravel_index(int(np.argmax(bad.reshape(-1))), values.shape)
+        where = f" at {tuple(int(i) for i in index)}" if values.ndim else ""
+        hint = " (logits? apply sigmoid first)" if what == "probabilities" else ""
+        raise ValueError(f"{gate}: {what} must be in [0, 1]; got {values[index]:.6g}{where}, "
+                         f"{int(bad.sum())} value(s) outside{hint}")
+
+
 class CrossEntropy(Gate):
-    """L = -(1/N) Σ_n log softmax(s_n)[y_n];   dL/ds = (softmax(s) - onehot(y)) / N
+    """L = -mean(log softmax(s)[y]);   dL/ds = (p - onehot(y)) / N   with p = softmax(s)
+
+    In full: L = -(1/N) Σ_n log softmax(s_n)[y_n] over the N examples.
 
     The cross-entropy of softmax probabilities with integer labels, using the
     natural log (the slide's 0.89 for the cat example is log base 10; ln gives 2.04).
@@ -81,9 +101,10 @@ class CrossEntropy(Gate):
 
 
 class MulticlassHinge(Gate):
-    """L = (1/N) Σ_n Σ_{j≠y_n} max(0, s_j - s_{y_n} + margin)   (multiclass SVM)
+    """L = mean(sum_j!=y max(0, s_j - s_y + 1));   dL/ds_j = [m_j > 0]/N, dL/ds_y = -count/N   (multiclass SVM)
 
-    dL/ds_j = [margin_j > 0] / N for j ≠ y;  dL/ds_y = -(number of positive margins) / N
+    In full: L = (1/N) Σ_n Σ_{j≠y_n} max(0, m_j) with margins m_j = s_j - s_{y_n} + margin (1 by
+    default); each positive margin sends 1/N to s_j and -1/N to s_y (``count`` of them in all).
     """
 
     symbol, short, formula = "SVM", "hinge", "L = mean(sum_j!=y max(0, s_j - s_y + 1))"
@@ -111,7 +132,9 @@ class MulticlassHinge(Gate):
 
 
 class BinaryCrossEntropy(Gate):
-    """J = -(1/n) Σ (y log p + (1 - y) log(1 - p));   dJ/dp = (p - y) / (p (1 - p)) / n
+    """J = -mean(y log p + (1-y) log(1-p));   dJ/dp = (p - y) / (p(1-p)) / n
+
+    In full: J = -(1/n) Σ (y log p + (1 - y) log(1 - p)) over the n elements.
 
     ``p`` is clipped to [ε, 1 - ε] inside the logs so that a confident wrong
     prediction gives a large finite loss instead of infinity.
@@ -126,6 +149,10 @@ class BinaryCrossEntropy(Gate):
     def forward(self, p):
         if self.target.shape != p.shape:
             raise ValueError(f"{self.name}: probabilities have shape {p.shape} but targets have shape {self.target.shape}")
+        if p.size == 0:
+            raise ValueError(f"{self.name}: no probabilities (shape {p.shape}); the mean over 0 values is undefined")
+        _in_unit_interval(self.name, "probabilities", p)
+        _in_unit_interval(self.name, "targets", self.target)
         eps = np.finfo(p.dtype).eps
         self.p = np.clip(p, eps, 1 - eps)
         y = self.target

@@ -124,6 +124,9 @@ class Trainer:
                     epoch always)
     ``config``      extra entries for config.json (dataset name, ...)
     ``restore_best`` also restore the best weights when all epochs ran
+    ``augment``     a random change applied to every training batch (never to the
+                    validation data): a name of ``gg.data.AUGMENTS`` ("shift",
+                    "shift+flip", ...) or a function ``f(x, rng) -> x``
     ``blas_threads`` numpy's OpenBLAS threads while training (1: leave the cores to
                     the conv kernels; None: unchanged), see :func:`limit_blas_threads`
 
@@ -134,7 +137,9 @@ class Trainer:
     def __init__(self, model, optimizer, train_data, val_data=None, *, loss="cross_entropy", epochs: int = 1,
                  batch_size: int = 64, scheduler=None, patience: int | None = None, seed: int = 0, run_dir=None,
                  log_every: int = 1, config: dict | None = None, restore_best: bool = False,
-                 blas_threads: int | None = 1):
+                 blas_threads: int | None = 1, augment=None):
+        from .data.augment import make_augment
+
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         dtype = getattr(model, "dtype", np.float32)
         self.x, self.y = self._pair(train_data, "train_data", dtype)
@@ -158,6 +163,7 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.config = dict(config or {})
         self.steps_per_epoch = -(-len(self.x) // self.batch_size)
+        self.augment = make_augment(augment)
 
         self.history: list[Record] = []
         self.step = 0
@@ -301,6 +307,7 @@ class Trainer:
     def _records(self) -> Iterator[Record]:
         self._t0 = time.perf_counter()
         rng = np.random.default_rng(self.seed)
+        augment_rng = np.random.default_rng([self.seed, 1])  # its own stream: the batch order stays the same
         monitor_val = self.val_data is not None
         if self.run_dir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -319,6 +326,8 @@ class Trainer:
                     return
                 idx = order[i * self.batch_size:(i + 1) * self.batch_size]
                 xb, yb = self.x[idx], self.y[idx]
+                if self.augment is not None:
+                    xb = self.augment(xb, augment_rng)
                 logits, loss = self._forward_loss(xb, yb)
                 loss_value = float(loss.data)
                 if not math.isfinite(loss_value):
@@ -423,6 +432,7 @@ class Trainer:
             "epochs": self.epochs,
             "batch_size": self.batch_size,
             "patience": self.patience,
+            "augment": repr(self.augment) if self.augment is not None else None,
             "seed": self.seed,
             "train_samples": int(len(self.x)),
             "val_samples": int(len(self.val_data[0])) if self.val_data is not None else 0,

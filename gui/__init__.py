@@ -1,4 +1,6 @@
-"""gradgraph desktop app (PySide6), installed as the package ``gradgraph_gui``."""
-from . import qtfix as _qtfix
+"""gradgraph desktop app (PySide6), installed as the package ``gradgraph_gui``.
 
-_qtfix.apply()  # a PySide6 refcount bug on Python < 3.12 would otherwise abort the app
+Importing the package loads no Qt: ``gradgraph_gui.models`` (the Qt-free session
+model the views subscribe to) and ``gradgraph_gui.layout`` (row folding) work
+without PySide6.
+"""

@@ -13,6 +13,7 @@ import sys
 import time
 
 SCREENSHOT_SIZE = (1400, 900)
+MIN_SIZE = (800, 500)  # below this the panels have no usable width
 PROBE_ENV = "GRADGRAPH_STARTUP_PROBE"  # print the time of the first paint and quit (benchmarks)
 
 
@@ -85,6 +86,22 @@ def screenshot(args, app, window) -> int:
     return 0
 
 
+def parse_size(text):
+    """``"1280x800"`` -> ``(1280, 800)``; ``None`` stays ``None``. A wrong size is a ValueError
+    naming the valid form and range."""
+    if text is None:
+        return None
+    parts = str(text).lower().replace("×", "x").split("x")
+    try:
+        width, height = (int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"--size {text!r}: expected WIDTHxHEIGHT in pixels, e.g. 1280x800") from None
+    if width < MIN_SIZE[0] or height < MIN_SIZE[1] or width > 10000 or height > 10000:
+        raise ValueError(f"--size {text!r}: width must be {MIN_SIZE[0]}..10000 and height "
+                         f"{MIN_SIZE[1]}..10000 pixels")
+    return width, height
+
+
 def has_screen() -> bool:
     """Whether Qt can open a window here: a platform was chosen, or an X/Wayland display is set."""
     if os.environ.get("QT_QPA_PLATFORM") or not sys.platform.startswith("linux"):
@@ -111,6 +128,11 @@ def terminal_fallback(args) -> int:
 
 def main(args=None) -> int:
     shot = getattr(args, "screenshot", None)
+    try:
+        size = parse_size(getattr(args, "size", None))
+    except ValueError as error:
+        print(f"gradgraph gui: {error}", file=sys.stderr)
+        return 2
     if not has_screen():
         if not shot:
             return terminal_fallback(args)
@@ -123,8 +145,7 @@ def main(args=None) -> int:
     app = _app()
     window = MainWindow(screenshot_mode=bool(shot))
     if shot:
-        window.resize(*SCREENSHOT_SIZE)
-        window.show()
+        window.show_at_size(*(size or SCREENSHOT_SIZE))
         window.load_lessons()
         window.browser.update_status()
         process_events(app, 0.05)
@@ -141,6 +162,9 @@ def main(args=None) -> int:
             QTimer.singleShot(0, app.quit)
         window.first_paint_callbacks.append(probe)
 
+    if size is not None:  # a starting size: the window stays resizable (and within the screen)
+        window.resize(*size)
+        window.share_room(*size)
     window.show()
 
     def after_show():

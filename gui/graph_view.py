@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsScene,
 import numpy as np
 
 from .layout import best_wrap, wrap_rows
-from .models import GraphSession, fmt_array, fmt_shape
+from .models import ROW_H, GraphSession, SessionFollower, box_lines, fmt_shape
 
 KIND_FILL = {
     "input": QColor("#dbeafe"),
@@ -55,6 +55,7 @@ def flow_colour(m: float) -> QColor:
 
 
 MIN_FIT_SCALE = 0.85  # below this the node labels are hard to read
+FIT_ALL_SCALE = 0.78  # ... but a graph that fits whole at this zoom is shown whole (laptop screens)
 MAX_FIT_SCALE = 1.6   # a tiny graph is enlarged up to this, not more
 SCENE_MARGIN = 30.0   # free space around the graph
 WRAP_BELOW = 0.9      # a graph that would be shown smaller than this in one row is folded into rows
@@ -99,7 +100,7 @@ class NodeItem(QGraphicsItem):
         s = self.view.session
         i = self.index
         v_known, g_known, current, value_text, grad_text, overlay, flag = \
-            self.state or (False, False, False, "?", "?", None, "")
+            self.state or (False, False, False, ("?",), ("?",), None, "")
         w, h = self.rect.width(), self.rect.height()
         box = QRectF(0, 0, w, h)
         lod = option.levelOfDetailFromTransform(p.worldTransform())
@@ -142,27 +143,50 @@ class NodeItem(QGraphicsItem):
         p.setFont(f.small)
         p.setPen(QColor("white"))
         p.drawText(pill, Qt.AlignCenter, symbol)
-        # value and gradient rows
+        # value and gradient: a line each, or every entry of a small tensor, a row per line
         p.setFont(f.body)
         fm = QFontMetricsF(f.body)
-        p.setPen(VALUE_TEXT if v_known else UNKNOWN_TEXT)
-        p.drawText(QRectF(7, 24, w - 12, 18), Qt.AlignLeft | Qt.AlignVCenter,
-                   fm.elidedText("val  " + (value_text if v_known else "?"), Qt.ElideRight, w - 12))
-        p.setPen(GRAD_TEXT if g_known else UNKNOWN_TEXT)
-        p.drawText(QRectF(7, 43, w - 12, 18), Qt.AlignLeft | Qt.AlignVCenter,
-                   fm.elidedText("grad " + grad_text, Qt.ElideRight, w - 12))
+        rows = max(1, s.matrix_rows(i))
+        y = 24.0
+        for word, lines, known, colour in (("val  ", value_text, v_known, VALUE_TEXT),
+                                           ("grad ", grad_text, g_known, GRAD_TEXT)):
+            p.setPen(colour if known else UNKNOWN_TEXT)
+            for k in range(rows):
+                text = lines[k] if k < len(lines) else ""
+                row_h = 18.0 if rows == 1 else ROW_H
+                p.drawText(QRectF(7, y, w - 12, row_h), Qt.AlignLeft | Qt.AlignVCenter,
+                           fm.elidedText((word if k == 0 else " " * len(word)) + text, Qt.ElideRight, w - 12))
+                y += row_h
+            y += 1.0 if rows == 1 else 4.0
         if flag:
-            p.setFont(f.small)
-            tag = QRectF(6, h - 2, w - 12, 15)
-            p.setPen(Qt.NoPen)
-            p.setBrush(QColor("#fee2e2"))
-            p.drawRoundedRect(tag, 4, 4)
-            p.setPen(QColor("#b91c1c"))
-            p.drawText(tag, Qt.AlignCenter, "⚠ " + flag)
+            _draw_flag(p, f, QRectF(6, h - 2, w - 12, 15), flag)
 
     def mousePressEvent(self, event):
         super().mousePressEvent(event)
         self.view.nodeClicked.emit(self.index)
+
+
+def flag_colours(flag: str) -> tuple:
+    """(fill, text) of a flag: solid red where a NaN/Inf starts, pale red for a warning
+    (inherited NaN/Inf included), grey for what a gate does by design (routed)."""
+    if flag.startswith("NaN/Inf starts"):
+        return QColor("#b91c1c"), QColor("white")
+    if flag.startswith("routed"):
+        return QColor("#e2e8f0"), QColor("#475569")
+    return QColor("#fee2e2"), QColor("#b91c1c")
+
+
+def _draw_flag(p: QPainter, fonts, tag: QRectF, flag: str):
+    """A flag under a box, coloured by :func:`flag_colours`."""
+    by_design = flag.startswith("routed")
+    fill, text_colour = flag_colours(flag)
+    p.setFont(fonts.small)
+    p.setPen(Qt.NoPen)
+    p.setBrush(fill)
+    p.drawRoundedRect(tag, 4, 4)
+    p.setPen(text_colour)
+    text = ("" if by_design else "⚠ ") + flag
+    p.drawText(tag, Qt.AlignCenter, QFontMetricsF(fonts.small).elidedText(text, Qt.ElideRight, tag.width() - 6))
 
 
 class GroupItem(QGraphicsItem):
@@ -181,8 +205,6 @@ class GroupItem(QGraphicsItem):
                         f"values: how many of them are known at this step (parameters from the start)\n"
                         f"grads: how many gradients have arrived\ndouble-click to expand")
 
-    def boundingRect(self):
-        return QRectF(-3, -3, self.rect.width() + 6, self.rect.height() + 6)
 
     def set_state(self, state):
         if state != self.state:
@@ -208,8 +230,11 @@ class GroupItem(QGraphicsItem):
             self._thumb_key = key
         return self._thumb
 
+    def boundingRect(self):
+        return QRectF(-3, -3, self.rect.width() + 6, self.rect.height() + 18)
+
     def paint(self, p, option, widget=None):
-        n_val, n_grad, current, overlay = self.state or (0, 0, False, None)
+        n_val, n_grad, current, overlay, flag = self.state or (0, 0, False, None, "")
         n = len(self.members)
         w, h = self.rect.width(), self.rect.height()
         thumb = self.thumbnail() if n_val == n else None
@@ -242,6 +267,8 @@ class GroupItem(QGraphicsItem):
             tw, th = thumb.width() * scale, thumb.height() * scale
             th = max(th, min(side, 16.0))  # a vector is a strip: keep it visible
             p.drawImage(QRectF(target.center().x() - tw / 2, target.center().y() - th / 2, tw, th), thumb)
+        if flag:
+            _draw_flag(p, f, QRectF(6, h - 2, w - 12, 15), flag)
 
     def mouseDoubleClickEvent(self, event):
         self.view.toggle_group(self.name)
@@ -404,7 +431,7 @@ class EdgeItem(QGraphicsPathItem):
         self.setPen(pen)
 
 
-class GraphView(QGraphicsView):
+class GraphView(SessionFollower, QGraphicsView):
     """Zoom with the wheel or Ctrl +/-, pan by dragging, F to fit."""
 
     nodeClicked = Signal(int)
@@ -445,7 +472,8 @@ class GraphView(QGraphicsView):
 
     # -- building -------------------------------------------------------------------
     def set_session(self, session: GraphSession | None):
-        self.session = session
+        """Show ``session``'s graph and follow its steps."""
+        self.follow(session)
         self._text_cache.clear()
         self.expanded = session.default_expanded() if session is not None else None
         self.rebuild()
@@ -490,6 +518,7 @@ class GraphView(QGraphicsView):
         """Create the items from the engine's layout (folded into rows per ``self.wrap``)."""
         self._scene.clear()
         self.node_items, self.group_items, self.edge_items = {}, {}, []
+        self._edges_at: dict = {}  # node index -> the drawn edges touching it
         s = self.session
         view, boxes, routes, ends = self._raw
         if self.wrap is not None:
@@ -523,6 +552,9 @@ class GraphView(QGraphicsView):
             pairs = [(ge.source.index, ge.target.index) for ge in e.edges]
             item = EdgeItem(route, pairs)
             self.edge_items.append(item)
+            for pair in pairs:
+                for i in pair:
+                    self._edges_at.setdefault(i, []).append(item)
             self._scene.addItem(item)
         m = SCENE_MARGIN
         self._scene.setSceneRect(self._scene.itemsBoundingRect().adjusted(-m, -m, m, m))
@@ -543,26 +575,34 @@ class GraphView(QGraphicsView):
 
     # -- per-step update (no layout) ---------------------------------------------------------
     def _value_text(self, i):
+        """The box's value lines (cached per graph version: stepping does not reformat)."""
         key = ("v", i, self.session.graph.version)
         text = self._text_cache.get(key)
         if text is None:
-            text = self._text_cache[key] = fmt_array(self.session.value(i))
+            text = self._text_cache[key] = tuple(box_lines(self.session.value(i)))
         return text
 
     def _grad_text(self, i, state):
         if state == "partial":  # a sum still growing: not cached
-            return fmt_array(self.session.grad(i)) + " (partial)"
+            lines = box_lines(self.session.grad(i))
+            return tuple(lines[:-1]) + (lines[-1] + " (partial)",)
         key = ("g", i, self.session.graph.version)
         text = self._text_cache.get(key)
         if text is None:
-            text = self._text_cache[key] = fmt_array(self.session.grad(i))
+            text = self._text_cache[key] = tuple(box_lines(self.session.grad(i)))
         return text
+
+    def _on_step(self, event=None):
+        """Session callback: update the item state of the boxes one step touches (no layout)."""
+        self.refresh(self.session.step_touches(event))
 
     def invalidate_texts(self):
         self._text_cache.clear()
 
-    def refresh(self):
-        """Update every item's state from the stepper (cheap: no layout, only changed items repaint)."""
+    def refresh(self, nodes=None):
+        """Update the items' state from the stepper (cheap: no layout, only changed items repaint).
+        ``nodes``: only the boxes of these node indices and the edges touching them (one step
+        changes a few: 500 boxes need not be visited per step); None: everything."""
         s = self.session
         if s is None:
             return
@@ -578,15 +618,22 @@ class GraphView(QGraphicsView):
         verdict = (lambda i: None) if failed is None else (lambda i: i not in failed)  # noqa: E731
         wrong = "wrong backward?" if s.low_precision() else "wrong backward"
         levels, edge_levels, flags = ({}, {}, {}) if not backward else s.flow()[:3]
-        crossed = s.edge_grad_crossed() if backward else {}
-        for i, item in self.node_items.items():
+        edge_items = self.edge_items
+        if nodes is None:
+            node_items = self.node_items.items()
+            crossed = s.edge_grad_crossed() if backward else {}
+        else:
+            node_items = [(i, self.node_items[i]) for i in nodes if i in self.node_items]
+            edge_items = {e for i in nodes for e in self._edges_at.get(i, ())}
+            crossed = {pair: True for e in edge_items for pair in e.pairs if backward and s.edge_crossed(*pair)}
+        for i, item in node_items:
             vk = bool(known_v[i])
             gstate = s.grad_state(i) if backward else "unknown"
             gk = gstate in ("known", "partial")
-            vt = self._value_text(i) if vk else "?"
-            gt = self._grad_text(i, gstate) if gk else ("–" if gstate == "none" else "?")
+            vt = self._value_text(i) if vk else ("?",)
+            gt = self._grad_text(i, gstate) if gk else (("–",) if gstate == "none" else ("?",))
             overlay = error_colour(rel.get(i), verdict(i)) if rel is not None else None
-            flag = ", ".join(flags.get(i, ())) if s.position >= s.length else ""
+            flag = "; ".join(flags.get(i, ())) if s.position >= s.length else ""
             if rel is not None and i in blamed:
                 flag = wrong + (", " + flag if flag else "")
             item.set_state((vk, gk, i == current, vt, gt, overlay, flag))
@@ -600,8 +647,10 @@ class GraphView(QGraphicsView):
                 bad = failed is not None and any(m in failed for m in members)
                 overlay = error_colour(max(errs) if errs else None,
                                        None if failed is None or not errs else not bad)
-            item.set_state((nv, ng, current in item.member_set, overlay))
-        for e in self.edge_items:
+            notes = [note for m in members for note in flags.get(m, ())] if s.position >= s.length else []
+            flag = notes[0] + (f" (+{len(notes) - 1} more)" if len(notes) > 1 else "") if notes else ""
+            item.set_state((nv, ng, current in item.member_set, overlay, flag))
+        for e in edge_items:
             vk = any(bool(known_v[a]) for a, _ in e.pairs)
             hit = [edge_levels.get(pair, 0.0) for pair in e.pairs if pair in crossed]
             e.set_state((vk, max(hit) if hit else None))
@@ -650,7 +699,7 @@ class GraphView(QGraphicsView):
             return
         self.fitInView(rect, Qt.KeepAspectRatio)
         scale = self.transform().m11()
-        if scale > MAX_FIT_SCALE or (readable and scale < MIN_FIT_SCALE):
+        if scale > MAX_FIT_SCALE or (readable and scale < FIT_ALL_SCALE):
             target = MAX_FIT_SCALE if scale > MAX_FIT_SCALE else MIN_FIT_SCALE
             self.resetTransform()
             self.scale(target, target)

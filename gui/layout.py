@@ -1,6 +1,6 @@
 """Folding a wide layout into rows that fit the window (Qt-free geometry).
 
-The positions themselves come from the engine (``graph.layout()``: Graphviz
+The positions themselves come from the engine (``gradgraph.graph.layout.layout``: Graphviz
 ``dot`` when installed, else its built-in layered layout); this module only
 rearranges them. Computed once per view, never per step.
 """

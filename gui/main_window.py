@@ -17,9 +17,10 @@ from PySide6.QtWidgets import (QDockWidget, QLabel, QListView, QListWidget, QLis
                                QSlider, QStatusBar, QStyle, QStyledItemDelegate, QTabWidget, QToolBar,
                                QVBoxLayout, QWidget)
 
+from .build_options import BuildOptions
 from .code_view import LessonView
 from .graph_view import GraphView
-from .models import GraphSession, format_ledger_header
+from .models import GraphSession, SessionFollower
 from .panels import ErrorPanel, Inspector, LedgerPanel
 from .settings import settings
 
@@ -222,10 +223,18 @@ class LessonBrowser(QListWidget):
         for row, lesson in enumerate(self.lessons):
             if lesson.exercises:
                 self.item(row).setData(BADGE_ROLE, exercise_badge(lesson.exercises, exercise_counts(lesson.exercises)))
+        QTimer.singleShot(0, self.keep_selected_in_view)
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
         self.scheduleDelayedItemsLayout()  # the summaries wrap to the new width
+        QTimer.singleShot(0, self.keep_selected_in_view)  # after the new heights are known
+
+    def keep_selected_in_view(self):
+        """The selected lesson stays in view when the list re-wraps or its badges change."""
+        item = self.currentItem()
+        if item is not None:
+            self.scrollToItem(item)
 
     def select_id(self, lesson_id):
         for row, lesson in enumerate(self.lessons):
@@ -236,7 +245,7 @@ class LessonBrowser(QListWidget):
                 self.scrollToItem(self.item(row))
 
 
-class MainWindow(QMainWindow):
+class MainWindow(SessionFollower, QMainWindow):
     lessonOpened = Signal(str)
 
     def __init__(self, screenshot_mode: bool = False):
@@ -288,13 +297,15 @@ class MainWindow(QMainWindow):
         self.errors_dock.hide()  # shown when something goes wrong
         self.errors.cleared.connect(self.errors_dock.hide)
         self.ledger_dock.raise_()
-        self.resizeDocks([self.browser_dock, self.inspector_dock], [250, 310], Qt.Horizontal)
-        self.resizeDocks([self.ledger_dock], [150], Qt.Vertical)
+        self.browser.setMinimumWidth(190)
+        self.inspector.setMinimumWidth(250)
+        self.share_room(1400, 900)
 
         self.graph_view.nodeClicked.connect(self._on_node_clicked)
         self.graph_view.layoutChanged.connect(self._on_layout_changed)
 
         self._build_toolbar()
+        self._build_view_menu()
         self.setStatusBar(QStatusBar())
         self.play_timer = QTimer(self)
         self.play_timer.timeout.connect(self._on_play_tick)
@@ -365,9 +376,20 @@ class MainWindow(QMainWindow):
             "(< 1e-7), yellow matches within the tolerance of its precision, red differs",
             ["G"], self._on_gradcheck_toggled, checkable=True)
         act("reload", "Reload", "Reload the lesson file", ["Ctrl+R"], self.reload_lesson)
+        self.build_options = BuildOptions()
+        self.build_options.changed.connect(self._on_build_options_changed)
+        self.build_options_action = tb.addWidget(self.build_options)  # shown for lessons with variants
+        self.build_options_action.setVisible(False)
         self.step_label = QLabel("")
         self.step_label.setStyleSheet("padding-left: 12px; font-weight: bold")
         tb.addWidget(self.step_label)
+
+    def _build_view_menu(self):
+        """View menu: reopen a closed panel (each dock's own show/hide action)."""
+        menu = self.menuBar().addMenu("&View")
+        for dock in (self.browser_dock, self.inspector_dock, self.ledger_dock, self.errors_dock):
+            menu.addAction(dock.toggleViewAction())
+        self.view_menu = menu
 
     # -- lessons --------------------------------------------------------------------
     def load_lessons(self):
@@ -410,8 +432,8 @@ class MainWindow(QMainWindow):
 
         try:  # the title, summary or exercises may have changed
             self.lesson = lessons_module.find_lesson(self.lesson.id)
-        except Exception:
-            pass
+        except LookupError as error:  # renamed or removed meanwhile: keep showing the file we have
+            self.statusBar().showMessage(f"reload: {error}", 5000)
         if str(self.lesson.path) not in self.watcher.files():
             self.watcher.addPath(str(self.lesson.path))
         self._load_current()
@@ -446,35 +468,39 @@ class MainWindow(QMainWindow):
         if self.tabs.isTabEnabled(2):
             self._ensure_train_panel().set_lesson(lesson, module)
         build = getattr(module, "build", None)
+        self.build_options.set_build(build if callable(build) else None, getattr(module, "BUILD_OPTIONS", None))
+        self.build_options_action.setVisible(bool(self.build_options.boxes))
         if not callable(build):
             self.ledger.show_step("this lesson has no build(): nothing to step through", [])
             return True
+        return self._build_graph()
+
+    def _build_graph(self) -> bool:
+        """Run the lesson's ``build()`` (with the chosen variant switches) and show its graph."""
         try:
-            output = build()
+            output = self.module.build(**self.build_options.values())
             session = GraphSession(output)
         except BaseException as error:
             if isinstance(error, KeyboardInterrupt):
                 raise
-            self.show_error(f"lesson {lesson.id}: build() raised", error)
+            self.show_error(f"lesson {self.lesson.id}: build() raised", error)
             return False
         self.set_session(session)
         self.errors.clear()
         return True
 
+    def _on_build_options_changed(self):
+        if self.module is not None and callable(getattr(self.module, "build", None)):
+            self.stop_play()
+            self._build_graph()
+
     def set_session(self, session):
-        if self._unsubscribe is not None:
-            try:
-                self._unsubscribe()
-            except Exception:
-                pass
-            self._unsubscribe = None
-        self.session = session
-        if session is not None:
-            self._unsubscribe = session.subscribe(self._on_step)
+        self.follow(session)
         self._gradcheck_token += 1  # a check of the previous graph is no longer wanted
         self._gradcheck_finished()
-        self.graph_view.set_session(session)
+        self.graph_view.set_session(session)  # the views subscribe to the session themselves
         self.inspector.set_session(session)
+        self.ledger.set_session(session)
         self._update_step_ui()
         if session is not None and self.actions["gradcheck"].isChecked():
             self.start_gradcheck()
@@ -497,46 +523,33 @@ class MainWindow(QMainWindow):
             self.stop_play()
             self.show_error(f"step ({what})", error)
 
-    def _on_step(self, *event):
-        """Stepper callback: update item state only (no re-layout)."""
+    def _on_step(self, event=None):
+        """Stepper callback: the window's own parts of a step."""
         self._update_step_ui()
 
     def _update_step_ui(self):
+        """The window's own parts of a step: the toolbar's step label, and the current box kept
+        in view while playing (the canvas, the inspector and the ledger follow the session
+        themselves)."""
         s = self.session
         if s is None:
             self.step_label.setText("")
-            self.ledger.show_step("no graph", [])
-            self.graph_view.refresh()
             return
-        self.graph_view.refresh()
-        header = format_ledger_header(s)
-        lines = s.ledger()
-        cur = s.current()
-        if s.position == 0:
-            lines = ["start: nothing is computed yet.",
-                     "Step (→ or Space) to compute the values one by one; B jumps to the backward pass."]
-        elif not lines and cur is not None and s.position <= s.backward_start:
-            formula, _ = s.formula(cur)
-            lines = ["forward: " + s.current_text() + (f"      [{formula}]" if formula else "")]
-        if s.position >= s.length and s.length > s.backward_start:
-            try:
-                summary = s.flow()[3]
-                lines = lines + ["", "gradient flow: " + summary.replace("\n", "\n  ")]
-            except Exception:
-                pass
-        self.ledger.show_step(header, lines)
         self.step_label.setText(f"step {s.position}/{s.length} · {s.phase}")
-        self.inspector.refresh()
         if self.play_timer.isActive() or self.screenshot_mode:
             self.graph_view.ensure_current_visible()
 
     def toggle_play(self, on=None):
         if on is None:
             on = not self.play_timer.isActive()
+        was_playing = self.play_timer.isActive()
         if on and self.session is not None:
             self.play_timer.start(int(1000 / self.speed.value()))
+            self.statusBar().showMessage("playing… (P or Space pauses)")
         else:
             self.play_timer.stop()
+            if was_playing:
+                self.statusBar().showMessage("paused (P plays on)")
         a = self.actions["play"]
         a.blockSignals(True)
         a.setChecked(self.play_timer.isActive())
@@ -576,8 +589,7 @@ class MainWindow(QMainWindow):
         except Exception as error:
             self.show_error(f"setting {s.name(index)}", error)
             return
-        self.graph_view.invalidate_texts()
-        self._update_step_ui()
+        self.graph_view.invalidate_texts()  # the views redrew themselves on the graph's "values" event
         if self.actions["gradcheck"].isChecked():
             self.start_gradcheck()  # new values: the old check no longer applies
 
@@ -799,6 +811,35 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
 
     # -- window state -------------------------------------------------------------------------------
+    def show_at_size(self, width: int, height: int):
+        """Show the window at exactly ``width`` x ``height`` (``gradgraph gui --size``): the
+        panels share that room, whatever their contents would like."""
+        self.setFixedSize(int(width), int(height))
+        self.show()
+        self.share_room(width, height)
+
+    def share_room(self, width: int, height: int):
+        """Give the side panels a usable share of a ``width`` x ``height`` window: the lesson
+        list about a fifth, the inspector a quarter, the ledger a fifth of the height."""
+        self.resizeDocks([self.browser_dock, self.inspector_dock],
+                         [max(190, int(0.15 * width)), max(250, int(0.2 * width))], Qt.Horizontal)
+        self.resizeDocks([self.ledger_dock], [max(130, int(0.2 * height))], Qt.Vertical)
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        self.fit_screen()
+
+    def fit_screen(self):
+        """The window never grows past the screen: its maximum is the screen's free area
+        (not for pictures, ``--screenshot`` and ``--size``, which may be larger than the
+        screen they render on)."""
+        screen = self.screen()
+        if screen is None or self.screenshot_mode or self.minimumWidth() == self.maximumWidth():
+            return
+        free = screen.availableGeometry().size()
+        if free.width() >= 640 and free.height() >= 400:
+            self.setMaximumSize(free)
+
     def paintEvent(self, event):
         super().paintEvent(event)
         while self.first_paint_callbacks:

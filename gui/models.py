@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradgraph.graph.fmt import fmt_number  # one number format for boxes, ledger and DOT
+from gradgraph.graph import Flow, Stepper, collapsed, gradcheck, step_ledger
+from gradgraph.graph.fmt import SMALL, fmt_number, matrix_lines  # one format for boxes, ledger, DOT
+from gradgraph.graph.layout import layout
+from gradgraph.graph.ledger import ledger
 
 
 NODE_W, NODE_H = 150.0, 66.0
@@ -37,6 +40,35 @@ def fmt_array(a) -> str:
         return "rms " + fmt_number(float(np.sqrt(np.mean(np.square(a, dtype=np.float64)))))
 
 
+BOX_DIGITS = 3      # significant digits of the numbers written inside a box
+ROW_H = 15.0        # height of one matrix row in a box
+CHAR_W = 7.6        # width of one character of the boxes' monospace font (estimated generously)
+BOX_ROWS = 3        # a box writes out tensors of up to this many rows (more: the inspector does)
+
+
+def small_shape(shape) -> tuple | None:
+    """``(rows, columns)`` a box shows for a small tensor of this shape (every entry), else None."""
+    shape = tuple(int(s) for s in shape)
+    while len(shape) > 2 and shape[0] == 1:
+        shape = shape[1:]
+    if len(shape) == 3 and shape[0] == 1:
+        shape = shape[1:]
+    if len(shape) not in (1, 2) or int(np.prod(shape)) <= 1 or any(s > SMALL for s in shape):
+        return None
+    rows, columns = (1, shape[0]) if len(shape) == 1 else shape
+    return (rows, columns) if rows <= BOX_ROWS else None
+
+
+def box_lines(a) -> list:
+    """What a box writes for a value or gradient: every entry of a small tensor, a matrix
+    row per line; else the one-line label of :func:`fmt_array`."""
+    if a is None:
+        return ["?"]
+    if small_shape(np.shape(a)) is not None:
+        return matrix_lines(a, BOX_DIGITS)
+    return [fmt_array(a)]
+
+
 def fmt_shape(shape) -> str:
     return "×".join(str(s) for s in shape)
 
@@ -56,7 +88,8 @@ class GraphSession:
         self.nodes = list(self.graph.nodes)
         self.parents = [[p.index for p in n.parents] for n in self.nodes]
         self.children = [[c.index for c in n.children] for n in self.nodes]
-        self.stepper = self.graph.stepper()
+        self.stepper = Stepper(self.graph)
+        self._edges = None
         self._cache: dict = {}
         self._cache_version = None
 
@@ -173,14 +206,36 @@ class GraphSession:
                 out[(e.source.index, e.target.index)] = True
         return out
 
+    def edge_crossed(self, source: int, target: int) -> bool:
+        """Has the gradient travelled back along the edge source -> target?"""
+        if self._edges is None:
+            self._edges = {(e.source.index, e.target.index): e for e in self.graph.edges}
+        return self.stepper.edge_known(self._edges[(source, target)])[1]
+
+    def step_touches(self, event) -> set | None:
+        """The nodes whose boxes a one-step move changes (the step's node, its inputs, the
+        previous and the new current node), or None when everything must be redrawn (a
+        jump, new values, the end of the backward pass where the flags appear)."""
+        end = self.length
+        if getattr(event, "kind", None) != "position" or abs(event.position - event.previous) != 1 \
+                or max(event.position, event.previous) >= end:
+            return None
+        steps = self.stepper.steps
+        step = steps[min(event.position, event.previous)]
+        touched = {step.node.index} | {p.index for p in step.node.parents}
+        for position in (event.position, event.previous):
+            if position:
+                touched.add(steps[position - 1].node.index)
+        return touched
+
     def ledger(self) -> list:
-        return [line.text for line in self.stepper.ledger()]
+        return [line.text for line in step_ledger(self.stepper.current)]
 
     def ledger_for(self, i) -> list:
         """The backward pass's chain-rule lines that send a gradient to or through node ``i``,
         among the steps done so far."""
         name = self.name(i)
-        full = self._cached("ledger", self.graph.ledger)
+        full = self._cached("ledger", lambda: ledger(self.graph))
         pos = self.position
         return [line.text for line in full
                 if (line.target == name or line.via == name) and (line.step is None or line.step < pos)]
@@ -211,15 +266,16 @@ class GraphSession:
 
     # -- analyses ----------------------------------------------------------------------------
     def flow(self):
-        """(node levels {index: [0, 1]}, edge levels {(source, target): [0, 1]}, flags {index: [words]})."""
+        """(node levels {index: [0, 1]}, edge levels {(source, target): [0, 1]}, flags {index: [notes]},
+        summary). The notes are the engine's words (``routed: lost the max``), with node names."""
         def compute():
-            flow = self.graph.flow()
+            flow = Flow(self.graph)
             nodes, flags = {}, {}
             for n in self.nodes:
                 info = flow[n.name]
                 nodes[n.index] = info.level
-                if info.flags:
-                    flags[n.index] = list(info.flags)
+                if info.notes:
+                    flags[n.index] = list(info.notes)
             edges = {}
             for e, ef in zip(self.graph.edges, flow.edges):
                 key = (e.source.index, e.target.index)
@@ -254,7 +310,7 @@ class GraphSession:
         meanwhile (the app disables the editor)."""
         version = self.graph.version
         self.graph.backward()
-        self.graph.ledger()
+        ledger(self.graph)
         return version, self._gradcheck_result()
 
     def store_gradcheck(self, version, pair) -> bool:
@@ -267,7 +323,7 @@ class GraphSession:
 
     def _gradcheck_result(self):
         """({node index: worst relative error}, blamed indices, failed indices) from the engine's check."""
-        result = self.graph.gradcheck()
+        result = gradcheck(self.graph)
         index = {name: self.graph.node(name).index for name in result}
         out = {index[name]: float(c.rel_error) for name, c in result.items()}
         blamed = {index[name] for name, c in result.items() if c.blamed}
@@ -289,15 +345,29 @@ class GraphSession:
 
     def view(self, expanded=None):
         """The engine's GraphView: groups not in ``expanded`` drawn as one box each."""
-        return self.graph.collapsed(expanded)
+        return collapsed(self.graph, expanded)
+
+    def matrix_rows(self, i) -> int:
+        """How many matrix rows the box of node ``i`` shows for its value (0: one line)."""
+        small = small_shape(self.shape(i))
+        return 0 if small is None else small[0]
 
     def node_width(self, i) -> float:
         """A box wide enough for the node's name, its shape and its gate symbol (estimated from
-        character counts, generously: a bold title letter is up to ~8 points wide)."""
+        character counts, generously: a bold title letter is up to ~8 points wide), and for
+        every entry of a small tensor (about 7 characters per column)."""
         shape = self.shape(i)
         shape_text = fmt_shape(shape) if shape and int(np.prod(shape)) > 1 else ""
         wanted = 8.2 * len(self.name(i)) + 7.0 * len(shape_text) + 7.0 * len(self.gate_symbol(i)) + 56
+        small = small_shape(shape)
+        if small is not None:
+            return max(NODE_W, wanted, CHAR_W * (9 * small[1] + 7) + 16)  # "grad [" + ~7 per entry + gaps
         return max(NODE_W, min(2 * NODE_W, wanted))
+
+    def node_height(self, i) -> float:
+        """The box height: two lines (value, gradient), or two matrices for a small tensor."""
+        rows = self.matrix_rows(i)
+        return NODE_H if rows <= 1 else NODE_H + 2 * (rows - 1) * ROW_H
 
     def title_room(self, view) -> float:
         """Extra height the layout gives each box of ``view`` (half above, half below) when
@@ -314,10 +384,28 @@ class GraphSession:
         built-in layered layout). Called once per view, never per step. Box heights include
         :meth:`title_room`."""
         pad = self.title_room(view)
-        sizes = {v.name: (GROUP_W, GROUP_H + pad) if v.is_group else (self.node_width(v.node.index), NODE_H + pad)
+        sizes = {v.name: (GROUP_W, GROUP_H + pad) if v.is_group
+                 else (self.node_width(v.node.index), self.node_height(v.node.index) + pad)
                  for v in view.nodes}
         engine = "auto" if len(view.nodes) <= DOT_MAX_BOXES else "builtin"
-        return self.graph.layout(view, engine=engine, sizes=sizes)
+        return layout(view, engine=engine, sizes=sizes)
+
+
+class SessionFollower:
+    """Mixin for a view that follows one session (napari's pattern: the view subscribes to
+    the model it shows). ``follow(session)`` calls ``self._on_step`` on every step of it,
+    and drops the subscription to the session shown before."""
+
+    session = None
+    _unsubscribe = None
+
+    def follow(self, session) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.session = session
+        if session is not None:
+            self._unsubscribe = session.subscribe(self._on_step)
 
 
 def format_ledger_header(session: GraphSession) -> str:

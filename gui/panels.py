@@ -9,8 +9,12 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton,
                                QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
 
-from . import images
-from .models import GraphSession, fmt_array, fmt_number
+from gradgraph.graph.ledger import element_terms
+
+from .models import GraphSession, SessionFollower, fmt_number, format_ledger_header
+from .tensor_view import TensorView
+
+HISTOGRAM_FROM = 64  # a histogram of fewer numbers is noise: they are shown as numbers instead
 
 
 def _mono(size=9.5) -> QFont:
@@ -20,7 +24,7 @@ def _mono(size=9.5) -> QFont:
     return f
 
 
-class LedgerPanel(QWidget):
+class LedgerPanel(SessionFollower, QWidget):
     """The chain-rule lines of the current step (and what the step did)."""
 
     def __init__(self, parent=None):
@@ -30,21 +34,47 @@ class LedgerPanel(QWidget):
         f.setBold(True)
         f.setPointSizeF(f.pointSizeF() + 1)
         self.header.setFont(f)
+        self.header.setWordWrap(True)  # a long step text wraps instead of widening the window
+        self.header.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
         self.text.setFont(_mono(10.5))
+        self.text.setLineWrapMode(QPlainTextEdit.NoWrap)  # matrices keep their columns aligned
         self.text.setMaximumBlockCount(500)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addWidget(self.header)
         layout.addWidget(self.text)
 
+
     def show_step(self, header: str, lines: list[str]):
         self.header.setText(header)
         self.text.setPlainText("\n".join(lines))
 
+    # -- model -> view: the panel subscribes to the session it shows ----------------------------
+    def set_session(self, session):
+        self.follow(session)
+        self._on_step()
 
-class Inspector(QWidget):
+    def _on_step(self, *event):
+        s = self.session
+        if s is None:
+            self.show_step("no graph", [])
+            return
+        lines = s.ledger()
+        cur = s.current()
+        if s.position == 0:
+            lines = ["start: nothing is computed yet.",
+                     "Step (→ or Space) to compute the values one by one; B jumps to the backward pass."]
+        elif not lines and cur is not None and s.position <= s.backward_start:
+            formula, _ = s.formula(cur)
+            lines = ["forward: " + s.current_text() + (f"      [{formula}]" if formula else "")]
+        if s.position >= s.length > s.backward_start:
+            lines = lines + ["", "gradient flow: " + s.flow()[3].replace("\n", "\n  ")]
+        self.show_step(format_ledger_header(s), lines)
+
+
+class Inspector(SessionFollower, QWidget):
     """One node: gate, formula, value and gradient (numbers or heatmaps), its ledger
     lines, and for a leaf an editor for its value."""
 
@@ -63,21 +93,20 @@ class Inspector(QWidget):
         self.gate = QLabel()
         self.gate.setWordWrap(True)
         self.gate.setTextFormat(Qt.RichText)
-        self.value = QLabel()
-        self.grad = QLabel()
-        for w in (self.value, self.grad):
-            w.setFont(_mono(10))
-            w.setWordWrap(True)
-            w.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.value_img, self.grad_img = QLabel(), QLabel()
-        for w in (self.value_img, self.grad_img):
-            w.setAlignment(Qt.AlignCenter)
-            w.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
+        self.value = TensorView()
+        self.grad = TensorView()
+        self.grad.elementClicked.connect(self._on_element_clicked)
+        self.value.elementClicked.connect(self._on_element_clicked)
+        self.element = QLabel()
+        self.element.setFont(_mono(9))
+        self.element.setWordWrap(True)
+        self.element.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.hist_holder = QVBoxLayout()
         self.hist_canvas = None
         self.lines = QPlainTextEdit()
         self.lines.setReadOnly(True)
         self.lines.setFont(_mono(9))
+        self.lines.setLineWrapMode(QPlainTextEdit.NoWrap)  # matrices keep their columns aligned
         self.lines.setMinimumHeight(80)
 
         # leaf editor
@@ -110,10 +139,12 @@ class Inspector(QWidget):
         form.addWidget(self.edit_error)
         form.addWidget(QLabel("<b>value</b>"))
         form.addWidget(self.value)
-        form.addWidget(self.value_img)
-        form.addWidget(QLabel("<b>gradient</b> dL/d(node)"))
+        grad_title = QLabel("<b>gradient</b> d(output)/d(node) <span style='color:#6e7781'>"
+                            "(click an entry: what summed into it)</span>")
+        grad_title.setWordWrap(True)
+        form.addWidget(grad_title)
         form.addWidget(self.grad)
-        form.addWidget(self.grad_img)
+        form.addWidget(self.element)
         form.addLayout(self.hist_holder)
         form.addWidget(QLabel("<b>chain-rule lines for this node</b>"))
         form.addWidget(self.lines)
@@ -132,12 +163,15 @@ class Inspector(QWidget):
         self.editor.setToolTip("" if on else why)
 
     def set_session(self, session):
-        self.session = session
+        """Show nodes of ``session`` and follow its steps (the inspector subscribes itself)."""
+        self.follow(session)
         self.index = None
         self._shown = None
         self.title.setText("Click a node to inspect it")
-        for w in (self.gate, self.value, self.grad, self.value_img, self.grad_img):
-            w.clear()
+        self.gate.clear()
+        self.value.show_array(None)
+        self.grad.show_array(None)
+        self.element.clear()
         self.lines.clear()
         self.editor.hide()
         self._clear_hist()
@@ -151,7 +185,19 @@ class Inspector(QWidget):
     def show_node(self, index):
         self.index = index
         self._shown = None
+        self.element.clear()
         self.refresh()
+
+    def _on_step(self, *event):
+        self.refresh()
+
+    def _on_element_clicked(self, index):
+        """One entry of the gradient: the products that summed into it (the engine writes them)."""
+        s, i = self.session, self.index
+        if s is None or i is None or s.grad_state(i) != "known":
+            self.element.setText("(the gradient of this entry is not complete yet)")
+            return
+        self.element.setText("\n".join(element_terms(s.graph, i, index)))
 
     def refresh(self):
         s, i = self.session, self.index
@@ -181,24 +227,20 @@ class Inspector(QWidget):
                 lines.append(f"<span style='color:#6e7781'>general form: {html.escape(formula)}</span>")
             self.gate.setText("<br>".join(lines))
         value, grad = s.value(i), s.grad(i)
-        self.value.setText(self._describe(value) if vk else "? (not computed yet at this step)")
-        if gstate == "none":
-            self.grad.setText("– (a constant: no gradient needed)")
-        elif gk:
-            self.grad.setText(self._describe(grad) + ("\n(partial: more contributions to come)"
-                                                      if gstate == "partial" else ""))
-        elif s.position <= s.backward_start:
-            self.grad.setText("? (the gradient arrives in the backward pass)")
+        if vk:
+            self.value.show_array(value)
         else:
-            self.grad.setText("? (not reached yet: the backward pass is on its way)")
-        big = value is not None and np.size(value) > 1
-        self.value_img.setVisible(big and vk)
-        self.grad_img.setVisible(big and gk and grad is not None)
-        if big and vk:
-            self.value_img.setPixmap(images.pixmap(images.diverging(images.to_2d(value)), 260, 160))
-        if big and gk and grad is not None:
-            self.grad_img.setPixmap(images.pixmap(images.diverging(images.to_2d(grad)), 260, 160))
-        self._histogram(value if vk and big else None, grad if gk and big else None)
+            self.value.show_array(None, "? (not computed yet at this step)")
+        if gstate == "none":
+            self.grad.show_array(None, "– (a constant: no gradient needed)")
+        elif gk:
+            self.grad.show_array(grad, "\n(partial: more contributions to come)" if gstate == "partial" else "")
+        elif s.position <= s.backward_start:
+            self.grad.show_array(None, "? (the gradient arrives in the backward pass)")
+        else:
+            self.grad.show_array(None, "? (not reached yet: the backward pass is on its way)")
+        many = value is not None and np.size(value) >= HISTOGRAM_FROM
+        self._histogram(value if vk and many else None, grad if gk and many else None)
         if gstate == "none":
             empty = "(a constant: no gradient is sent to it)"
         elif s.position <= s.backward_start:
@@ -223,21 +265,6 @@ class Inspector(QWidget):
             else:
                 flat = np.asarray(value).reshape(-1)
                 self.line.setText(", ".join(fmt_number(v) for v in flat[:64]) if flat.size <= 64 else "")
-
-    @staticmethod
-    def _describe(a) -> str:
-        if a is None:
-            return "(none)"
-        a = np.asarray(a)
-        if a.size == 1:
-            return fmt_number(a.reshape(-1)[0])
-        with np.errstate(all="ignore"):
-            stats = (f"min {fmt_number(np.nanmin(a))}  max {fmt_number(np.nanmax(a))}  "
-                     f"mean {fmt_number(np.nanmean(a))}  rms {fmt_number(np.sqrt(np.nanmean(np.square(a))))}")
-        if a.size <= 12:
-            body = np.array2string(a, precision=4, suppress_small=True, max_line_width=60)
-            return body + "\n" + stats
-        return fmt_array(a) + "\n" + stats
 
     def _histogram(self, value, grad):
         self._clear_hist()
@@ -280,6 +307,32 @@ class Inspector(QWidget):
             self.edit_error.setText(str(error))
 
 
+def _is_ours(filename: str) -> bool:
+    """A frame of gradgraph, the app, Python or an installed package (not the student's)."""
+    import os
+
+    import gradgraph
+
+    ours = (os.path.dirname(os.path.abspath(gradgraph.__file__)), os.path.dirname(os.path.abspath(__file__)),
+            os.path.dirname(os.path.abspath(traceback.__file__)))
+    path = os.path.abspath(filename)
+    return path.startswith(ours) or "site-packages" in path or filename.startswith("<frozen")
+
+
+def student_first(error: BaseException) -> str:
+    """The traceback with the student's own frame first: where in *their* file it went
+    wrong (the deepest frame outside gradgraph, the app and Python), then the full story."""
+    frames = traceback.extract_tb(error.__traceback__)
+    theirs = [f for f in frames if not _is_ours(f.filename)]
+    full = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    if not theirs:
+        return full
+    f = theirs[-1]
+    head = (f"In your code: {f.filename}, line {f.lineno}, in {f.name}\n"
+            f"    {(f.line or '').strip()}\n{type(error).__name__}: {error}\n\n")
+    return head + "Full traceback:\n" + full
+
+
 class ErrorPanel(QWidget):
     """Errors of a lesson or of the student's code, with the traceback. The app stays usable."""
 
@@ -306,7 +359,7 @@ class ErrorPanel(QWidget):
 
     def show_error(self, where: str, error: BaseException, tb: str | None = None):
         self.count += 1
-        tb = tb or "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        tb = tb or student_first(error)
         self.summary.setText(f"{where}: {type(error).__name__}: {error}")
         self.text.setPlainText(tb)
 

@@ -10,12 +10,14 @@ times per second, so the event loop never waits for training.
 """
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 import queue
 import threading
 import time
 import traceback
+import types
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
@@ -23,7 +25,10 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
-from . import images
+from gradgraph import inspect as inspect_model
+from gradgraph.nn import Module
+
+from .cnn_views import TileDialog, TileGrid
 from .lineplot import LinePlot, Series
 
 IMAGE_DATASETS = ["fashion-mnist-starter", "fashion-mnist", "mnist"]
@@ -48,21 +53,24 @@ OPTION_TIPS = {
     "val_fraction": "share of the training images kept aside to validate on",
     "seed": "random seed: the same seed gives the same run",
     "hidden": "hidden units (0: a linear classifier)",
+    "augment": "random changes to the training images (shift, flip, rotate, noise; standard = the first three)",
 }
 
 
 def _choices(module, name):
     """The allowed values of a string option: the lesson's ``NAMES`` table (``activation`` ->
-    ``ACTIVATIONS``), else the LeNet-5 tables of gradgraph.nn (activation, pool)."""
+    ``ACTIVATIONS``), else the LeNet-5 tables of gradgraph.nn (activation, pool) or
+    gradgraph.data's ``AUGMENTS`` (augment)."""
     key = name.upper() + "S"
     table = getattr(module, key, None)
     if isinstance(table, (dict, list, tuple)) and table:
         return list(table)
     try:
+        from gradgraph.data import augment
         from gradgraph.nn import lenet
     except Exception:
         return None
-    table = getattr(lenet, key, None)
+    table = getattr(lenet, key, None) or getattr(augment, key, None)  # augment -> AUGMENTS
     return list(table) if isinstance(table, (dict, list, tuple)) and table else None
 
 
@@ -83,29 +91,6 @@ def _optional_int_spin(name):
 
 # -- the worker (no Qt) ----------------------------------------------------------------------
 
-def _forward(model, x):
-    """Logits of ``model`` on ``x`` in eval mode without a graph (worker thread only)."""
-    from gradgraph import Tensor, no_grad
-
-    was = getattr(model, "training", False)
-    if hasattr(model, "eval"):
-        model.eval()
-    try:
-        with no_grad():
-            out = model(Tensor(np.asarray(x, dtype=getattr(model, "dtype", np.float32)), requires_grad=False))
-    finally:
-        if hasattr(model, "train"):
-            model.train(was)
-    return np.asarray(out.data)
-
-
-def _classes_of(logits):
-    logits = np.asarray(logits)
-    if logits.ndim == 1 or logits.shape[-1] == 1:
-        return (logits.reshape(len(logits), -1)[:, 0] > 0).astype(int)
-    return np.argmax(logits, axis=1)
-
-
 class TrainWorker(threading.Thread):
     """Runs a Trainer's record stream and computes snapshots; talks only through ``events``."""
 
@@ -119,11 +104,8 @@ class TrainWorker(threading.Thread):
         self.snapshot_requested.set()  # one right away
         self._last_snapshot = 0.0
         self._last_heavy = 0.0
-        x = np.asarray(trainer.x)
-        self.kind = "image" if x.ndim == 4 else ("2d" if x.ndim == 2 and x.shape[1] == 2 else "other")
-        val = getattr(trainer, "val_data", None)
-        self.eval_x, self.eval_y = val if val is not None else (trainer.x, trainer.y)
-        self.eval_x, self.eval_y = np.asarray(self.eval_x)[:500], np.asarray(self.eval_y)[:500]
+        self.kind = data_kind(trainer)
+        self.eval_x, self.eval_y = eval_data(trainer)
 
     def request_snapshot(self, image_index: int | None = None):
         if image_index is not None:
@@ -155,42 +137,57 @@ class TrainWorker(threading.Thread):
 
     def snapshot(self, heavy: bool = True) -> dict:
         """Filters and feature maps; with ``heavy`` also predictions (confusion matrix, boundary)."""
-        model = self.trainer.model
-        snap: dict = {"kind": self.kind}
-        try:
-            if hasattr(model, "filters"):
-                snap["filters"] = {k: np.array(v) for k, v in model.filters().items()}
-            if self.kind == "image" and hasattr(model, "feature_maps") and len(self.eval_x):
-                i = min(max(0, self.image_index), len(self.eval_x) - 1)
-                snap["image"] = np.array(self.eval_x[i])
-                snap["image_label"] = int(self.eval_y[i]) if np.ndim(self.eval_y[i]) == 0 else None
-                snap["feature_maps"] = {k: np.array(v) for k, v in model.feature_maps(self.eval_x[i]).items()}
-            y = self.eval_y
-            if not heavy:
-                return snap
-            if y.ndim == 1 and np.issubdtype(y.dtype, np.integer) or (y.ndim == 2 and y.shape[1] == 1):
-                labels = y.reshape(-1).astype(int)
-                pred = _classes_of(_forward(model, self.eval_x))
-                n = int(max(labels.max(initial=0), pred.max(initial=0)) + 1)
-                confusion = np.zeros((n, n), dtype=int)
-                np.add.at(confusion, (labels, pred), 1)
-                snap["confusion"] = confusion
-                snap["predictions"] = pred[:32]
-                snap["labels"] = labels[:32]
-            if self.kind == "2d":
-                x = np.asarray(self.trainer.x, dtype=np.float64)
-                lo, hi = x.min(axis=0), x.max(axis=0)
-                pad = 0.1 * (hi - lo + 1e-9)
-                lo, hi = lo - pad, hi + pad
-                gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 100), np.linspace(lo[1], hi[1], 100))
-                grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
-                snap["boundary"] = _classes_of(_forward(model, grid)).reshape(100, 100)
-                snap["bounds"] = (lo, hi)
-                snap["points"] = x[:600]
-                snap["point_labels"] = np.asarray(self.trainer.y).reshape(len(x), -1)[:600, 0].astype(int)
-        except Exception as error:  # a snapshot must never stop training
-            snap["error"] = f"{type(error).__name__}: {error}"
-        return snap
+        return model_snapshot(self.trainer, self.kind, self.eval_x, self.eval_y, self.image_index, heavy)
+
+
+def data_kind(trainer) -> str:
+    """``"image"`` (N, C, H, W), ``"2d"`` (points in the plane) or ``"other"``."""
+    x = np.asarray(trainer.x)
+    return "image" if x.ndim == 4 else ("2d" if x.ndim == 2 and x.shape[1] == 2 else "other")
+
+
+def eval_data(trainer) -> tuple:
+    """The samples snapshots look at: up to 500 validation samples (else training samples)."""
+    val = getattr(trainer, "val_data", None)
+    x, y = val if val is not None else (trainer.x, trainer.y)
+    return np.asarray(x)[:500], np.asarray(y)[:500]
+
+
+def model_snapshot(trainer, kind, eval_x, eval_y, image_index: int = 0, heavy: bool = True) -> dict:
+    """What the panel shows of a model (read with :mod:`gradgraph.inspect`): filters, the
+    feature maps of validation image ``image_index``; with ``heavy`` also predictions
+    (confusion matrix, decision boundary). Called by the training worker, and on the main
+    thread when training is paused or over, or for a loaded checkpoint."""
+    model = trainer.model
+    snap: dict = {"kind": kind}
+    try:
+        is_module = isinstance(model, Module)
+        if is_module:
+            snap["filters"] = {k: np.array(v) for k, v in inspect_model.filters(model).items()}
+        if kind == "image" and is_module and len(eval_x):
+            i = min(max(0, int(image_index)), len(eval_x) - 1)
+            snap["image"] = np.array(eval_x[i])
+            snap["image_label"] = int(eval_y[i]) if np.ndim(eval_y[i]) == 0 else None
+            snap["feature_maps"] = dict(inspect_model.feature_maps(model, eval_x[i]))
+        y = eval_y
+        if not heavy:
+            return snap
+        if y.ndim == 1 and np.issubdtype(y.dtype, np.integer) or (y.ndim == 2 and y.shape[1] == 1):
+            labels = y.reshape(-1).astype(int)
+            pred = inspect_model.predicted_classes(inspect_model.predict(model, eval_x))
+            snap["confusion"] = inspect_model.confusion_matrix(labels, pred)
+            snap["predictions"] = pred[:32]
+            snap["labels"] = labels[:32]
+        if kind == "2d":
+            x = np.asarray(trainer.x, dtype=np.float64)
+            boundary = inspect_model.decision_boundary(model, x, resolution=100)
+            snap["boundary"] = boundary.classes
+            snap["bounds"] = (boundary.lo, boundary.hi)
+            snap["points"] = x[:600]
+            snap["point_labels"] = np.asarray(trainer.y).reshape(len(x), -1)[:600, 0].astype(int)
+    except Exception as error:  # a snapshot must never stop training
+        snap["error"] = f"{type(error).__name__}: {error}"
+    return snap
 
 
 # -- small painted views ---------------------------------------------------------------------------
@@ -288,62 +285,6 @@ class BoundaryView(QWidget):
             p.drawEllipse(QRectF(px - 3, py - 3, 6, 6))
 
 
-class ImageGrid(QWidget):
-    """Rows of labelled image grids (conv filters, feature maps of every layer)."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.rows: list = []  # (label, QImage, tiles count)
-        self.setMinimumHeight(200)
-
-    def set_rows(self, rows):
-        self.rows = rows
-        height = sum(self._row_height(img) for _, img in rows) + 10
-        self.setMinimumHeight(max(200, height))
-        self.update()
-
-    def _row_height(self, image):
-        scale = self._scale(image)
-        return int(image.height() * scale) + 24
-
-    def _scale(self, image):
-        avail = max(100, self.width() - 20)
-        return max(1.0, min(6.0, avail / max(1, image.width()), 160 / max(1, image.height())))
-
-    def paintEvent(self, event):
-        p = QPainter(self)
-        p.fillRect(self.rect(), QColor("white"))
-        if not self.rows:
-            p.drawText(self.rect(), Qt.AlignCenter, "start training to see the filters and feature maps")
-            return
-        y = 4
-        bold = QFont()
-        bold.setBold(True)
-        for label, image in self.rows:
-            p.setFont(bold)
-            p.setPen(QColor("#0f172a"))
-            p.drawText(QRectF(8, y, self.width() - 16, 18), Qt.AlignLeft | Qt.AlignVCenter, label)
-            scale = self._scale(image)
-            w, h = image.width() * scale, image.height() * scale
-            p.drawImage(QRectF(8, y + 20, w, h), image)
-            y += int(h) + 24
-
-
-def _grid_image(array: np.ndarray) -> QImage:
-    """Filters (F, C, kh, kw) or maps (C, H, W) / (N,) as one grey grid, each tile scaled alone."""
-    a = np.asarray(array, dtype=np.float64)
-    if a.ndim == 4:
-        f, c = a.shape[:2]
-        tiles = images.normalized_tiles(a.reshape(f * c, a.shape[2], a.shape[3]))
-        return images.greys(images.tile(tiles, cols=c if c > 1 else min(f, 16)))
-    if a.ndim == 3:
-        tiles = images.normalized_tiles(a)
-        return images.greys(images.tile(tiles, cols=min(len(a), 16)))
-    if a.ndim == 2:
-        return images.greys(a)
-    return images.diverging(a.reshape(1, -1))
-
-
 # -- the panel ----------------------------------------------------------------------------------------
 
 class TrainPanel(QWidget):
@@ -421,19 +362,38 @@ class TrainPanel(QWidget):
         cv.setSpacing(0)
         for plot in (self.loss_plot, self.acc_plot, self.norm_plot):
             cv.addWidget(plot)
-        self.maps = ImageGrid()
-        self.filters = ImageGrid()
+        self.maps = TileGrid("start training (or load a checkpoint) to see the feature maps")
+        self.filters = TileGrid("start training (or load a checkpoint) to see the filters")
+        self.tile_dialog = None
+        for grid in (self.maps, self.filters):
+            grid.tileClicked.connect(self._on_tile_clicked)
         self.image_index = QSpinBox()
         self.image_index.setRange(0, 499)
         self.image_index.setPrefix("input image #")
         self.image_index.valueChanged.connect(self._on_image_changed)
+        self.layer = QComboBox()
+        self.layer.addItem("all layers")
+        self.layer.setToolTip("show the feature maps of one layer only (larger)")
+        self.layer.currentTextChanged.connect(self._on_layer_changed)
+        self.load_button = QPushButton("Load checkpoint…")
+        self.load_button.setToolTip("look inside a saved network (.npz from gradgraph train or save_checkpoint)")
+        self.load_button.clicked.connect(self._on_load_clicked)
         maps_box = QWidget()
         mv = QVBoxLayout(maps_box)
         mv.setContentsMargins(0, 0, 0, 0)
         pick = QHBoxLayout()
         pick.addWidget(self.image_index)
+        pick.addWidget(self.layer)
+        for text, factor in (("−", 0.8), ("+", 1.25)):
+            button = QPushButton(text)
+            button.setFixedWidth(28)
+            button.setToolTip("zoom the tiles (also Ctrl + wheel); click a tile to enlarge it")
+            button.clicked.connect(lambda _=False, f=factor: self._zoom_tiles(f))
+            pick.addWidget(button)
         pick.addStretch(1)
-        self.image_index.setToolTip("which validation image the feature maps are computed for")
+        pick.addWidget(self.load_button)
+        self.image_index.setToolTip("which validation image the feature maps are computed for "
+                                    "(any time: while training, paused, or after)")
         mv.addLayout(pick)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -495,6 +455,8 @@ class TrainPanel(QWidget):
             choices = TOY_DATASETS if default_ds in TOY_DATASETS else IMAGE_DATASETS
         if "dataset" not in self.params:
             choices = ["the lesson's data"]
+        elif isinstance(default_ds, str) and default_ds not in choices:
+            choices = [default_ds] + choices  # the box shows the dataset the lesson chose
         self.dataset.clear()
         self.dataset.addItems(choices)
         self._build_extras(module)
@@ -594,12 +556,7 @@ class TrainPanel(QWidget):
         options.update(overrides)
         self.statusMessage.emit("building the trainer…", 3000)
         try:
-            try:
-                trainer = self.module.trainer(quick=quick, **options)
-            except TypeError as error:
-                if "quick" not in str(error):
-                    raise
-                trainer = self.module.trainer(**options)
+            trainer = self._make_trainer(options, quick)
         except Exception as error:
             self.errorRaised.emit(f"lesson {self.lesson.id if self.lesson else ''}: trainer() raised", error, None)
             self.finished.emit("error")
@@ -619,11 +576,19 @@ class TrainPanel(QWidget):
         self.bottom_tabs.setTabEnabled(1, self.worker.kind == "2d")
         self.top_tabs.setVisible(self.worker.kind == "image")  # filters and feature maps need images
         self._set_running(True)
-        self.status.setText(f"training {type(trainer.model).__name__} "
+        self.status.setText(f"training {type(trainer.model).__name__} on {self.dataset.currentText()} "
                             f"({len(trainer.x)} samples, {self.total_steps} steps)…")
         self.worker.start()
         self.timer.start()
         return True
+
+    def _make_trainer(self, options, quick):
+        try:
+            return self.module.trainer(quick=quick, **options)
+        except TypeError as error:
+            if "quick" not in str(error):
+                raise
+            return self.module.trainer(**options)
 
     def stop(self):
         if self.trainer is not None and self.running:
@@ -669,7 +634,9 @@ class TrainPanel(QWidget):
             self.pause_button.blockSignals(False)
 
     def _on_image_changed(self, value):
-        if self.worker is not None and self.running:
+        if self.can_explore_now():
+            self.explore()            # paused or done: the model holds still, read it here
+        elif self.worker is not None and self.running:
             self.worker.request_snapshot(value)
 
     # -- events from the worker (main thread) ------------------------------------------------------
@@ -729,22 +696,22 @@ class TrainPanel(QWidget):
         self._dirty = True
 
     def _on_snapshot(self, snap):
-        self.last_snapshot = snap
+        self.last_snapshot = {**(self.last_snapshot or {}), **snap}
         rows = []
         for name, array in (snap.get("filters") or {}).items():
             rows.append((f"{name}: {array.shape[0]} filters × {array.shape[1]} channels, "
-                         f"{array.shape[2]}×{array.shape[3]}", _grid_image(array)))
+                         f"{array.shape[2]}×{array.shape[3]} (blue −, white 0, red +)", array, True))
         self.filters.set_rows(rows)
         if "feature_maps" in snap:
-            label = snap.get("image_label")
-            name = (self.class_names[label] if self.class_names and label is not None and label < len(self.class_names)
-                    else label)
-            rows = [(f"input (class {name})", _grid_image(np.asarray(snap["image"]).reshape(
-                -1, *np.shape(snap["image"])[-2:])))]
-            for layer, a in snap["feature_maps"].items():
-                shape = "×".join(map(str, np.shape(a)))
-                rows.append((f"{layer}  ({shape})", _grid_image(a)))
-            self.maps.set_rows(rows)
+            layers = list(snap["feature_maps"])
+            if [self.layer.itemText(k) for k in range(1, self.layer.count())] != layers:
+                chosen = self.layer.currentText()
+                self.layer.blockSignals(True)
+                self.layer.clear()
+                self.layer.addItems(["all layers"] + layers)
+                self.layer.setCurrentText(chosen if chosen in layers else "all layers")
+                self.layer.blockSignals(False)
+            self._show_maps()
         if "confusion" in snap:
             self.confusion.set_matrix(snap["confusion"], self.class_names)
             pred, labels = snap["predictions"], snap["labels"]
@@ -757,6 +724,77 @@ class TrainPanel(QWidget):
             self.boundary.set_snapshot(snap)
         if "error" in snap:
             self.statusMessage.emit(f"snapshot: {snap['error']}", 5000)
+
+    def _show_maps(self):
+        """The feature-map rows of the last snapshot: the input, then every layer (or the
+        chosen one)."""
+        snap = self.last_snapshot or {}
+        if "feature_maps" not in snap:
+            return
+        label = snap.get("image_label")
+        name = (self.class_names[label] if self.class_names and label is not None and label < len(self.class_names)
+                else label)
+        rows = [(f"input #{self.image_index.value()} (class {name})",
+                 np.asarray(snap["image"]).reshape(-1, *np.shape(snap["image"])[-2:]))]
+        chosen = self.layer.currentText()
+        for layer, a in snap["feature_maps"].items():
+            if chosen in ("", "all layers") or layer == chosen:
+                rows.append((f"{layer}  ({'×'.join(map(str, np.shape(a)))})", a))
+        self.maps.set_rows(rows)
+
+    # -- exploring: any time, from any model ------------------------------------------------------
+    def can_explore_now(self) -> bool:
+        """The model can be read on this thread: training is over, stopped or paused."""
+        return self.trainer is not None and (not self.running or self.pause_button.isChecked())
+
+    def explore(self):
+        """Feature maps (and filters) of the chosen image, computed here and now."""
+        if not self.can_explore_now():
+            return
+        kind, (x, y) = data_kind(self.trainer), eval_data(self.trainer)
+        trainer = self.trainer
+        if self.running:  # paused: the step in flight may still finish; read a copy of the model
+            trainer = types.SimpleNamespace(model=copy.deepcopy(trainer.model), x=trainer.x, y=trainer.y)
+        self._on_snapshot(model_snapshot(trainer, kind, x, y, self.image_index.value(), heavy=False))
+
+    def explore_checkpoint(self, path) -> bool:
+        """Look inside a saved network: build the lesson's model (not trained), load the
+        checkpoint into it, show its filters and feature maps. True on success."""
+        from gradgraph.checkpoint import load_checkpoint
+
+        if self.running or self.module is None:
+            return False
+        try:
+            trainer = self._make_trainer(self.options(), quick=True)
+            load_checkpoint(path, trainer.model)
+        except Exception as error:  # a wrong file or a model of another shape: one message
+            self.errorRaised.emit(f"loading {path}", error, None)
+            return False
+        self.trainer = trainer
+        self.class_names = self._class_names(self.options().get("dataset"))
+        self.top_tabs.setVisible(data_kind(trainer) == "image")
+        self.status.setText(f"looking inside {path}: choose an input image and a layer")
+        self.explore()
+        return True
+
+    def _on_load_clicked(self):
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(self, "Load a checkpoint", "", "gradgraph checkpoints (*.npz)")
+        if path:
+            self.explore_checkpoint(path)
+
+    def _on_layer_changed(self, _text):
+        self._show_maps()
+
+    def _zoom_tiles(self, factor):
+        for grid in (self.maps, self.filters):
+            grid.set_zoom(grid.zoom * factor)
+
+    def _on_tile_clicked(self, label, index, tile):
+        if self.tile_dialog is None:
+            self.tile_dialog = TileDialog(self)
+        self.tile_dialog.show_tile(label, index, tile)
 
     def _on_error(self, error, tb):
         self.status.setText(f"training failed: {type(error).__name__}: {error}")

@@ -67,6 +67,7 @@ from gradgraph.graph.walk import walkthrough
 SUMMARY = "1/(1+exp(-(w0x0+w1x1+w2))) as eight small gates and with one sigmoid gate: same gradients."
 EXERCISES = ["3.1"]
 
+BUILD_OPTIONS = {"fused": "one sigmoid gate"}  # the app's switch for build(fused=True)
 VALUES = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}
 
 

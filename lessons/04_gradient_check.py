@@ -32,8 +32,10 @@ difference means nothing until you know whether the gradient is 1e-8 or 1e+8):
 
 Two errors pull in opposite directions:
 
-- **Truncation**: the centred difference is exact only for parabolas. Its
-  error shrinks like `h²` (from the Taylor series: `f''' h² / 6`).
+- **Truncation**: the centred difference is exact for polynomials up to
+  degree 2 (constants, lines and parabolas: their third derivative is 0).
+  For anything else its error shrinks like `h²` (from the Taylor series:
+  `f''' h² / 6`).
 - **Round-off**: a computer stores numbers with about 16 significant digits in
   float64 (machine epsilon ε = 2.2e-16) and about 7 in float32 (ε = 1.2e-7).
   `f(x + h) - f(x - h)` subtracts two nearly equal numbers, losing digits; the

@@ -44,6 +44,13 @@ too (6.6 written as 5.6). With the margin dropped from both terms you get
 5.3 + 5.6 = 10.9, and the mean (2.9 + 0 + 10.9) / 3 = 4.6. The correct
 values are 12.9 and 5.27 (`run()` computes both versions).
 
+**The slide's question: what if the sum also ran over `j = y_i`?** That
+term is `max(0, s_{y_i} - s_{y_i} + 1) = max(0, 1) = 1` for every image, so
+every loss grows by exactly 1 (the mean becomes 6.27), the gradient does not
+change, and the best weights stay the same; but the smallest possible loss
+would be 1 instead of 0, which is why the sum leaves `y_i` out. `run()`
+computes it.
+
 Its gradient: each violated margin pushes its wrong class's score down and
 the correct class's score up, `dL_i/ds_j = 1` if margin `j` is violated,
 `dL_i/ds_{y_i} = -(number of violated margins)`, all divided by N for the mean.
@@ -53,6 +60,10 @@ the correct class's score up, `dL_i/ds_j = 1` if margin `j` is violated,
 Read the scores as unnormalized log-probabilities:
 
     P(k | x) = e^{s_k} / Σ_j e^{s_j}          L_i = -ln P(y_i | x_i)
+
+(One slide writes the denominator `Σ_j e^{s_{y_j}}`: it is the sum over
+*all* classes' scores, `Σ_j e^{s_j}`, which is what makes the probabilities
+add up to 1.)
 
 For the cat image:
 
@@ -89,7 +100,9 @@ divide, index, log and negate gates, so you can watch this gradient appear.
 ## Other losses you will meet
 
 - L2 / mean squared error `Σ_i ||f(x_i) - y_i||²` and L1 `Σ_i |f(x_i) - y_i|`,
-  for regression.
+  for regression. (A slide headed "L2 loss" shows `Σ ||f(x) - y||_1`: that
+  is the L1 norm. L2 squares the differences, so large errors dominate; L1
+  takes their absolute values and is less swayed by outliers.)
 - Binary cross-entropy `J = -(y ln ŷ + (1 - y) ln(1 - ŷ))` for one sigmoid
   output. (One deck drops the minus sign; without it the "loss" is negative
   and minimizing it would make the predictions *worse*.)
@@ -177,6 +190,11 @@ def run(quick=False):
     slide_mean = (per_image[0] + per_image[1] + slide_frog) / 3
     print(f"\n  the slide's frog image, the +1 dropped: {slide_terms[0]:.1f} + {slide_terms[1]:.1f}"
           f" = {slide_frog:.1f}; mean {slide_mean:.1f}.  Correct: {per_image[2]:.1f} and {float(svm.data):.2f}")
+
+    with_correct = [sum(svm_terms(scores, label)) + max(0.0, scores[label] - scores[label] + 1)
+                    for scores, label in zip(SCORES, LABELS)]
+    print(f"  if the sum included j = y_i: {' + '.join(f'{v:.1f}' for v in with_correct)}, mean"
+          f" {np.mean(with_correct):.2f} (each loss +1, the gradient unchanged)")
 
     print("\nSoftmax cross-entropy of the cat image")
     e = np.exp(SCORES[0])

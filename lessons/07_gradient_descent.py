@@ -71,8 +71,12 @@ Any learning rate above 2/100 = 0.02 makes the steep `y` direction blow up.
 
       v ← μ v + g            θ ← θ - η v
 
-- **Adam** also keeps a running mean of squared gradients and divides by its
-  square root: every parameter gets its own step size.
+- **Adam** keeps two running means per parameter, of the gradient
+  (momentum) and of its square, and divides the first by the square root of
+  the second: every parameter gets its own step size. (A slide sums Adam up
+  as "update lr based on momentum; decay lr over time". Adam does not decay
+  the learning rate; a schedule does that, lesson 16. The bias corrections
+  below only undo the zero start of the running means in the first steps.)
 
       m ← β1 m + (1 - β1) g        v ← β2 v + (1 - β2) g²
       m̂ = m / (1 - β1^t)           v̂ = v / (1 - β2^t)

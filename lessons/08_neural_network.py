@@ -22,10 +22,18 @@ function** is what makes depth pay off.
 | ReLU        | max(0, x)                 | [0, ∞)     | the default: cheap, no saturation for x > 0 |
 | leaky ReLU  | x if x > 0 else 0.01 x    | (-∞, ∞)    | never exactly flat: avoids dead units   |
 
+ReLU's range is `[0, ∞)`, 0 included (a slide writes `(0, ∞)`): for every
+negative input it outputs exactly 0, which is also why a unit can "die".
+
 The **output layer** fits the task: identity for regression (any real
 number), sigmoid for a yes/no probability, softmax for one of many classes
 (probabilities that sum to 1), ReLU for a non-negative quantity, tanh for
-values in (-1, 1).
+values in (-1, 1). A slide advises "classification: ReLU activation with
+softmax". Not on the output layer: a ReLU before the softmax clips every
+negative score to 0, so the network cannot make a class *less* likely than
+another whose score is also negative, and no gradient flows through the
+clipped scores. The last layer gives plain linear scores (logits) to the
+softmax; ReLUs belong in the hidden layers.
 
 ## What a linear classifier cannot do
 

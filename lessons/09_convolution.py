@@ -19,10 +19,16 @@ The textbook convolution of a signal `x` with a filter `h` is
     y[n] = Σ_k x[n - k] h[k]
 
 Take `x = [4, -1, 0, 2, 1, 2, 3]` and the difference filter `h = [1, 0, -1]`.
-Then `y[n] = x[n] - x[n - 2]`. To keep the output as long as the input we
-**zero pad** one value on each side, `[0, 4, -1, 0, 2, 1, 2, 3, 0]`, and get
+The full convolution is `y[m] = x[m] - x[m - 2]`, 9 values long (m = 0..8,
+counting x[m] = 0 outside the signal). To keep the output as long as the
+input we **zero pad** one value on each side, `[0, 4, -1, 0, 2, 1, 2, 3, 0]`,
+and keep the middle 7 values ("same" padding):
 
     convolution:        y = [-1, -4, 3, 1, 0, 2, -2]
+
+Mind the index shift: "same" output `n` is full output `m = n + 1`, so it
+reads `y[n] = x[n + 1] - x[n - 1]`, the filter centred on `x[n]`. Check the
+first value: `x[1] - x[-1] = -1 - 0 = -1`.
 
 Notice the `n - k`: as `k` grows we step *backwards* through `x`, which is the
 same as sliding the **flipped** filter `[-1, 0, 1]` along the signal.
@@ -84,8 +90,9 @@ matplotlib), converted to grayscale and downsampled, with every kernel at once
 | Sobel x                | [[-1,0,1],[-2,0,2],[-1,0,1]]               | 0   |
 
 The sum tells you a lot. A kernel summing to 1 keeps the brightness of flat
-regions (identity, blurs, sharpen: sharpen = identity + a Laplacian edge
-term). A kernel summing to 0 maps every flat region to 0 and responds only
+regions (identity, blurs, sharpen: sharpen = identity − Laplacian, as the
+table lists them: the centre 1 - (-4) = 5, the four neighbours 0 - 1 = -1;
+subtracting the Laplacian adds back the detail it measures). A kernel summing to 0 maps every flat region to 0 and responds only
 where the intensity changes: an **edge detector**.
 
 **A mislabelled kernel.** One deck calls `[[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]`

@@ -210,7 +210,7 @@ def figures(quick=False):
     for _ in t.records():
         pass
     filters = t.model.conv.weight.data[:, 0]
-    maps = t.model.feature_maps(images[0])["conv"]
+    maps = gg.inspect.feature_maps(t.model, images[0])["conv"]
     fig = Figure(figsize=(10, 4.6), layout="constrained")
     axes = fig.subplots(2, 5)
     axes[0, 0].imshow(images[0, 0], cmap="gray")

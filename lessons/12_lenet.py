@@ -17,13 +17,21 @@ on each side is 32 × 32, so our first convolution uses `padding=2`:
 | S2 `pool1`     | 6 @ 14×14    | 2×2 pooling, stride 2                 | 0          |
 | C3 `conv2`     | 16 @ 10×10   | 16 filters 5×5 × 6 channels, ReLU     | 2,416      |
 | S4 `pool2`     | 16 @ 5×5     | 2×2 pooling, stride 2                 | 0          |
-| C5 `fc1`       | 120          | fully connected (400 → 120), ReLU     | 48,120     |
+| F5 `fc1`       | 120          | fully connected (400 → 120), ReLU     | 48,120     |
 | F6 `fc2`       | 84           | fully connected, ReLU                 | 10,164     |
 | output `fc3`   | 10           | class scores, then softmax            | 850        |
 |                |              |                                       | **61,706** |
 
 (`conv1`: 6 · (5·5 + 1) = 156; `conv2`: 16 · (6·5·5 + 1) = 2,416; `fc1`:
 400 · 120 + 120 = 48,120.) About 60 thousand parameters, as the paper says.
+
+The paper calls the 120-unit layer **C5**, a *convolution* with 5 × 5
+filters: on its 32 × 32 input, S4's maps are exactly 5 × 5, so each filter
+sees the whole map and the output is 120 maps of 1 × 1. That is the same
+arithmetic as a fully connected layer on the 400 flattened values, which is
+how we build it (`nn/lenet.py` names it **F5**, like F6). We call it F5
+because that is what the code does; the two only differ for a larger input,
+where C5 would slide and give more than one output per filter.
 Ours is the usual modern simplification: the original C3 connected each map to
 only some of S2's maps, used tanh-like squashing and average-like pooling, and
 had special output units. `gg.nn.LeNet5(activation="tanh", pool="avg")` gets
@@ -74,7 +82,9 @@ the network is **memorizing** the training set. Remedies: more data (or
 **dropout** (`LeNet5(dropout=0.5)`: during training, randomly zero half of the
 fully connected activations, so no unit can rely on any other), and **early
 stopping** (`trainer(patience=2)`: stop when the validation loss has not
-improved for 2 epochs and restore the best weights).
+improved for 2 epochs and restore the best weights). `trainer(augment="shift")`
+trains on randomly shifted copies (`gg.data.augment`). Lesson 15 measures
+each remedy.
 
 ## Reading the results
 
@@ -86,8 +96,23 @@ similar garments (shirt, T-shirt, pullover, coat).
 
 ## Practical habits
 
-Change one hyperparameter at a time (random search beats a grid). Log every
-run and name it after its settings, e.g.
+Two different habits, for two different jobs:
+
+- **Debugging**: change *one* thing at a time, so that you know what caused
+  the change you see.
+- **Tuning** several hyperparameters: try **random** combinations rather
+  than a grid. With 9 runs, a 3 × 3 grid tries only 3 values of each
+  hyperparameter; 9 random points try 9 values of each, and usually only one
+  or two hyperparameters matter much. Sample scale-like hyperparameters
+  (learning rate, weight decay) on a **log scale**: `lr = 10 **
+  np.random.uniform(-4, -1)` is as likely to land in [1e-4, 1e-3] as in
+  [1e-2, 1e-1]. A slide writes `np.random.random(min=0.1, max=100)`: numpy
+  has no such call (`np.random.uniform(0.1, 100)` is what it means), and
+  sampling [0.1, 100] uniformly puts about 90% of the draws above 10; sample
+  the exponent instead, `10 ** np.random.uniform(-1, 2)`. `run()` shows the
+  difference.
+
+Log every run and name it after its settings, e.g.
 `lenet_fashion-mnist_lr_0.001_epochs_10_batch_64_opt_adam`
 (`gradgraph train lenet ...` does this and saves checkpoints). If the loss is
 constant, check the initialization (all-zero weights never break symmetry); if
@@ -103,6 +128,7 @@ import numpy as np
 
 import gradgraph as gg
 from gradgraph import nn
+from gradgraph.blas import limit_blas_threads
 
 SUMMARY = "LeNet-5 on the bundled Fashion-MNIST set: train/val/test, curves, filters, feature maps, confusion, dropout, early stopping."
 
@@ -120,8 +146,9 @@ def load(dataset="fashion-mnist-starter", split="train", limit=None):
 
 def trainer(quick=False, *, dataset="fashion-mnist-starter", epochs=None, batch_size=64, lr=1e-3,
             optimizer="adam", activation="relu", pool="max", dropout=0.0, patience=None, limit=None,
-            val_fraction=0.1, seed=0, **options):
-    """LeNet-5 with a validation split; quick: 300 training images and 1 epoch."""
+            val_fraction=0.1, augment="none", seed=0, **options):
+    """LeNet-5 with a validation split; quick: 300 training images and 1 epoch. ``augment``: random
+    changes to the training images (``gg.data.AUGMENTS``: shift, flip, rotate, noise, ...; lesson 15)."""
     limit = limit if limit is not None else (300 if quick else None)
     x, y = load(dataset, "train", limit)
     (x_train, y_train), (x_val, y_val) = gg.data.train_val_split(x, y, val_fraction, seed=seed)
@@ -129,7 +156,7 @@ def trainer(quick=False, *, dataset="fashion-mnist-starter", epochs=None, batch_
     opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
     return gg.train.Trainer(model, opt, (x_train, y_train), (x_val, y_val),
                             epochs=epochs or (1 if quick else 3), batch_size=batch_size, patience=patience,
-                            seed=seed, config={"dataset": dataset}, **options)
+                            seed=seed, augment=augment, config={"dataset": dataset}, **options)
 
 
 _trained = {}
@@ -156,13 +183,8 @@ def build():
 
 def confusion(model, x, y, classes=10):
     """counts[i, j] = how many images of true class i were predicted as class j."""
-    with gg.no_grad():
-        model.eval()
-        predicted = np.concatenate([model(x[k:k + 500]).data.argmax(axis=1) for k in range(0, len(x), 500)])
-        model.train()
-    counts = np.zeros((classes, classes), dtype=int)
-    np.add.at(counts, (y, predicted), 1)
-    return counts
+    predicted = gg.inspect.predict(model, x).argmax(axis=1)
+    return gg.inspect.confusion_matrix(y, predicted, classes)
 
 
 def overfit_tiny(steps=40):
@@ -171,12 +193,13 @@ def overfit_tiny(steps=40):
     model = nn.LeNet5(rng=1)
     opt = gg.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = gg.losses.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.data))
+    with limit_blas_threads(1):  # leave both cores to the conv kernels (see gradgraph/blas.py)
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = gg.losses.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.data))
     return losses
 
 
@@ -199,6 +222,12 @@ def run(quick=False):
         initial_small = float(gg.losses.cross_entropy(small(x[:200]), y[:200]).data)
     print(f"\nLoss at initialization: {initial:.3f}   (ln 10 = {np.log(10):.3f});"
           f" with the output layer's weights scaled by 0.1: {initial_small:.3f}")
+
+    draws = np.random.default_rng(0)
+    linear, logarithmic = draws.uniform(0.1, 100, 10_000), 10 ** draws.uniform(-1, 2, 10_000)
+    print(f"\nSampling a hyperparameter in [0.1, 100]: uniformly, {np.mean(linear > 10):.0%} of the draws are above 10"
+          f" and {np.mean(linear < 1):.1%} below 1; as 10 ** uniform(-1, 2), {np.mean(logarithmic > 10):.0%} and"
+          f" {np.mean(logarithmic < 1):.0%}: each factor of 10 equally often")
 
     if quick:
         tiny = None
@@ -227,6 +256,7 @@ def run(quick=False):
         print(f"    {name:>12} " + " ".join(f"{v:3d}" for v in row))
 
     return {"parameters": model.num_parameters(), "initial_loss": initial, "initial_loss_small": initial_small,
+            "log_sampling": (float(np.mean(linear > 10)), float(np.mean(logarithmic > 10))),
             "tiny_overfit": tiny,
             "test_accuracy": test_accuracy, "confusion": counts.tolist(),
             "epochs": [(r.loss, r.val_loss) for r in history if r.kind == "epoch"]}
@@ -252,7 +282,7 @@ def figures(quick=False):
     figs.append(fig)
 
     x_test, y_test = load(split="test", limit=200 if quick else 1000)
-    maps = model.feature_maps(x_test[0])
+    maps = gg.inspect.feature_maps(model, x_test[0])
     fig = Figure(figsize=(10, 4.8), layout="constrained")
     grid = fig.add_gridspec(3, 9)
     ax = fig.add_subplot(grid[:, :2])

@@ -33,8 +33,13 @@ The original CAM needs a network ending in global average pooling and takes
 `α_k^c` from the last layer's weights. For any network (LeNet included) we
 can use the average gradient, `α_k^c = mean over positions of ∂s_c / ∂A_k`
 (this is **Grad-CAM**; for a global-average-pooling network it gives the
-same map up to a constant). Upsampled to 28 × 28 and laid over the image it
-shows where the evidence for the class lies.
+same map up to a constant). Laid over the image it shows where the evidence
+for the class lies. Mind where the 10 × 10 cells sit: conv2's cell `r` looks
+at a 14-pixel window centred on pixel `2r + 4.5` (conv1 pads by 2, pool1
+halves, conv2's 5 × 5 filter spans 5 pooled cells), so the ten cell centres
+run from pixel 4.5 to 22.5. Stretching the map over all 28 pixels would shift
+the evidence outwards by up to 4 pixels; `cam_to_image` places each cell over
+its own centre and interpolates between them.
 
 ## Dreaming: what does the network want to see?
 
@@ -66,12 +71,15 @@ wrong reason (looking at the background, say) often gives itself away here.
 - Change the class in `dream()` or dream from a real image instead of a blank
   one.
 """
-import contextlib
+import sys
+from pathlib import Path
 
 import numpy as np
 
 import gradgraph as gg
 from gradgraph import nn
+from gradgraph.blas import limit_blas_threads
+from gradgraph.checkpoint import load_checkpoint
 
 SUMMARY = "Saliency (input gradients), class activation maps, and dreaming by gradient ascent on the input."
 
@@ -84,10 +92,26 @@ def load(split, limit):
 
 
 _trained = {}
+CHECKPOINT = "lesson13-lenet5.npz"  # written by tools/make_lesson13_checkpoint.py with trained_model() below
 
 
-def trained_model(quick=False):
-    """LeNet-5 trained briefly on the starter set (quick: 320 images, 1 epoch; else 5000, 3 epochs)."""
+def checkpoint_path():
+    """The bundled trained LeNet-5: the repository's assets/, or <prefix>/share/gradgraph."""
+    for folder in (Path(__file__).resolve().parents[1] / "assets", Path(sys.prefix) / "share" / "gradgraph"):
+        if (folder / CHECKPOINT).is_file():
+            return folder / CHECKPOINT
+    return None
+
+
+def trained_model(quick=False, use_checkpoint=True):
+    """LeNet-5 trained on the starter set (quick: 320 images, 1 epoch; else 5000, 3 epochs).
+    The full one is loaded from the bundled checkpoint when it is there (same weights)."""
+    path = checkpoint_path() if use_checkpoint and not quick else None
+    if path is not None and quick not in _trained:
+        model = nn.LeNet5(rng=0)
+        load_checkpoint(path, model)
+        model.eval()
+        _trained[quick] = model
     if quick not in _trained:
         x, y = load("train", 320 if quick else 5000)
         model = nn.LeNet5(rng=0)
@@ -100,17 +124,8 @@ def trained_model(quick=False):
     return _trained[quick]
 
 
-@contextlib.contextmanager
-def frozen(model):
-    """Hold the weights fixed: no gradients are computed for them inside the block."""
-    params = model.parameters()
-    for p in params:
-        p.requires_grad = False
-    try:
-        yield model
-    finally:
-        for p in params:
-            p.requires_grad = True
+#: Hold the weights fixed: no gradients are computed for them inside the block.
+frozen = gg.inspect.frozen
 
 
 def forward_with_maps(model, image):
@@ -129,9 +144,10 @@ def input_tensor(image):
 
 
 def build():
-    """The score of the true class for one test image; backward gives its saliency map."""
+    """The score of the true class for one test image, in the trained network; backward
+    gives its saliency map."""
     x, y = load("test", 1)
-    model = nn.LeNet5(rng=0)
+    model = trained_model()
     image = input_tensor(x[0])
     score = model(image)[0, int(y[0])]
     score.name = f"score_{CLASSES[int(y[0])].split('/')[0]}"
@@ -140,15 +156,9 @@ def build():
 
 def saliency(model, image, label, samples=16, noise=0.2, seed=0):
     """|d score_label / d image| averaged over ``samples`` noisy copies (SmoothGrad), shape (28, 28).
-    ``samples=1, noise=0`` gives the plain input gradient."""
-    rng = np.random.default_rng(seed)
-    batch = np.repeat(np.asarray(image, dtype=np.float32)[None], samples, axis=0)
-    batch = batch + rng.normal(0, noise, size=batch.shape).astype(np.float32) if noise else batch
-    x = gg.Tensor(batch, name="images")
-    with frozen(model):
-        score = model(x)[:, int(label)].sum()   # the copies do not interact: one backward for all
-        score.backward()
-    return np.abs(x.grad.mean(axis=0)[0])
+    ``samples=1, noise=0`` gives the plain input gradient. (See gradgraph/inspect.py: one backward
+    through the frozen network, from the class score to the pixels.)"""
+    return gg.inspect.saliency(model, image, label, samples=samples, noise=noise, seed=seed)
 
 
 def class_activation_map(model, image, label):
@@ -158,9 +168,23 @@ def class_activation_map(model, image, label):
         logits[0, int(label)].backward()
     alpha = maps.grad[0].mean(axis=(1, 2))                          # (16,)
     cam = np.maximum(0, np.tensordot(alpha, maps.data[0], axes=1))  # (10, 10)
-    # conv2's 10x10 maps cover the central 28x28 area of the padded 32x32 input: upsample by 2.8
-    rows = np.minimum((np.arange(28) / 2.8).astype(int), 9)
-    return cam[np.ix_(rows, rows)]
+    return cam_to_image(cam)
+
+
+def cam_to_image(cam):
+    """Place conv2's 10x10 map on the 28x28 image where its cells look.
+
+    conv2 cell r sees pool1 cells r..r+4, i.e. conv1 rows 2r..2r+9, whose 5x5 windows
+    (padding 2) are centred on input rows 2r..2r+9: the cell's receptive field is centred on
+    pixel 2r + 4.5. So the ten cell centres run from pixel 4.5 to 22.5, not over the whole
+    image: interpolate bilinearly between them, keeping the edge cells' values outside.
+    """
+    u = np.clip((np.arange(28) - 4.5) / 2, 0, 9)   # each pixel's position in cell units
+    lo = np.floor(u).astype(int)
+    hi = np.minimum(lo + 1, 9)
+    f = u - lo
+    rows = (1 - f)[:, None] * cam[lo] + f[:, None] * cam[hi]           # (28, 10)
+    return (1 - f)[None, :] * rows[:, lo] + f[None, :] * rows[:, hi]   # (28, 28)
 
 
 BLUR = (np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=np.float32) / 16)[None, None]
@@ -173,7 +197,7 @@ def dream(model, label, steps=60, lr=0.5, decay=0.05, blur_every=4, start=None, 
     x = np.zeros((1, 1, 28, 28), np.float32) if start is None else np.array(start, np.float32).reshape(1, 1, 28, 28)
     x = x + rng.normal(0, 0.01, size=x.shape).astype(np.float32)
     scores = []
-    with frozen(model):
+    with frozen(model), limit_blas_threads(1):  # leave both cores to the conv kernels (gradgraph/blas.py)
         for step in range(steps):
             t = gg.Tensor(x, name="image")
             score = model(t)[0, int(label)]

@@ -2,40 +2,12 @@
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 import gradgraph as gg
 from gradgraph.kernels import conv_output_size
 from gradgraph.ops.conv import AvgPool2d, Conv2d, MaxPool2d
 
-
-@st.composite
-def conv_configs(draw):
-    """A small convolution whose output has at least one pixel."""
-    n, c, f = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
-    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
-    sizes = []
-    for k, p, d in ((kh, padding[0], dilation[0]), (kw, padding[1], dilation[1])):
-        reach = d * (k - 1) + 1
-        sizes.append(max(reach - 2 * p, 1) + draw(st.integers(0, 4)))
-    bias = draw(st.booleans())
-    seed = draw(st.integers(0, 2**32 - 1))
-    return dict(x=(n, c, *sizes), w=(f, c, kh, kw), stride=stride, padding=padding, dilation=dilation,
-                bias=bias, seed=seed)
-
-
-@st.composite
-def pool_configs(draw):
-    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    padding = (draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2)))
-    h = max(kh - 2 * padding[0], 1) + draw(st.integers(0, 4))
-    w = max(kw - 2 * padding[1], 1) + draw(st.integers(0, 4))
-    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3)), h, w)
-    return dict(shape=shape, kernel=(kh, kw), stride=stride, padding=padding, seed=draw(st.integers(0, 2**32 - 1)))
+from strategies import conv_cases, pool_cases, pool_kinds
 
 
 def distinct(rng, shape):
@@ -46,9 +18,9 @@ def distinct(rng, shape):
 
 def conv_tensors(cfg, dtype=np.float64):
     rng = np.random.default_rng(cfg["seed"])
-    x = gg.Tensor(rng.standard_normal(cfg["x"]).astype(dtype), name="x")
-    w = gg.Tensor(rng.standard_normal(cfg["w"]).astype(dtype), name="w")
-    b = gg.Tensor(rng.standard_normal(cfg["w"][0]).astype(dtype), name="b") if cfg["bias"] else None
+    x = gg.Tensor(rng.standard_normal(cfg["x_shape"]).astype(dtype), name="x")
+    w = gg.Tensor(rng.standard_normal(cfg["w_shape"]).astype(dtype), name="w")
+    b = gg.Tensor(rng.standard_normal(cfg["w_shape"][0]).astype(dtype), name="b") if cfg["bias"] else None
     return x, w, b
 
 
@@ -56,26 +28,26 @@ def run_conv(cfg, x, w, b):
     return gg.conv2d(x, w, b, stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"])
 
 
-@given(conv_configs())
+@given(conv_cases(dtypes=(np.float64,)))
 def test_conv2d_gradcheck(cfg):
     x, w, b = conv_tensors(cfg)
     inputs = [x, w] + ([b] if b is not None else [])
     assert gg.gradcheck(lambda *t: run_conv(cfg, t[0], t[1], t[2] if len(t) > 2 else None), inputs)
 
 
-@given(pool_configs())
+@given(pool_cases())
 def test_max_pool2d_gradcheck(cfg):
-    x = gg.Tensor(distinct(np.random.default_rng(cfg["seed"]), cfg["shape"]))
+    x = gg.Tensor(distinct(np.random.default_rng(cfg["seed"]), cfg["x_shape"]))
     assert gg.gradcheck(lambda t: gg.max_pool2d(t, cfg["kernel"], cfg["stride"], cfg["padding"]), [x], eps=1e-4)
 
 
-@given(pool_configs())
+@given(pool_cases())
 def test_avg_pool2d_gradcheck(cfg):
-    x = gg.Tensor(np.random.default_rng(cfg["seed"]).standard_normal(cfg["shape"]))
+    x = gg.Tensor(np.random.default_rng(cfg["seed"]).standard_normal(cfg["x_shape"]))
     assert gg.gradcheck(lambda t: gg.avg_pool2d(t, cfg["kernel"], cfg["stride"], cfg["padding"]), [x])
 
 
-@given(conv_configs())
+@given(conv_cases(dtypes=(np.float64,)))
 def test_conv2d_matches_torch(cfg):
     torch = pytest.importorskip("torch")
     x, w, b = conv_tensors(cfg)
@@ -95,10 +67,10 @@ def test_conv2d_matches_torch(cfg):
         np.testing.assert_allclose(b.grad, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
-@given(pool_configs(), st.sampled_from(["max", "avg"]))
+@given(pool_cases(), pool_kinds)
 def test_pooling_matches_torch(cfg, kind):
     torch = pytest.importorskip("torch")
-    x = gg.Tensor(distinct(np.random.default_rng(cfg["seed"]), cfg["shape"]))
+    x = gg.Tensor(distinct(np.random.default_rng(cfg["seed"]), cfg["x_shape"]))
     fn = gg.max_pool2d if kind == "max" else gg.avg_pool2d
     out = fn(x, cfg["kernel"], cfg["stride"], cfg["padding"])
     g = np.random.default_rng(2).standard_normal(out.shape)

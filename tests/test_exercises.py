@@ -14,7 +14,7 @@ IDS = [e.id for e in exercises.list_exercises()]
 
 
 def test_catalogue():
-    assert IDS == ["1.1", "1.2", "2.1", "3.1", "6.1", "6.2", "7.1", "7.2", "10.1", "11.1"]
+    assert IDS == ["1.1", "1.2", "2.1", "3.1", "6.1", "6.2", "7.1", "7.2", "10.1", "11.1", "16.1", "17.1", "17.2"]
     for exercise in exercises.list_exercises():
         assert exercise.stub.is_file(), exercise.stub
         assert exercise.solution.is_file(), exercise.solution
@@ -50,7 +50,7 @@ def test_cli_list(capsys):
     out = capsys.readouterr().out
     for id_ in IDS:
         assert f"\n{id_} " in out
-    assert "todo" in out and "0 of 10 passed" in out
+    assert "todo" in out and f"0 of {len(IDS)} passed" in out
 
 
 def test_unknown_id(capsys):
@@ -236,3 +236,56 @@ def test_student_solution_passes(lessons_copy):
     result = lessons_copy("1.2", "return d_out, d_out")
     assert result.passed, result.message
     assert exercises.status("1.2") == "passed"
+
+
+def test_kaiming_variance_instead_of_std(lessons_copy):
+    fan_in = "shape[0] if len(shape) == 2 else int(np.prod(shape[1:]))"
+    result = lessons_copy("16.1", f"return rng.standard_normal(shape) * (2.0 / ({fan_in}))")
+    assert result.status == "failed" and "that is the variance" in result.message
+
+
+def test_kaiming_without_the_factor_two(lessons_copy):
+    result = lessons_copy("16.1", "return rng.standard_normal(shape) * np.sqrt(1.0 / shape[0])")
+    assert "Xavier" in result.message
+
+
+def test_kaiming_conv_fan_in(lessons_copy):
+    result = lessons_copy("16.1", "return rng.standard_normal(shape) * np.sqrt(2.0 / shape[0])")
+    assert result.status == "failed" and "C * kh * kw" in result.message
+
+
+def test_kaiming_ignores_the_rng(lessons_copy):
+    body = """fan_in = shape[0] if len(shape) == 2 else int(np.prod(shape[1:]))
+return np.random.default_rng().standard_normal(shape) * np.sqrt(2.0 / fan_in)"""
+    result = lessons_copy("16.1", body)
+    assert result.status == "failed" and "rng you are given" in result.message
+
+
+def test_distances_with_a_loop(lessons_copy):
+    looped = "return np.array([[((a - b) ** 2).sum() for b in B] for a in A])"
+    result = lessons_copy("17.1", looped)
+    assert result.status == "failed" and "has a loop" in result.message
+
+
+def test_distances_with_a_square_root(lessons_copy):
+    rooted = "return np.sqrt((A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2 * A @ B.T)"
+    result = lessons_copy("17.1", rooted)
+    assert "no sqrt" in result.message
+
+
+def test_im2col_rows_instead_of_columns(lessons_copy):
+    body = """x = np.asarray(x, dtype=float)
+h_out, w_out = x.shape[1] - k + 1, x.shape[2] - k + 1
+return np.array([x[:, i:i + k, j:j + k].ravel() for i in range(h_out) for j in range(w_out)])"""
+    result = lessons_copy("17.2", body)
+    assert result.status == "failed" and "one window per row" in result.message
+
+
+def test_im2col_forgetting_the_padding(lessons_copy):
+    body = """x = np.asarray(x, dtype=float)
+h_out = (x.shape[1] - k) // stride + 1
+w_out = (x.shape[2] - k) // stride + 1
+return np.stack([x[:, i * stride:i * stride + k, j * stride:j * stride + k].ravel()
+                 for i in range(h_out) for j in range(w_out)], axis=1)"""
+    result = lessons_copy("17.2", body)
+    assert result.status == "failed" and "padding 1" in result.message

@@ -44,6 +44,24 @@ def test_gate_keeps_float32(case):
             assert t.grad.dtype == np.float32
 
 
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 3, 4)])
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_gate_matches_torch(case, shape):
+    torch = pytest.importorskip("torch")
+    assert case.torch is not None, f"{case.name}: give the gate table a torch version of the case"
+    ours = make_tensors(case, np.random.default_rng(1), shape)
+    theirs = [torch.tensor(t.data, requires_grad=t.requires_grad) for t in ours]
+    out, ref = case.fn(*ours), case.torch(torch, *theirs)
+    assert out.shape == tuple(ref.shape)
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-9, atol=1e-12)
+    weights = np.random.default_rng(2).uniform(0.5, 1.5, size=out.shape)
+    (out * weights).sum().backward()
+    (ref * torch.tensor(weights)).sum().backward()
+    for mine, other in zip(ours, theirs):
+        if mine.requires_grad:
+            np.testing.assert_allclose(mine.grad, other.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
 def test_check_cli_passes_for_every_gate(capsys):
     from gradgraph.gatecheck import main
 

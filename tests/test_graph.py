@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import gradgraph as gg
-from gradgraph.graph import Graph, Stepper
+from gradgraph.graph import Graph, Stepper, gradcheck
+from gradgraph.graph.ledger import ledger
 
 from examples import lecture
 
@@ -58,7 +59,7 @@ def test_repeated_user_names_are_made_unique():
 def test_a_leaf_as_output():
     x = gg.Tensor(3.0, name="x")
     graph = Graph(x)
-    assert [s.kind for s in graph.steps()] == ["leaf", "seed"]
+    assert [s.kind for s in Stepper(graph).steps] == ["leaf", "seed"]
     assert graph.node("x").grad == 1.0
 
 
@@ -66,21 +67,21 @@ def test_a_leaf_as_output():
 
 def test_steps_forward_then_backward():
     graph = Graph(lecture())
-    steps = graph.steps()
+    steps = Stepper(graph).steps
     assert [(s.phase, s.kind, s.node.name) for s in steps] == [
         ("forward", "leaf", "x"), ("forward", "leaf", "y"), ("forward", "leaf", "z"),
         ("forward", "gate", "q"), ("forward", "gate", "f"),
         ("backward", "seed", "f"), ("backward", "gate", "f"), ("backward", "gate", "q"),
     ]
-    assert graph.backward_start == 5
+    assert Stepper(graph).backward_start == 5
     assert steps[3].text == "q = x + y = 3"
     assert steps[4].text == "f = q * z = -12"
 
 
 def test_stepper_states_forward_back_seek_reset():
     graph = Graph(lecture())
-    s = graph.stepper()
-    assert isinstance(s, Stepper) and s.position == 0 and len(s) == s.len == 8 and s.current is None
+    s = Stepper(graph)
+    assert isinstance(s, Stepper) and s.position == 0 and len(s) == 8 and s.current is None
     assert not any(s.known_values()) and not any(s.known_grads())
     assert s.step().node.name == "x"
     assert s.value_known("x") and not s.value_known("y") and s.value("y") is None
@@ -134,7 +135,7 @@ def test_stepping_does_one_gate_of_work_and_back_does_none():
     for _ in range(5):
         h = Counting()(h)
     calls.clear()
-    s = Graph(h).stepper()
+    s = Stepper(Graph(h))
     s.step()
     assert calls == []                    # a leaf: nothing to compute
     s.step()
@@ -158,7 +159,7 @@ def test_partial_gradients_of_a_node_used_twice():
     b.name = "b"
     f = a + b
     f.name = "f"
-    s = Graph(f).stepper()
+    s = Stepper(Graph(f))
     s.seek(s.backward_start + 2)  # seed, back through f: a and b known
     s.step()                      # back through b (reverse topological order): x gets 5
     assert s.grad_state("x") == "partial" and s.grad("x") == 5.0
@@ -168,7 +169,7 @@ def test_partial_gradients_of_a_node_used_twice():
 
 def test_subscribers_hear_position_and_value_changes():
     graph = Graph(lecture())
-    s = graph.stepper()
+    s = Stepper(graph)
     events = []
     unsubscribe = s.subscribe(events.append)
     s.step()
@@ -187,14 +188,14 @@ def test_subscribers_hear_position_and_value_changes():
 
 def test_set_value_replays_values_and_gradients():
     graph = Graph(lecture())
-    s = graph.stepper()
+    s = Stepper(graph)
     s.run_to_end()
     graph.set_value("x", 1.0)
     assert graph.node("f").value == -24.0        # (1 + 5) * -4
     assert graph.node("q").value == 6.0
     assert graph.node("z").grad == 6.0           # df/dz = q
     assert s.value("f") == -24.0 and s.grad("z") == 6.0
-    assert "df/dz = df/df · df/dz = 1 · 6 = 6" in graph.ledger().text
+    assert "df/dz = df/df · df/dz = 1 · 6 = 6" in ledger(graph).text
     graph.reset_values()
     assert graph.node("f").value == -12.0 and graph.node("z").grad == 3.0
 
@@ -203,9 +204,12 @@ def test_set_value_only_recomputes_what_depends_on_the_node():
     graph = Graph(lecture())
     graph.forward()
     graph.set_value("z", 2.0)
-    assert graph._value[graph.node("q").index] is not None  # q = x + y does not depend on z
-    assert graph._value[graph.node("f").index] is None
-    assert graph.node("f").value == 6.0
+    calls = []
+    graph.subscribe(calls.append)
+    q_before = graph.value("q")
+    graph.set_value("z", 3.0)
+    assert graph.value("q") is q_before               # q = x + y does not depend on z: kept
+    assert graph.node("f").value == 9.0 and len(calls) == 1
 
 
 def test_set_value_checks_the_node_and_the_shape():
@@ -220,13 +224,15 @@ def test_set_value_checks_the_node_and_the_shape():
     assert g2.output.value == 12.0
 
 
-def test_shared_gate_object_is_reprimed_before_backward():
+def test_a_gate_object_used_twice_gives_each_node_its_own_state():
     mul = gg.ops.Multiply()
     x, y, z = gg.Tensor(2.0, name="x"), gg.Tensor(3.0, name="y"), gg.Tensor(4.0, name="z")
     a = mul(x, y)          # the same gate object used twice: its state is the last call's
     f = mul(a, z)
     graph = Graph(f)
     assert graph.node("x").grad == 12.0 and graph.node("y").grad == 8.0 and graph.node("z").grad == 6.0
+    f.backward()           # the tensors' own backward too: a == x * y kept its inputs
+    assert (x.grad, y.grad, z.grad) == (12.0, 8.0, 6.0)
 
 
 def test_non_scalar_output_is_seeded_with_ones():
@@ -247,7 +253,7 @@ def test_100000_node_chain_without_recursion_errors():
     graph = Graph(h)
     assert len(graph.nodes) == 100_001
     assert graph.output.value == 0.5 and graph.node("x").grad == 1.0
-    s = graph.stepper()
+    s = Stepper(graph)
     s.seek(len(s) - 1)
     assert s.grad_known(graph.nodes[1]) and not s.grad_known("x")
 
@@ -287,6 +293,80 @@ def test_graph_gradients_match_tensor_backward(seed):
             np.testing.assert_allclose(graph.node(leaf).grad, leaf.grad, rtol=1e-12, atol=1e-12)
         else:
             assert leaf.grad is None   # not used by the output
-    s = graph.stepper()
+    s = Stepper(graph)
     s.run_to_end()
     assert s.known_values().all() and s.known_grads().all()
+
+
+# -- one backward, each node with its own gate -------------------------------------------------
+
+def test_editing_the_graph_never_disturbs_the_tensors_gates():
+    x, y, z = gg.Tensor(-2.0, name="x"), gg.Tensor(5.0, name="y"), gg.Tensor(-4.0, name="z")
+    f = (x + y) * z
+    graph = Graph(f)
+    graph.set_value("x", 1.0)
+    assert graph.node("z").grad == 6.0            # (1 + 5): the graph's own values
+    f.backward()
+    assert z.grad == 3.0 and x.grad == -4.0       # the tensors' backward still sees x = -2
+
+
+def test_replays_need_no_repriming():
+    graph = Graph(lecture())
+    s = Stepper(graph)
+    s.run_to_end()
+    gradcheck(graph)                              # nudged replays on the check's own gates
+    assert graph.node("z").grad == 3.0 and graph.local_gradient("f", 1) == 3.0
+    graph.set_value("z", 2.0)
+    assert graph.node("x").grad == 2.0            # df/dx = z, by the same gates, no re-priming
+    graph.set_value("y", 0.0)
+    graph.set_value("z", -4.0)
+    s.replay()
+    assert s.grad("z") == -2.0 and graph.local_gradient("f", 1) == -2.0
+
+
+def test_a_failing_backward_raises_at_its_step_every_time():
+    class Broken(gg.Gate):
+        symbol = "b"
+
+        def forward(self, x):
+            return x * 1.0
+
+        def backward(self, d_out):
+            raise RuntimeError("not written yet")
+
+    x = gg.Tensor(2.0, name="x")
+    f = Broken()(x) * 3.0
+    s = Stepper(Graph(f))
+    s.seek(s.backward_start + 2)                  # the seed and the multiply: fine
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="not written yet"):
+            s.step()
+        assert s.position == s.backward_start + 2
+
+
+def test_graph_copy_keeps_the_edited_values_in_another_dtype():
+    w = gg.Tensor(np.array([1.0, 2.0], dtype=np.float32), name="w")
+    graph = Graph((w * w).sum())
+    graph.set_value("w", [3.0, 4.0])
+    double = graph.copy(np.float64)
+    assert double.value("w").dtype == np.float64 and double.node("w").dtype == np.float64
+    np.testing.assert_allclose(double.node("w").grad, [6.0, 8.0])
+    assert graph.value("w").dtype == np.float32 and graph.output.value == 25.0
+
+
+def test_a_stepper_nobody_holds_is_collected():
+    import gc
+    import weakref
+
+    graph = Graph(lecture())
+    ref = weakref.ref(Stepper(graph))
+    gc.collect()
+    assert ref() is None
+    graph.set_value("x", 0.0)                     # its listener is gone with it: no error
+
+
+def test_node_adjacency_is_public():
+    graph = Graph(lecture())
+    q, f = graph.node("q"), graph.node("f")
+    assert [e.source.name for e in f.in_edges] == ["q", "z"] and [e.slot for e in f.in_edges] == [0, 1]
+    assert q.out_edges == [e for e in graph.edges if e.source is q] and q.children == [f]

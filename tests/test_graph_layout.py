@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gradgraph as gg
-from gradgraph.graph import Graph, GraphvizNotFoundError
+from gradgraph.graph import Graph, GraphvizNotFoundError, Stepper, collapsed, full, render, to_dot
 from gradgraph.graph import layout as layout_module
 from gradgraph.graph.layout import layered_layout, layout
 
@@ -53,7 +53,7 @@ def test_groups_collect_nested_paths():
 
 def test_collapsed_view_shows_one_box_per_layer_and_expands():
     graph = Graph(mlp())
-    view = graph.collapsed()                      # "net" holds every gate: opened automatically
+    view = collapsed(graph)                      # "net" holds every gate: opened automatically
     names = [v.name for v in view.nodes]
     assert names == ["input", "net/fc0", "net/fc1", "net/fc2", "loss"]
     assert [v.kind for v in view.nodes] == ["node", "group", "group", "group", "node"]
@@ -66,15 +66,15 @@ def test_collapsed_view_shows_one_box_per_layer_and_expands():
 
     opened = view.expand("net/fc1")
     assert "fc1.weight" in [v.name for v in opened.nodes] and "net/fc1" not in [v.name for v in opened.nodes]
-    assert opened.collapse("net/fc1").key == view.key
-    everything = graph.collapsed(expanded=set())
+    assert opened.collapse("net/fc1").expanded == view.expanded
+    everything = collapsed(graph, expanded=set())
     assert [v.name for v in everything.nodes] == ["input", "net"]
 
 
 @pytest.mark.filterwarnings("ignore:Graphviz")
 def test_layout_of_a_collapsed_view(no_dot):
     graph = Graph(mlp())
-    lay = layout(graph.collapsed())
+    lay = layout(collapsed(graph))
     assert lay.engine == "builtin"
     xs = [lay.boxes[name].x for name in ["input", "net/fc0", "net/fc1", "net/fc2", "loss"]]
     assert xs == sorted(xs) and len(set(xs)) == 5          # left to right
@@ -88,7 +88,7 @@ def test_layout_without_dot_uses_the_builtin_engine(no_dot):
     graph = Graph(lecture())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        lay = graph.layout()
+        lay = layout(graph)
         again = layout(graph)
     assert lay.engine == "builtin" and "dot" in lay.notice and again.notice
     assert sum("dot" in str(w.message) for w in caught) == 1      # one notice only
@@ -99,14 +99,13 @@ def test_layout_without_dot_uses_the_builtin_engine(no_dot):
     x, y, w, h = boxes["q"]
     assert w > 0 and h > 0
     assert len(lay.routes) == 4 and all(len(r.points) >= 2 for r in lay.routes)
-    assert graph.layout() is lay                                 # computed once
 
 
 def test_engine_dot_without_dot_raises(no_dot):
     with pytest.raises(GraphvizNotFoundError, match="apt install graphviz"):
         layout(Graph(lecture()), engine="dot")
     with pytest.raises(GraphvizNotFoundError):
-        Graph(lecture()).render("/tmp/never.svg")
+        render(Graph(lecture()), "/tmp/never.svg")
 
 
 def test_builtin_layout_has_no_overlaps_and_few_crossings():
@@ -118,7 +117,7 @@ def test_builtin_layout_has_no_overlaps_and_few_crossings():
     out = nodes[-1]
     for t in nodes[-10:-1]:
         out = out + t
-    view = Graph(out).view()
+    view = full(Graph(out))
     lay = layered_layout(view)
     columns = {}
     for box in lay.boxes.values():
@@ -140,14 +139,14 @@ def test_builtin_layout_handles_cycles_between_groups():
     with gg.scope("A"):
         c = b * 3.0                     # back into A: the box graph has a cycle A -> B -> A
     graph = Graph(c)
-    view = graph.collapsed(expanded=set())
+    view = collapsed(graph, expanded=set())
     lay = layered_layout(view)
     assert set(lay.boxes) == {"x", "A", "B"} and len(lay.routes) == 3   # x -> A, A -> B, B -> A
 
 
 @pytest.mark.skipif(not HAVE_DOT, reason="Graphviz dot not installed")
 def test_layout_with_dot():
-    lay = Graph(lecture()).layout(engine="dot")
+    lay = layout(Graph(lecture()), engine="dot")
     assert lay.engine == "dot" and lay.notice is None
     assert lay.boxes["x"].x < lay.boxes["f"].x
     assert all(r.bezier and len(r.bezier) % 3 == 1 for r in lay.routes)
@@ -156,7 +155,7 @@ def test_layout_with_dot():
 # -- DOT and rendering --------------------------------------------------------------------
 
 def test_to_dot_labels_values_and_gradients():
-    dot = Graph(lecture()).to_dot()
+    dot = to_dot(Graph(lecture()))
     assert dot.startswith("digraph") and "rankdir=LR" in dot
     for text in ("<b>q</b>", "<b>f</b>", "-12", ">3<", "-4", "∂ 3", "∂ -4", "*", "+"):
         assert text in dot, text
@@ -166,38 +165,38 @@ def test_to_dot_labels_values_and_gradients():
 def test_to_dot_formats_numbers_compactly_and_tensors_by_shape():
     x = gg.Tensor(0.0, name="x")
     s = named(x.sigmoid() + 0.23105858, "s")      # 0.73105858
-    assert ">0.731<" in Graph(s).to_dot()
+    assert ">0.731<" in to_dot(Graph(s))
     w = gg.Tensor(np.ones((3, 4)), name="W")
-    dot = Graph(named(w.sum(), "L")).to_dot()
+    dot = to_dot(Graph(named(w.sum(), "L")))
     assert "(3, 4)" in dot and "|max|" in dot
 
 
 def test_to_dot_with_a_stepper_shows_only_what_is_known():
     graph = Graph(lecture())
-    s = graph.stepper()
+    s = Stepper(graph)
     s.seek(4)
-    dot = graph.to_dot(stepper=s)
+    dot = to_dot(graph, stepper=s)
     assert ">3<" in dot and "-12" not in dot and "∂" not in dot
     s.run_to_end()
-    assert "-12" in graph.to_dot(stepper=s)
+    assert "-12" in to_dot(graph, stepper=s)
 
 
 def test_collapsed_to_dot():
     graph = Graph(mlp())
-    dot = graph.to_dot(collapsed=True)
+    dot = to_dot(graph, collapsed=True)
     assert "<b>fc1</b>" in dot and "MatMul" in dot and "peripheries=2" in dot
-    assert graph.collapsed().to_dot() == dot
+    assert to_dot(collapsed(graph)) == dot
 
 
 @pytest.mark.skipif(not HAVE_DOT, reason="Graphviz dot not installed")
 def test_render_svg_and_png(tmp_path):
     graph = Graph(lecture())
-    svg = graph.render(tmp_path / "f.svg")
+    svg = render(graph, tmp_path / "f.svg")
     assert svg.read_text().lstrip().startswith(("<?xml", "<svg")) and "-12" in svg.read_text()
-    png = graph.render(tmp_path / "f.png")
+    png = render(graph, tmp_path / "f.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="svg"):
-        graph.render(tmp_path / "f.txt")
+        render(graph, tmp_path / "f.txt")
 
 
 def test_jupyter_repr_falls_back_without_dot(no_dot):

@@ -2,7 +2,7 @@
 import io
 import textwrap
 
-import pytest
+import numpy as np
 
 import gradgraph as gg
 from gradgraph.cli import main
@@ -73,10 +73,29 @@ def test_walk_reports_a_wrong_target(tmp_path, capsys):
 
 
 def test_walk_a_lesson(capsys):
-    lessons = pytest.importorskip("gradgraph.lessons")
-    try:
-        lessons.find_lesson(1)
-    except LookupError:
-        pytest.skip("lesson 1 is not there")
     assert main(["walk", "1"]) == 0
     assert "f = q * z = -12" in capsys.readouterr().out
+
+
+def test_walk_a_script_prints_every_entry_of_a_small_gradient_matrix(tmp_path, capsys):
+    script = tmp_path / "matrices.py"
+    script.write_text(textwrap.dedent("""
+        import numpy as np
+        import gradgraph as gg
+
+        def build():
+            x = gg.Tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), name="X")
+            w = gg.Tensor(np.array([[0.25, -1.5], [2.0, 0.125]]), name="W")
+            y = x @ w
+            y.name = "Y"
+            return (y * y).sum()
+    """))
+    assert main(["walk", str(script)]) == 0
+    printed = capsys.readouterr().out
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    w = np.array([[0.25, -1.5], [2.0, 0.125]])
+    d_w = x.T @ (2 * (x @ w))
+    final = printed[printed.index("Gradients of the inputs"):]
+    for value in d_w.ravel():
+        assert format(value, ".4g") in final, value
+    assert "/dW = Xᵀ · d" in printed                  # the matmul step written as its formula

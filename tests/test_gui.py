@@ -8,10 +8,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("GRADGRAPH_SETTINGS_DIR", tempfile.mkdtemp(prefix="gradgraph-settings-"))
 
 import numpy as np  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 import pytest  # noqa: E402
 
-pytest.importorskip("PySide6")
-pytest.importorskip("pytestqt")
 
 import gradgraph as gg  # noqa: E402
 from gradgraph import lessons as lessons_module  # noqa: E402
@@ -101,7 +100,7 @@ def test_stepping_moves_the_highlight_and_reveals_values(window, qtbot):
         window.actions["step"].trigger()
     assert s.current() == names["q"]
     assert view.node_items[names["q"]].state[2] is True
-    assert view.node_items[names["q"]].state[0] is True and view.node_items[names["q"]].state[3] == "3"
+    assert view.node_items[names["q"]].state[0] is True and view.node_items[names["q"]].state[3] == ("3",)
 
     window.actions["backward"].trigger()
     window.actions["step"].trigger()
@@ -142,8 +141,8 @@ def test_editing_a_leaf_updates_values_and_gradients(window):
     assert s.position == position
     assert float(s.value(names["f"])) == pytest.approx(-24.0)
     assert float(s.grad(names["z"])) == pytest.approx(6.0)
-    assert window.graph_view.node_items[names["f"]].state[3] == "-24"
-    assert window.graph_view.node_items[names["z"]].state[4] == "6"
+    assert window.graph_view.node_items[names["f"]].state[3] == ("-24",)
+    assert window.graph_view.node_items[names["z"]].state[4] == ("6",)
 
 
 def test_gradcheck_overlay_colours_nodes(window, qtbot):
@@ -452,7 +451,7 @@ SEEN = {}
 
 
 def trainer(quick=False, *, dataset="xor", epochs=None, batch_size=8, lr=0.1, optimizer="sgd",
-            patience=None, limit=None, dropout=0.0):
+            patience=None, limit=None, dropout=0.0, augment="none"):
     SEEN.update(patience=patience, limit=limit)
     x, y = data.xor(40)
     model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 2))
@@ -482,7 +481,7 @@ def test_inspector_says_when_the_gradient_will_arrive(window):
     s = window.session
     s.seek(2)
     window.graph_view.nodeClicked.emit(s.current())
-    assert "backward pass" in window.inspector.grad.text()
+    assert "backward pass" in window.inspector.grad.text.text()
     assert "arrives in the backward pass" in window.inspector.lines.toPlainText()
     assert "no backward step" not in window.inspector.lines.toPlainText()
 
@@ -513,3 +512,372 @@ def test_no_screen_falls_back_to_the_terminal_lesson(monkeypatch, capsys):
     out = capsys.readouterr()
     assert "no screen found" in out.err
     assert "f = q * z = -12" in out.out
+
+
+# -- tensors you can check by hand, flags, laptop sizes (issue 12) ------------------------------
+
+def _lesson5(window):
+    window.load_lessons()
+    assert window.open_lesson("5")
+    s = window.session
+    return s, {s.name(i): i for i in range(len(s))}
+
+
+def test_boxes_show_every_entry_of_a_small_matrix(window):
+    s, names = _lesson5(window)
+    s.seek(s.length)                                   # model -> view
+    state = window.graph_view.node_items[names["X"]].state
+    assert state[3] == ("[1   2  -1]", "[0  -1   3]")   # value rows
+    assert state[4] == ("[0.5  2  -1]", "[ -1  0   1]")  # gradient rows: dL/dX
+
+
+def test_ledger_panel_follows_the_session_by_itself(window):
+    s, names = _lesson5(window)
+    s.seek(s.backward_start)
+    while s.current() != names["XW"] or s.position <= s.backward_start:
+        s.step()                                       # no MainWindow call: the panel subscribed
+    text = window.ledger.text.toPlainText()
+    assert "dL/dW = Xᵀ · dL/dXW" in text and "[ 2  -1]" in text
+    assert "XW = X @ W" in window.ledger.header.text()
+
+
+def test_inspector_shows_the_matrix_and_the_terms_of_a_clicked_entry(window, qtbot):
+    from PySide6.QtCore import QPoint
+
+    s, names = _lesson5(window)
+    s.seek(s.length)
+    window.graph_view.nodeClicked.emit(names["W"])     # view -> model -> view
+    matrix = window.inspector.grad.matrix
+    assert "[-1   3]" in matrix.text()
+    fm = matrix.fontMetrics()
+    row, char = 2, matrix.text().splitlines()[2].index("3")  # the 3 of dL/dW[2, 1]
+    point = QPoint(matrix.contentsMargins().left() + int((char + 0.5) * fm.horizontalAdvance("0")),
+                   matrix.contentsMargins().top() + int((row + 0.5) * fm.lineSpacing()))
+    qtbot.mouseClick(matrix, Qt.LeftButton, pos=point)       # view -> model: click the entry
+    terms = window.inspector.element.text()
+    assert terms.startswith("dL/dW[2, 1] = 3") and "X[1,2]·dL/dXW[1,1]" in terms
+
+
+def test_a_large_tensor_gets_a_slice_picker_a_colour_scale_and_hover_numbers(qtbot):
+    from PySide6.QtCore import QPoint
+
+    from gradgraph_gui.tensor_view import TensorView
+
+    view = TensorView()
+    qtbot.addWidget(view)
+    a = np.zeros((2, 3, 10, 10))
+    a[1, 2, 4, 5] = -2.0
+    a[1, 2, 0, 0] = 0.5
+    view.show_array(a)
+    assert not view.picker.isHidden() and not view.scale.isHidden()
+    view.sample.setValue(1)
+    view.channel.setValue(2)
+    assert view.scale.labels() == ("-2", "0", "2")     # zero-centred, labelled
+    pm = view.heat.pixmap()
+    cell = view.heat.cell_at(QPoint(int(5.5 * pm.width() / 10), int(4.5 * pm.height() / 10)))
+    assert cell == (4, 5)
+    view._on_hover(cell)
+    assert view.hover.text() == "[1, 2, 4, 5] = -2"
+    with qtbot.waitSignal(view.elementClicked) as clicked:
+        view._on_cell_clicked(cell)
+    assert clicked.args == [(1, 2, 4, 5)]
+    view.show_array(np.ones((2, 2)))
+    assert view.heat.isHidden() and "[1  1]" in view.matrix.text()
+
+
+def test_flags_use_the_engine_notes_and_show_on_collapsed_boxes(window):
+    window.load_lessons()
+    assert window.open_lesson("2")
+    s = window.session
+    s.seek(s.length)
+    names = {s.name(i): i for i in range(len(s))}
+    assert window.graph_view.node_items[names["w"]].state[6] == "routed: lost the max"
+    assert window.graph_view.node_items[names["x"]].state[6] == ""
+    rng = np.random.default_rng(0)
+    x = gg.Tensor(-np.abs(rng.normal(size=(16, 4))), name="x")
+    with gg.scope("layer"):
+        r = x.relu()
+    window.set_session(GraphSession((r * 2.0).sum()))
+    window.graph_view.expanded = set()
+    window.graph_view.rebuild()
+    window.session.seek(window.session.length)
+    (group,) = window.graph_view.group_items.values()
+    assert group.state[4].startswith("dead ReLU: 100% of units off for all 16 samples")
+
+
+def test_size_renders_at_exactly_that_size_and_bad_sizes_get_one_line(tmp_path, capsys):
+    from gradgraph_gui.app import parse_size
+
+    assert parse_size("1280x800") == (1280, 800)
+    with pytest.raises(ValueError, match="WIDTHxHEIGHT"):
+        parse_size("big")
+    with pytest.raises(ValueError, match="800..10000"):
+        parse_size("300x200")
+    shot = tmp_path / "l12.png"
+    result = subprocess.run([sys.executable, "-m", "gradgraph", "gui", "--lesson", "12", "--size", "1280x800",
+                             "--screenshot", str(shot)], capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    assert result.returncode == 0, result.stderr
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(shot))
+    assert (image.width(), image.height()) == (1280, 800)
+
+
+def test_window_never_grows_past_the_screen_and_header_wraps(qtbot):
+    w = MainWindow(screenshot_mode=False)
+    qtbot.addWidget(w)
+    w.show()
+    free = w.screen().availableGeometry().size()
+    assert w.maximumWidth() <= free.width() and w.maximumHeight() <= free.height()
+    w.ledger.show_step("step 44/44 · backward · " + "a very long header " * 40, [])
+    assert w.ledger.header.wordWrap() and w.ledger.minimumSizeHint().width() < 600
+
+
+def test_status_bar_says_paused_and_view_menu_reopens_panels(window):
+    window.load_lessons()
+    assert window.open_lesson("1")
+    window.toggle_play(True)
+    window.toggle_play(False)
+    assert window.statusBar().currentMessage().startswith("paused")
+    window.inspector_dock.close()
+    assert window.inspector_dock.isHidden()
+    action = next(a for a in window.view_menu.actions() if a.text() == "Inspector")
+    action.trigger()
+    assert not window.inspector_dock.isHidden()
+
+
+def test_error_panel_shows_the_students_frame_first(window, tmp_path):
+    from gradgraph_gui.panels import student_first
+
+    script = tmp_path / "mine.py"
+    script.write_text("import gradgraph as gg\n\ndef build():\n    return gg.Tensor(1.0) / undefined_name\n")
+    import runpy
+
+    try:
+        runpy.run_path(str(script))["build"]()
+    except NameError as error:
+        text = student_first(error)
+    assert text.startswith(f"In your code: {script}, line 4, in build")
+    assert "Full traceback:" in text
+
+
+TINY_CNN_LESSON = '''
+"""# 93. A tiny CNN"""
+import numpy as np
+from gradgraph import nn, optim
+from gradgraph.train import Trainer
+
+SUMMARY = "tiny cnn"
+
+
+def trainer(quick=False, epochs=1, batch_size=8):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 1, 8, 8)).astype(np.float32)
+    y = (x.mean(axis=(1, 2, 3)) > 0).astype(np.int64)
+    nn.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 6 * 6, 2))
+    return Trainer(model, optim.SGD(model.parameters(), lr=0.1), (x, y), (x[:16], y[:16]),
+                   epochs=epochs, batch_size=batch_size)
+'''
+
+
+@pytest.fixture
+def cnn_lesson(window, tmp_path, monkeypatch):
+    """The Train panel of a lesson training a tiny CNN (not started)."""
+    (tmp_path / "93_tiny_cnn.py").write_text(TINY_CNN_LESSON)
+    monkeypatch.setenv(lessons_module.LESSONS_ENV, str(tmp_path))
+    window.load_lessons()
+    assert window.open_lesson("93")
+    return window.train_panel
+
+
+@pytest.fixture
+def cnn_panel(cnn_lesson, qtbot):
+    """The same, trained for one epoch."""
+    panel = cnn_lesson
+    with qtbot.waitSignal(panel.finished, timeout=30000):
+        assert panel.start()
+    panel.flush()
+    return panel
+
+
+def test_feature_maps_can_be_explored_after_training(cnn_panel):
+    from gradgraph_gui.cnn_views import MIN_TILE
+
+    panel = cnn_panel
+    assert not panel.running and panel.maps.rows
+    first = panel.maps.rows[1][1].copy()                 # the first layer's maps for image 0
+    panel.image_index.setValue(5)                        # view -> model: a new image after training
+    label, tiles, _ = panel.maps.rows[0]
+    assert label.startswith("input #5")
+    np.testing.assert_array_equal(tiles[0], panel.trainer.val_data[0][5, 0])
+    assert not np.array_equal(panel.maps.rows[1][1], first)
+    panel.layer.setCurrentText("1")                      # one layer only (the ReLU of nn.Sequential)
+    assert [r[0].split()[0] for r in panel.maps.rows] == ["input", "1"]
+    width, height = panel.filters.tile_size(panel.filters.rows[0][1])
+    assert width >= MIN_TILE and height >= MIN_TILE      # a 3x3 filter is drawn large
+
+
+def test_clicking_a_tile_enlarges_it_with_numbers(cnn_panel, qtbot):
+    panel = cnn_panel
+    panel.filters.resize(500, 400)
+    rect, row, tile = panel.filters.tile_rects()[1]
+    with qtbot.waitSignal(panel.filters.tileClicked) as clicked:
+        qtbot.mouseClick(panel.filters, Qt.LeftButton, pos=rect.center().toPoint())
+    assert clicked.args[1] == 1
+    dialog = panel.tile_dialog
+    assert dialog.isVisible() and not dialog.view.heat.isHidden()
+    np.testing.assert_array_equal(dialog.view.array, panel.trainer.model[0].weight.data[1, 0])
+
+
+def test_a_checkpoint_can_be_explored(cnn_panel, tmp_path):
+    from gradgraph.checkpoint import save_checkpoint
+
+    panel = cnn_panel
+    weights = panel.trainer.model[0].weight.data * 0 + 0.25
+    panel.trainer.model[0].weight.data[...] = weights
+    path = save_checkpoint(tmp_path / "net.npz", panel.trainer.model)
+    panel.trainer = None
+    assert panel.explore_checkpoint(str(path))
+    np.testing.assert_array_equal(panel.filters.rows[0][1][0], weights[0, 0])
+    assert "looking inside" in panel.status.text()
+    assert not panel.explore_checkpoint(str(tmp_path / "missing.npz"))
+
+
+def test_lesson_3_one_gate_sigmoid_version_can_be_opened(window):
+    window.load_lessons()
+    assert window.open_lesson("3")
+    gates = lambda: [window.session.gate_name(i) for i in range(len(window.session))  # noqa: E731
+                     if window.session.gate(i) is not None]
+    assert "Sigmoid" not in gates()
+    box = window.build_options.boxes["fused"]
+    assert box.text() == "one sigmoid gate" and window.build_options_action.isVisible()
+    box.setChecked(True)                                   # view -> model: build(fused=True)
+    assert "Sigmoid" in gates() and len(gates()) < 8
+    assert window.open_lesson("1") and not window.build_options_action.isVisible()
+
+
+def test_dataset_box_shows_the_chosen_dataset(window, tmp_path, monkeypatch, qtbot):
+    (tmp_path / "94_moons.py").write_text(TINY_TRAINER_LESSON.replace('dataset="xor"', 'dataset="moons"'))
+    monkeypatch.setenv(lessons_module.LESSONS_ENV, str(tmp_path))
+    window.load_lessons()
+    assert window.open_lesson("94")
+    panel = window.train_panel
+    assert panel.dataset.currentText() == "moons"          # the lesson's own choice, not the first item
+    panel.dataset.setCurrentText("mnist")
+    assert panel.options()["dataset"] == "mnist"
+    panel.dataset.setCurrentText("moons")
+    with qtbot.waitSignal(panel.finished, timeout=20000):
+        assert panel.start(max_steps=3)
+        assert "on moons" in panel.status.text()          # what it trains on, said while training
+
+
+def test_a_step_redraws_only_the_boxes_it_touches_and_matches_a_full_refresh(window):
+    s, names = _lesson5(window)
+    view = window.graph_view
+    states = []
+    while s.position < s.length - 1:
+        window.actions["step"].trigger()                 # partial refreshes
+        partial = {i: item.state for i, item in view.node_items.items()}
+        partial_edges = [e.state for e in view.edge_items]
+        view.refresh()                                   # everything from scratch
+        assert partial == {i: item.state for i, item in view.node_items.items()}, s.position
+        assert partial_edges == [e.state for e in view.edge_items], s.position
+        states.append(partial)
+    window.actions["back"].trigger()
+    partial = {i: item.state for i, item in view.node_items.items()}
+    view.refresh()
+    assert partial == {i: item.state for i, item in view.node_items.items()}
+    event = type("E", (), {"kind": "position", "position": 9, "previous": 8})()
+    assert s.step_touches(event) is not None and len(s.step_touches(event)) < len(s)
+
+
+def test_training_snapshot_of_an_image_model_reads_gradgraph_inspect():
+    from gradgraph_gui.training_view import TrainWorker
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 1, 8, 8)).astype(np.float32)
+    y = np.arange(6) % 3
+    model = gg.nn.Sequential(gg.nn.Conv2d(1, 2, 3, rng=0), gg.nn.ReLU(), gg.nn.Flatten(), gg.nn.Linear(72, 3, rng=0))
+    trainer = gg.train.Trainer(model, gg.optim.SGD(model.parameters(), lr=0.1), (x, y))
+    snap = TrainWorker(trainer).snapshot(heavy=True)
+    assert "error" not in snap, snap.get("error")
+    assert snap["filters"]["0"].shape == (2, 1, 3, 3)
+    assert list(snap["feature_maps"]) == ["0", "1", "2", "3"] and snap["feature_maps"]["0"].shape == (2, 6, 6)
+    assert snap["confusion"].sum() == 6 and snap["confusion"].shape == (3, 3)
+
+
+def test_the_first_nan_is_marked_apart_from_the_nodes_that_inherit_it(window):
+    from gradgraph_gui.graph_view import flag_colours
+
+    x = gg.Tensor(np.array([1.0, -1.0]), name="x")
+    with np.errstate(all="ignore"):
+        lg = x.log()
+        lg.name = "lg"
+        out = (lg * 2.0).sum()
+        out.name = "L"
+        window.set_session(GraphSession(out))
+        s = window.session
+        s.seek(s.length)
+    names = {s.name(i): i for i in range(len(s))}
+    first = window.graph_view.node_items[names["lg"]].state[6]
+    inherited = window.graph_view.node_items[names["L"]].state[6]
+    assert first.startswith("NaN/Inf starts here") and inherited == "NaN/Inf inherited from lg"
+    assert flag_colours(first) != flag_colours(inherited)
+
+
+def test_feature_maps_can_be_explored_while_paused(cnn_lesson, qtbot):
+    panel = cnn_lesson
+    panel.epochs.setValue(500)
+    assert panel.start()
+    qtbot.waitUntil(lambda: len(panel.history["step"]) > 2, timeout=20000)
+    panel.pause_button.setChecked(True)
+    assert panel.can_explore_now()
+    panel.image_index.setValue(7)                        # no worker round trip: shown at once
+    assert panel.maps.rows[0][0].startswith("input #7")
+    np.testing.assert_array_equal(panel.maps.rows[0][1][0], panel.trainer.val_data[0][7, 0])
+    with qtbot.waitSignal(panel.finished, timeout=20000):
+        panel.stop()
+        panel.pause_button.setChecked(False)
+
+
+def test_augment_option_offers_the_named_augmentations(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QComboBox
+
+    from gradgraph.data import AUGMENTS
+
+    (tmp_path / "92_options.py").write_text(OPTIONS_LESSON)
+    monkeypatch.setenv(lessons_module.LESSONS_ENV, str(tmp_path))
+    window.load_lessons()
+    assert window.open_lesson("92")
+    panel = window.train_panel
+    assert "augment" in panel.extras and panel.options()["augment"] == "none"
+    combos = [w for w in panel.findChildren(QComboBox) if w.findText("shift") >= 0]
+    assert len(combos) == 1 and [combos[0].itemText(i) for i in range(combos[0].count())] == list(AUGMENTS)
+    combos[0].setCurrentText("standard")
+    assert panel.options()["augment"] == "standard"
+
+
+def test_build_switches_are_the_boolean_keywords_except_the_apps_own():
+    from gradgraph_gui.build_options import switches
+
+    def build(fused=False, mine=False, scale=2.0, *, wide=True):
+        return None
+
+    assert switches(build, {"fused": "one gate"}) == {"fused": ("one gate", False), "wide": ("wide", True)}
+    assert switches(None) == {}
+
+
+def test_filters_are_drawn_around_zero_and_maps_in_greys(qtbot):
+    from gradgraph_gui.cnn_views import TileGrid
+
+    grid = TileGrid()
+    qtbot.addWidget(grid)
+    w = np.zeros((1, 1, 3, 3))
+    w[0, 0, 0, 0], w[0, 0, 2, 2] = -1.0, 1.0
+    grid.set_rows([("filters", w, True), ("maps", np.abs(w[0]))])
+    signed, grey = grid.rows[0][2][0], grid.rows[1][2][0]
+    assert signed.pixelColor(1, 1).name() == "#ffffff"          # 0 is white
+    assert signed.pixelColor(0, 0).blue() > signed.pixelColor(0, 0).red()   # negative is blue
+    assert grey.pixelColor(1, 1).name() == "#000000"            # the smallest activation is black

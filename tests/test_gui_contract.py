@@ -57,3 +57,18 @@ def test_importing_every_engine_module_loads_no_qt():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_app_package_and_its_models_import_without_qt():
+    """``gradgraph_gui``, its session model and its layout are Qt-free (views subscribe to them)."""
+    code = (
+        "import sys\n"
+        "import gradgraph_gui, gradgraph_gui.models, gradgraph_gui.layout\n"
+        "import gradgraph as gg\n"
+        "s = gradgraph_gui.models.GraphSession(gg.Tensor(2.0, name='x') * 3.0)\n"
+        "s.step()\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6'))\n"
+        "assert not bad, bad\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr

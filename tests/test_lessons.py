@@ -173,3 +173,16 @@ def test_dreaming_holds_the_weights_fixed(modules):
     assert image.shape == (28, 28) and scores[-1] > scores[0]
     for name, p in model.named_parameters():
         assert p.grad is None and p.requires_grad and np.array_equal(p.data, before[name])
+
+
+def test_lesson_13_looks_inside_the_bundled_trained_network():
+    module = lessons.load(lessons.find_lesson("looking_inside"))
+    assert module.checkpoint_path() is not None, "assets/lesson13-lenet5.npz is missing"
+    model = module.trained_model()
+    x, y = module.load("test", 200)
+    with gg.no_grad():
+        accuracy = float(np.mean(model(x).data.argmax(axis=1) == y))
+    assert accuracy > 0.7, "the graph of lesson 13 must come from a trained network"
+    score = module.build()
+    params = {id(p) for p in model.parameters()}
+    assert params & {id(t) for t in gg.topological_order(score)}, "build() uses the trained model"

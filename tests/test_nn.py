@@ -195,21 +195,22 @@ def test_lenet5_architecture():
 def test_feature_maps_and_filters():
     model = nn.LeNet5(rng=0, dropout=0.3)
     image = np.random.default_rng(0).standard_normal((28, 28)).astype(np.float32)
-    maps = model.feature_maps(image)
+    maps = gg.inspect.feature_maps(model, image)
     assert list(maps)[:4] == ["conv1", "relu1", "pool1", "conv2"]
     assert maps["conv1"].shape == (6, 28, 28) and maps["pool1"].shape == (6, 14, 14)
     assert maps["conv2"].shape == (16, 10, 10) and maps["pool2"].shape == (16, 5, 5)
     assert maps["flatten"].shape == (400,) and maps["fc3"].shape == (10,)
     assert model.training  # the mode is restored
-    same = model.feature_maps(image[None, None])
+    same = gg.inspect.feature_maps(model, image[None, None])
     np.testing.assert_array_equal(same["fc3"], maps["fc3"])  # eval mode: dropout off, deterministic
     np.testing.assert_allclose(maps["fc3"], model.eval()(image[None, None]).data[0], rtol=1e-6)
     assert not model._forward_hooks and not model.conv1._forward_hooks
-    convs = model.conv_layers()
+    convs = gg.inspect.conv_layers(model)
     assert [n for n, _ in convs] == ["conv1", "conv2"]
-    filters = model.filters()
+    filters = gg.inspect.filters(model)
     assert filters["conv1"].shape == (6, 1, 5, 5) and filters["conv2"].shape == (16, 6, 5, 5)
-    assert model.conv1.filters is model.conv1.weight.data
+    assert model.conv1.filters() is model.conv1.weight.data
+    assert nn.Conv2d(1, 2, 3).filters().shape == (2, 1, 3, 3)  # a property used to shadow the method
 
 
 def test_forward_hooks_can_be_removed():

@@ -173,7 +173,7 @@ def test_methods_exist_and_compose():
     x = gg.Tensor(np.arange(6.0).reshape(2, 3) / 10)
     out = (x.exp().log() + x.relu() + x.leaky_relu(0.2) + x.sigmoid() + x.tanh()).T.reshape(3, 2)
     out = out.mean(axis=0).sum() + x.max(axis=1).sum() + x.softmax().sum() + x.log_softmax(axis=0).sum()
-    out = out + x.transpose().sum() + gg.losses.mse(x, np.zeros((2, 3))) + gg.losses.l1(x, np.ones((2, 3)))
+    out = out + x.T.sum() + gg.losses.mse(x, np.zeros((2, 3))) + gg.losses.l1(x, np.ones((2, 3)))
     out.backward()
     assert x.grad.shape == (2, 3) and np.all(np.isfinite(x.grad))
 
@@ -194,3 +194,50 @@ def test_a_gate_without_backward_cannot_be_made():
 
     with pytest.raises(TypeError, match="backward"):
         HalfGate()
+
+
+# -- backprop: the one chain-rule loop ----------------------------------------------------
+
+def test_backprop_yields_each_gate_with_its_complete_gradient_in_reverse_order():
+    x, y, z = gg.Tensor(-2.0, name="x"), gg.Tensor(5.0, name="y"), gg.Tensor(-4.0, name="z")
+    q = x + y
+    f = q * z
+    steps = list(gg.backprop(f, np.array(1.0)))
+    order = [s.node for s in steps]                   # reverse of the order x, y, q, z, f
+    assert [id(n) for n in order] == [id(f), id(z), id(q), id(y), id(x)]
+    by_node = {id(s.node): s for s in steps}
+    assert by_node[id(f)].d_out == 1.0 and by_node[id(f)].d_inputs == (-4.0, 3.0)  # df/dq = z, df/dz = q
+    assert by_node[id(q)].d_out == -4.0 and by_node[id(q)].d_inputs == (-4.0, -4.0)
+    assert by_node[id(z)].d_out == 3.0 and by_node[id(z)].d_inputs == ()          # a leaf: complete
+    assert x.grad is None                             # it only yields: nothing is written
+
+
+def test_backprop_sums_the_uses_of_a_value_before_yielding_it():
+    x = gg.Tensor(3.0, name="x")
+    a, b = x * 2.0, x * 5.0
+    f = a + b
+    grads = {}
+    walk = gg.backprop(f, np.array(1.0), grads=grads)
+    first = next(walk)
+    assert first.node is f and id(x) not in grads            # nothing has reached x yet
+    rest = list(walk)
+    (leaf,) = [s for s in rest if s.node is x]
+    assert leaf.d_out == 7.0 and grads[id(x)] == 7.0          # 2 + 5: both uses, summed
+
+
+def test_needs_grad_is_decided_when_the_node_is_recorded():
+    x = gg.Tensor(2.0)
+    c = gg.Tensor(3.0, requires_grad=False)
+    out = x * c
+    assert out.gate.needs_grad == (True, False)               # before any backward
+    assert gg.backprop(out, np.array(1.0)).__next__().d_inputs == (3.0, None)
+
+
+def test_a_gate_object_called_twice_records_a_copy():
+    mul = gg.ops.Multiply()
+    x, y, z = gg.Tensor(2.0), gg.Tensor(3.0), gg.Tensor(4.0)
+    a = mul(x, y)
+    f = mul(a, z)
+    assert a.gate is mul and f.gate is not mul and type(f.gate) is type(mul)
+    f.backward()
+    assert (x.grad, y.grad, z.grad) == (12.0, 8.0, 6.0)

@@ -1,5 +1,6 @@
 """Datasets: IDX files, MNIST / Fashion-MNIST (local, Debian, download), the bundled
-Fashion-MNIST starter subset, 2-D toy problems, minibatching and normalization.
+Fashion-MNIST starter subset, 2-D toy problems, minibatching, normalization and
+augmentation (random shifts, crops, flips, rotations, noise).
 
     >>> import gradgraph as gg
     >>> x, y = gg.data.load_starter("train")          # offline, bundled
@@ -8,7 +9,17 @@ Fashion-MNIST starter subset, 2-D toy problems, minibatching and normalization.
     >>> for xb, yb in gg.data.batches(xb, y, 64, rng=0): ...
 """
 
-from . import toy
+from . import augment, toy
+from .augment import (
+    AUGMENTS,
+    Compose,
+    GaussianNoise,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomShift,
+    make_augment,
+)
 from .download import (
     CHECKSUMS,
     MIRRORS,
@@ -40,6 +51,7 @@ from .mnist import (
     DatasetNotFoundError,
     cache_dir,
     find_files,
+    load_local,
     load_mnist,
     load_starter,
     search_dirs,
@@ -48,8 +60,10 @@ from .mnist import (
 from .toy import linear, ring, spiral, three_modes, xor
 
 __all__ = [
-    "toy",
-    "load_mnist", "load_starter", "CLASSES", "FILES", "DATA_ENV", "SYSTEM_DIRS",
+    "toy", "augment",
+    "AUGMENTS", "Compose", "GaussianNoise", "RandomCrop", "RandomFlip", "RandomRotation", "RandomShift",
+    "make_augment",
+    "load_mnist", "load_starter", "load_local", "CLASSES", "FILES", "DATA_ENV", "SYSTEM_DIRS",
     "DatasetNotFoundError", "cache_dir", "search_dirs", "find_files", "starter_dirs",
     "MIRRORS", "MIRRORS_ENV", "CHECKSUMS", "DownloadError", "ChecksumError",
     "ProgressBar", "download_file", "file_digest", "verify_file",

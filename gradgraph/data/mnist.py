@@ -40,6 +40,7 @@ __all__ = [
     "starter_dirs",
     "load_mnist",
     "load_starter",
+    "load_local",
 ]
 
 DATASETS = ("mnist", "fashion-mnist")
@@ -276,3 +277,20 @@ def load_starter(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
         "Reinstall gradgraph, or regenerate it with tools/make_starter_subset.py.",
     ]
     raise DatasetNotFoundError("\n".join(lines), dirs, FILES[split])
+
+
+def load_local(name: str = "fashion-mnist", split: str = "train", full: bool = True):
+    """The full data set if a local copy exists (never downloads), else the bundled starter
+    subset: ``(images uint8 (N, 28, 28), labels int64 (N,), the name of what was loaded)``.
+
+    What lessons use so that they run offline and show real numbers where the full set is
+    installed; ``full=False`` (a lesson's quick mode) always takes the starter set.
+    """
+    if full and _canonical(name) != STARTER:
+        try:
+            images, labels = load_mnist(name, split, download=False)
+            return images, labels, _canonical(name)
+        except DatasetNotFoundError:
+            pass
+    images, labels = load_starter(split)
+    return images, labels, STARTER

@@ -1,5 +1,7 @@
 """Gradient checking on a whole graph, node by node: which gate got it wrong?
 
+    result = gradcheck(graph)        # {node name: NodeCheck}; result.ok, result.suspects
+
 For every node that needs a gradient (inputs, parameters, intermediates) we
 compare
 
@@ -23,15 +25,16 @@ which (flat) positions. Each checked element costs two partial forward
 passes, so keep ``max_elements`` small for big graphs.
 
 Precision: centred differences need float64. A float32 graph (a LeNet built
-by ``nn``) is therefore checked in float64: its leaf values are promoted for
-the duration of the check, every gate runs in double precision, and the
-float32 values are put back afterwards. With ``promote=False`` the check runs
+by ``nn``) is therefore checked in float64: on a copy of the graph whose leaf
+values are promoted (``graph.copy(np.float64)``), every gate runs in double
+precision; the graph itself keeps its float32 values. With ``promote=False`` the check runs
 in the graph's own precision: for float32 nodes ``eps`` defaults to 1e-3 and
 the tolerances are relaxed (atol 1e-3, rtol 1e-2), and a warning says so; a
 nudge of 1e-3 can then cross a ReLU or max-pool kink and fail a correct gate.
 """
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass
 
@@ -95,158 +98,143 @@ class GraphCheck(dict):
         return "\n".join(lines)
 
 
-def _descendants(graph, i: int) -> list:
-    """The nodes computed from node ``i``, in topological order."""
-    seen, stack = set(), [c for c, _ in graph._kids[i]]
+def _descendants(node) -> list:
+    """The nodes computed from ``node``, in topological order."""
+    seen, stack = {}, list(node.children)
     while stack:
         c = stack.pop()
-        if c not in seen:
-            seen.add(c)
-            stack.extend(k for k, _ in graph._kids[c])
-    return sorted(seen)
+        if c.index not in seen:
+            seen[c.index] = c
+            stack.extend(c.children)
+    return [seen[k] for k in sorted(seen)]
 
 
 class _Replay:
-    """Forward passes from one node onward with other values, leaving the graph's cache alone."""
+    """Forward passes from one node onward with other values, leaving the graph alone.
+
+    The replays run on scratch copies of the gates, so the graph's own gates
+    keep the state that belongs to the graph's values."""
 
     def __init__(self, graph):
         self.graph = graph
-        self.base = [graph.value(i) for i in range(len(graph.nodes))]
+        self.base = [graph.value(node) for node in graph.nodes]
         self.seed = np.asarray(graph.seed, dtype=np.float64)
         self._desc: dict = {}
+        self._gates: dict = {}
 
-    def descendants(self, i: int) -> list:
-        if i not in self._desc:
-            self._desc[i] = _descendants(self.graph, i)
-        return self._desc[i]
+    def descendants(self, node) -> list:
+        if node.index not in self._desc:
+            self._desc[node.index] = _descendants(node)
+        return self._desc[node.index]
+
+    def forward(self, node, inputs) -> np.ndarray:
+        """``node``'s gate on other inputs (a scratch copy of the gate)."""
+        if node.index not in self._gates:
+            self._gates[node.index] = copy.copy(node.op)
+        return np.asarray(self._gates[node.index].forward(*inputs))
 
     def objective(self, values: dict, start: list) -> float:
         """sum(seed * out) after recomputing the nodes in ``start`` (in order)."""
-        graph = self.graph
-        for d in start:
-            if d in values:
-                continue
-            inputs = [values.get(p, self.base[p]) for p in graph._parents[d]]
-            values[d] = np.asarray(graph.nodes[d].op.forward(*inputs))
-        out = values.get(len(graph.nodes) - 1, self.base[-1])
+        for node in start:
+            if node.index not in values:
+                values[node.index] = self.forward(node, [values.get(p.index, self.base[p.index])
+                                                         for p in node.parents])
+        out = values.get(len(self.base) - 1, self.base[-1])
         return float(np.sum(np.asarray(out, dtype=np.float64) * self.seed))
 
-    def node(self, i: int, flat_index: int, delta: float) -> float:
-        """The objective with element ``flat_index`` of node ``i`` moved by ``delta``."""
-        value = np.array(self.base[i], copy=True)
+    def node(self, node, flat_index: int, delta: float) -> float:
+        """The objective with element ``flat_index`` of ``node`` moved by ``delta``."""
+        value = np.array(self.base[node.index], copy=True)
         value.reshape(-1)[flat_index] += delta
-        return self.objective({i: value}, self.descendants(i))
+        return self.objective({node.index: value}, self.descendants(node))
 
-    def edge(self, child: int, slot: int, flat_index: int, delta: float) -> float:
-        """The objective when only input ``slot`` of ``child``'s gate sees the nudge."""
-        graph = self.graph
-        inputs = [self.base[p] for p in graph._parents[child]]
-        moved = np.array(inputs[slot], copy=True)
+    def edge(self, edge, flat_index: int, delta: float) -> float:
+        """The objective when only input ``edge.slot`` of ``edge.target``'s gate sees the nudge."""
+        child = edge.target
+        inputs = [self.base[p.index] for p in child.parents]
+        moved = np.array(inputs[edge.slot], copy=True)
         moved.reshape(-1)[flat_index] += delta
-        inputs[slot] = moved
-        values = {child: np.asarray(graph.nodes[child].op.forward(*inputs))}
-        return self.objective(values, self.descendants(child))
+        inputs[edge.slot] = moved
+        return self.objective({child.index: self.forward(child, inputs)}, self.descendants(child))
 
 
-def _promote_to_float64(graph):
-    """Give every low-precision floating leaf a float64 value; returns what to restore."""
-    saved = {}
-    for i, node in enumerate(graph.nodes):
-        value = graph._value[i]
-        if node.op is None and value is not None and value.dtype.kind == "f" and value.dtype != np.float64:
-            saved[i] = value
-    if not saved:
-        return None
-    for i, value in saved.items():
-        graph._value[i] = value.astype(np.float64)
-        graph._invalidate_downstream(i)
-    seed = graph.seed
-    graph.seed = np.asarray(seed, dtype=np.float64)
-    return saved, seed
+def gradcheck(graph, eps=None, max_elements: int = 20, seed: int = 0, atol=None, rtol=None,
+              nodes=None, promote: bool = True) -> GraphCheck:
+    """Compare every node's gradient with a centred difference: a :class:`GraphCheck`,
+    ``{node name: NodeCheck}``. See the module docstring.
+
+    A float32 graph is checked in float64 (``promote=True``; the graph itself is
+    left as it is). ``eps`` defaults to 1e-6, ``atol``/``rtol`` to 1e-5/1e-3;
+    with ``promote=False`` float32 nodes use 1e-3 and 1e-3/1e-2. Tensors with
+    more than ``max_elements`` elements are checked at that many random
+    positions. ``nodes``: only these (names or Nodes).
+
+    The check works on its own copy of the graph (:meth:`Graph.copy`), so
+    it never runs a gate of the graph it checks.
+    """
+    wanted = None if nodes is None else {graph.node(k).name for k in nodes}
+    low = any(graph.value(n).dtype.kind == "f" and graph.value(n).dtype != np.float64 for n in graph.leaves)
+    own = graph.copy(np.float64 if promote and low else None)
+    return _check(own, eps, max_elements, seed, atol, rtol, wanted)
 
 
-def _restore(graph, promoted) -> None:
-    saved, seed = promoted
-    graph.seed = seed
-    for i, value in saved.items():
-        graph._value[i] = value
-        graph._invalidate_downstream(i)
-
-
-def check_graph(graph, eps=None, max_elements: int = 20, seed: int = 0, atol=None, rtol=None,
-                nodes=None, promote: bool = True) -> GraphCheck:
-    """Check every node's gradient (or only ``nodes``, names or Nodes); see the module docstring."""
-    promoted = _promote_to_float64(graph) if promote else None
-    try:
-        return _check(graph, eps, max_elements, seed, atol, rtol, nodes)
-    finally:
-        if promoted is not None:
-            _restore(graph, promoted)
-
-
-def _check(graph, eps, max_elements, seed, atol, rtol, nodes) -> GraphCheck:
+def _check(graph, eps, max_elements, seed, atol, rtol, wanted) -> GraphCheck:
     graph.backward()
     replay = _Replay(graph)
     base = replay.objective({}, [])
-    graph._unprime()  # from here on the replays leave other inputs in the gates
     rng = np.random.default_rng(seed)
-    wanted = None if nodes is None else {graph.node(k).index for k in nodes}
     result = GraphCheck()
     result.suspects = []
     chosen: dict = {}
     settings: dict = {}
     low_precision = []
 
-    try:
-        for node in graph.nodes:
-            i = node.index
-            if not graph._needs[i] or (wanted is not None and i not in wanted):
-                continue
-            double = np.asarray(graph.value(i)).dtype == np.float64
-            if not double:
-                low_precision.append(node.name)
-            h = eps if eps is not None else (1e-6 if double else 1e-3)
-            a_tol = atol if atol is not None else (1e-5 if double else 1e-3)
-            r_tol = rtol if rtol is not None else (1e-3 if double else 1e-2)
-            settings[i] = (h, a_tol, r_tol)
+    for node in graph.nodes:
+        if not node.requires_grad or (wanted is not None and node.name not in wanted):
+            continue
+        double = graph.value(node).dtype == np.float64
+        if not double:
+            low_precision.append(node.name)
+        h = eps if eps is not None else (1e-6 if double else 1e-3)
+        a_tol = atol if atol is not None else (1e-5 if double else 1e-3)
+        r_tol = rtol if rtol is not None else (1e-3 if double else 1e-2)
+        settings[node.index] = (h, a_tol, r_tol)
 
-            size = node.size
-            sampled = size > max_elements
-            idx = np.sort(rng.choice(size, max_elements, replace=False)) if sampled else np.arange(size)
-            chosen[i] = idx
-            analytic = np.asarray(graph.grad(i), dtype=np.float64).reshape(-1)[idx]
-            plus = np.array([replay.node(i, k, h) for k in idx])
-            minus = np.array([replay.node(i, k, -h) for k in idx])
-            numerical = (plus - minus) / (2 * h)
+        size = node.size
+        sampled = size > max_elements
+        idx = np.sort(rng.choice(size, max_elements, replace=False)) if sampled else np.arange(size)
+        chosen[node.index] = idx
+        analytic = np.asarray(graph.grad(node), dtype=np.float64).reshape(-1)[idx]
+        plus = np.array([replay.node(node, k, h) for k in idx])
+        minus = np.array([replay.node(node, k, -h) for k in idx])
+        numerical = (plus - minus) / (2 * h)
+        smooth = _smooth(plus, minus, base, h)
+        result[node.name] = _compare(node, analytic, numerical, idx, sampled, a_tol, r_tol, smooth)
+
+    # find the gates that send wrong gradients back
+    blamed = set()
+    for name, check in list(result.items()):
+        if check.ok:
+            continue
+        node = graph.node(name)
+        h, a_tol, r_tol = settings[node.index]
+        idx = chosen[node.index]
+        for edge in node.out_edges:
+            own = result.get(edge.target.name)
+            if own is not None and not own.ok:
+                continue  # that child's own gradient is already wrong: look further down
+            sent = graph.contributions(edge.target)[edge.slot]
+            analytic = np.asarray(sent, dtype=np.float64).reshape(-1)[idx]
+            plus = np.array([replay.edge(edge, k, h) for k in idx])
+            minus = np.array([replay.edge(edge, k, -h) for k in idx])
             smooth = _smooth(plus, minus, base, h)
-            result[node.name] = _compare(node, analytic, numerical, idx, sampled, a_tol, r_tol, smooth)
-
-        # find the gates that send wrong gradients back
-        blamed = set()
-        for name, check in list(result.items()):
-            if check.ok:
-                continue
-            p = graph.node(name).index
-            h, a_tol, r_tol = settings[p]
-            for c, slot in graph._kids[p]:
-                own = result.get(graph.nodes[c].name)
-                if own is not None and not own.ok:
-                    continue  # that child's own gradient is already wrong: look further down
-                idx = chosen[p]
-                sent = graph.contributions(c)[slot]
-                analytic = np.asarray(sent, dtype=np.float64).reshape(-1)[idx]
-                plus = np.array([replay.edge(c, slot, k, h) for k in idx])
-                minus = np.array([replay.edge(c, slot, k, -h) for k in idx])
-                smooth = _smooth(plus, minus, base, h)
-                if not _passes(analytic[smooth], ((plus - minus) / (2 * h))[smooth], a_tol, r_tol):
-                    blamed.add(c)
-        for c in sorted(blamed):
-            name = graph.nodes[c].name
-            result.suspects.append(name)
-            if name in result:
-                result[name].blamed = True
-    finally:
-        graph._unprime()
+            if not _passes(analytic[smooth], ((plus - minus) / (2 * h))[smooth], a_tol, r_tol):
+                blamed.add(edge.target.index)
+    for c in sorted(blamed):
+        name = graph.nodes[c].name
+        result.suspects.append(name)
+        if name in result:
+            result[name].blamed = True
 
     if low_precision:
         warnings.warn(

@@ -1,7 +1,7 @@
 """Drawing a graph with Graphviz: DOT source, SVG/PNG files, inline in Jupyter.
 
-    print(graph.to_dot())               # DOT source (a string; no Graphviz needed)
-    graph.render("f.svg")               # needs Graphviz's `dot` program
+    print(to_dot(graph))                # DOT source (a string; no Graphviz needed)
+    render(graph, "f.svg")              # needs Graphviz's `dot` program
     graph                               # in Jupyter: drawn inline (text without dot)
 
 Each box shows the node's name and gate symbol, its value (green) and its
@@ -20,7 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import views
+from .flow import Flow
 from .fmt import fmt_number, fmt_shape, is_scalar, rms, stats
+from .graph import Graph
 from .layout import GraphvizNotFoundError, dot_program, missing_dot_message
 
 VALUE_COLOUR = "#1a7f37"
@@ -65,23 +68,24 @@ def _label(title: str, subtitle: str, value: str | None, grad: str | None) -> st
     return '<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">' + "".join(rows) + "</table>>"
 
 
-def to_dot(view, stepper=None, flow=True, check=None, values: bool = True, grads: bool = True,
-           title: str | None = None) -> str:
-    """DOT source for a view (``graph.view()``, ``graph.collapsed()``) or a Graph.
+def to_dot(target, stepper=None, expanded=None, collapsed: bool = False, flow=True, check=None,
+           values: bool = True, grads: bool = True, title: str | None = None) -> str:
+    """DOT source for a Graph or a view of one (``views.full(graph)``, ``views.collapsed(graph)``).
 
-    ``stepper``: show only what is known at its position. ``flow``: style
-    arrows by gradient magnitude (True computes ``graph.flow()``; a Flow may
-    be passed; False: plain arrows). ``check``: a ``graph.gradcheck()`` result,
-    drawing failing nodes with a red border and blamed gates filled red.
+    A Graph is drawn node by node, or with ``collapsed=True`` (or ``expanded``,
+    the group paths to open) one box per scope group. ``stepper``: show only
+    what is known at its position. ``flow``: style arrows by gradient magnitude
+    (True computes ``Flow(graph)``; a Flow may be passed; False: plain arrows).
+    ``check``: a ``gradcheck(graph)`` result, drawing failing nodes with a red
+    border and blamed gates filled red.
     """
-    from .graph import Graph
-
-    if isinstance(view, Graph):
-        view = view.view()
+    if isinstance(target, Graph):
+        target = views.collapsed(target, expanded) if (collapsed or expanded is not None) else views.full(target)
+    view = target
     graph = view.graph
     if flow is True:
         try:
-            flow = graph.flow()
+            flow = Flow(graph)
         except Exception:  # a broken gate must not stop the drawing
             flow = None
     flow = flow or None
@@ -184,12 +188,14 @@ def _run_dot(source: str, fmt: str, timeout: float = 120.0) -> bytes:
     return run.stdout
 
 
-def render(source: str, path) -> Path:
-    """Write DOT ``source`` drawn as ``path`` (.svg, .png or .pdf, by suffix) with ``dot``.
+def render(target, path, **options) -> Path:
+    """Draw a Graph, a view or DOT source as ``path`` (.svg, .png or .pdf, by suffix)
+    with ``dot``; ``options`` go to :func:`to_dot`.
 
     The file is written atomically (a temporary file, then renamed). Raises
     :class:`GraphvizNotFoundError` with install hints when ``dot`` is missing.
     """
+    source = target if isinstance(target, str) else to_dot(target, **options)
     path = Path(path)
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -219,11 +225,11 @@ def mimebundle(graph) -> dict:
     text = repr(graph)
     if dot_program() is None:
         return {"text/plain": text + "  (install Graphviz's `dot` to see it drawn)"}
-    view = graph.view()
+    view = views.full(graph)
     if len(view.nodes) > INLINE_LIMIT and graph.groups:
-        view = graph.collapsed()
+        view = views.collapsed(graph)
     if len(view.nodes) > 2 * INLINE_LIMIT:
-        return {"text/plain": text + "  (too big to draw inline: use graph.render(path) or graph.collapsed())"}
+        return {"text/plain": text + "  (too big to draw inline: use render(graph, path, collapsed=True))"}
     try:
         return {"image/svg+xml": svg(to_dot(view)), "text/plain": text}
     except Exception as error:  # never break the notebook's display

@@ -8,6 +8,16 @@ tells a student nothing::
     ('-4', '0.7311')
     >>> fmt_value(np.ones((2, 3)))
     '(2, 3) mean 1, |max| 1, norm 2.449'
+
+A *small* tensor (at most ``SMALL`` rows and columns, leading axes of size 1
+dropped) can be checked by hand, so it is also printed in full, its columns
+aligned; :func:`side_by_side` writes a formula with its operands::
+
+    >>> for row in side_by_side([("A", np.eye(2)), "·", ("x", [[2.0], [-1.0]])]):
+    ...     print(row)
+      A       x
+    [1  0] · [ 2]
+    [0  1]   [-1]
 """
 from __future__ import annotations
 
@@ -87,3 +97,93 @@ def rms(array) -> float:
         return 0.0
     with np.errstate(all="ignore"):
         return float(np.sqrt(np.mean(a * a)))
+
+
+#: A tensor with at most this many rows and columns (per shown slice) is printed in full.
+SMALL = 8
+
+
+def squeezed(value) -> np.ndarray:
+    """The array without its leading axes of size 1 (a batch of one, a single channel)."""
+    a = np.asarray(value)
+    while a.ndim > 2 and a.shape[0] == 1:
+        a = a[0]
+    if a.ndim == 2 and a.shape[0] == 1 and np.ndim(value) > 2:
+        a = a[0]
+    return a
+
+
+def is_small(value, limit: int = SMALL) -> bool:
+    """True for a tensor of more than one element that fits a ``limit`` x ``limit`` matrix."""
+    if value is None or np.size(value) <= 1:
+        return False
+    a = squeezed(value)
+    return a.ndim <= 2 and all(side <= limit for side in a.shape)
+
+
+def matrix_lines(value, digits: int = DIGITS) -> list:
+    """A vector or matrix as text rows, ``[ 1  -2.5]``, each column right-aligned."""
+    a = squeezed(value)
+    rows = np.atleast_2d(a) if a.ndim < 2 else a.reshape(-1, a.shape[-1])
+    cells = [[fmt_number(v, digits) for v in row] for row in rows]
+    widths = [max(len(row[k]) for row in cells) for k in range(len(cells[0]))] if cells and cells[0] else []
+    return ["[" + "  ".join(cell.rjust(w) for cell, w in zip(row, widths)) + "]" for row in cells]
+
+
+def matrix_cell_at(value, line: int, char: int, digits: int = DIGITS):
+    """Which entry ``(row, column)`` of :func:`matrix_lines` is printed at text line ``line``,
+    character ``char`` (for a view that lets one click an entry; the gap before an entry
+    counts as the entry); None outside the brackets."""
+    a = squeezed(value)
+    lines = matrix_lines(a, digits)
+    if not 0 <= line < len(lines):
+        return None
+    rows = np.atleast_2d(a) if a.ndim < 2 else a.reshape(-1, a.shape[-1])
+    widths = [max(len(fmt_number(v, digits)) for v in rows[:, k]) for k in range(rows.shape[1])]
+    if char < 0:
+        return None
+    end = 1
+    for column, width in enumerate(widths):
+        end += width
+        if char < end:
+            return (column,) if a.ndim < 2 else (line, column)
+        end += 2
+    return None
+
+
+def fmt_matrix(value, digits: int = DIGITS) -> str:
+    """:func:`matrix_lines` joined into one string, one row per line."""
+    return "\n".join(matrix_lines(value, digits))
+
+
+def side_by_side(terms, digits: int = DIGITS) -> list:
+    """A formula written with its operands: ``terms`` alternates ``(label, value)`` blocks
+    and operator strings (``"·"``, ``"⊙"``, ``"="``). Each block is a number or a matrix
+    with its label above it; blocks are centred vertically, operators sit on the middle
+    row. Returns the text rows."""
+    blocks = []
+    for term in terms:
+        if isinstance(term, str):
+            blocks.append((None, [term]))
+        else:
+            label, value = term
+            body = [fmt_number(as_float(value), digits)] if is_scalar(value) else matrix_lines(value, digits)
+            blocks.append((label, body))
+    height = max(len(body) for _, body in blocks)
+    middle = (height - 1) // 2
+    columns = []
+    for label, body in blocks:
+        if label is None:  # an operator
+            column = [""] * height
+            column[middle] = f" {body[0]} "
+            columns.append(("", column))
+            continue
+        top = middle - (len(body) - 1) // 2
+        column = [""] * top + body + [""] * (height - top - len(body))
+        columns.append((label, column))
+    widths = [max([len(label)] + [len(row) for row in column]) for label, column in columns]
+    lines = ["".join(label.center(w) for (label, _), w in zip(columns, widths)).rstrip()]
+    for r in range(height):
+        lines.append("".join(column[r].center(w) if label == "" else column[r].ljust(w)
+                             for (label, column), w in zip(columns, widths)).rstrip())
+    return lines

@@ -1,6 +1,6 @@
 """Where to draw each box: positions for the graph views, left to right.
 
-    lay = graph.layout()                     # or layout(graph.collapsed())
+    lay = layout(graph)                      # or layout(collapsed(graph))
     box = lay.boxes["f"]                     # Box(x, y, w, h): top-left corner, size
     for route in lay.routes:                 # one per view edge
         route.points                         # polyline [(x, y), ...] source -> target
@@ -39,6 +39,9 @@ import shutil
 import subprocess
 import warnings
 from dataclasses import dataclass, field
+
+from .graph import Graph
+from .views import full
 
 #: Gaps between columns and between boxes in a column (points).
 COLUMN_GAP = 56.0
@@ -127,9 +130,7 @@ class Layout:
 
 
 def _as_view(target):
-    from .graph import Graph
-
-    return target.view() if isinstance(target, Graph) else target
+    return full(target) if isinstance(target, Graph) else target
 
 
 def default_size(view_node) -> tuple:
@@ -143,7 +144,7 @@ def default_size(view_node) -> tuple:
 
 
 def layout(target, engine: str = "auto", sizes=None) -> Layout:
-    """Lay out a Graph or a GraphView (e.g. ``graph.collapsed()``).
+    """Lay out a Graph (every node a box) or a GraphView (e.g. ``collapsed(graph)``).
 
     ``engine``: ``"auto"`` (dot if available, else built-in), ``"dot"`` (raises
     :class:`GraphvizNotFoundError` without it) or ``"builtin"``.

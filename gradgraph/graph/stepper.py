@@ -1,16 +1,17 @@
 """Stepping through the forward and the backward pass, one gate at a time.
 
-    graph = gg.Graph(f)
-    stepper = graph.stepper()          # or gg.Stepper(graph)
+    from gradgraph.graph import Graph, Stepper, step_ledger
+    graph = Graph(f)
+    stepper = Stepper(graph)           # a Tensor is wrapped in a Graph for you
     stepper.step()                     # x appears
     stepper.seek(stepper.backward_start)   # all values known
     stepper.step()                     # the seed: df/df = 1
     stepper.step()                     # back through f = q * z
-    print(stepper.current.ledger.text) # df/dq = df/df · df/dq = 1 · -4 = -4 ...
+    print(step_ledger(stepper.current).text)   # df/dq = df/df · df/dq = 1 · -4 = -4 ...
 
 Positions run from 0 (nothing computed) to ``len(stepper)`` (everything).
 Position ``p`` means the first ``p`` steps are done; ``current`` is step
-``p - 1``. The steps (see :meth:`Graph.steps`):
+``p - 1``. The steps (``stepper.steps``, a list of :class:`Step`):
 
 ====================  ==================================================
 ``0 .. N-1``          forward: node ``i`` gets its value (leaves first)
@@ -18,21 +19,26 @@ Position ``p`` means the first ``p`` steps are done; ``current`` is step
 ``N+1 ..``            backward through each gate, output first
 ====================  ==================================================
 
-A step does the work of its own gate only (the graph caches each result), so
-``back()`` and ``seek()`` to an earlier position cost nothing. If a gate's
-``forward`` or ``backward`` raises (a student's unfinished gate), ``step()``
-raises that error and the position does not change. The stepper
-keeps no numbers of its own: it asks the graph, which never touches the
-tensors' ``.grad``. Observers (``subscribe``) are plain Python callables.
+A step does the work of its own gate only: a forward step asks the graph
+for one value, a backward step lets the graph's chain-rule loop
+(:func:`gradgraph.tensor.backprop`) run one gate further. The graph caches
+each result, so ``back()`` and ``seek()`` to an earlier position cost
+nothing. If a gate's ``forward`` or ``backward`` raises (a student's
+unfinished gate), ``step()`` raises that error and the position does not
+change. The stepper keeps no numbers of its own: it asks the graph, which
+never touches the tensors' ``.grad``. Observers (``subscribe``) are plain
+Python callables.
 """
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
 from .fmt import fmt_value
+from .graph import Graph
 
 _INFIX = {"+", "-", "*", "/", "@"}
 
@@ -72,8 +78,7 @@ def local_derivatives(node) -> tuple:
     gate = node.gate
     if gate is None:
         return ()
-    local = tuple(getattr(gate, "local", ()) or ())
-    formula = getattr(gate, "formula", "") or ""
+    local, formula = gate.local, gate.formula
     if not (formula.startswith("z = ") or all(line.startswith("dz/dx") for line in local)):
         return local
     names = {"z": node.name}
@@ -107,9 +112,8 @@ class Step:
     ``node`` (whose value appears, or whose gate back-propagates).
 
     ``completes`` lists the nodes whose gradient is complete after this step.
-    ``text`` is a one-line description and ``ledger`` the chain-rule lines of
-    a backward step (empty for a forward step), both with the graph's current
-    values.
+    ``text`` is a one-line description with the graph's current values (the
+    chain-rule lines of a backward step: :func:`~gradgraph.graph.ledger.step_ledger`).
     """
 
     __slots__ = ("graph", "index", "phase", "kind", "node", "completes")
@@ -123,31 +127,46 @@ class Step:
         self.completes: list = []
 
     @property
-    def is_forward(self) -> bool:
-        return self.phase == "forward"
-
-    @property
     def text(self) -> str:
         node, graph = self.node, self.graph
         out = graph.output.name
         if self.phase == "forward":
-            value = fmt_value(graph.value(node.index))
+            value = fmt_value(graph.value(node))
             if self.kind == "leaf":
                 return f"{node.name} = {value}" + ("" if node.kind == "input" else f"   ({node.kind})")
             return f"{node.name} = {expression(node)} = {value}"
         if self.kind == "seed":
             return f"d{out}/d{out} = {fmt_value(graph.seed)}   (the seed: the output's gradient with respect to itself)"
-        upstream = fmt_value(graph.grad(node.index))
+        upstream = fmt_value(graph.grad(node))
         return f"back through {node.name} = {expression(node)}, upstream d{out}/d{node.name} = {upstream}"
-
-    @property
-    def ledger(self):
-        from .ledger import step_ledger
-
-        return step_ledger(self)
 
     def __repr__(self) -> str:
         return f"Step({self.index}, {self.phase} {self.kind}, {self.node.name})"
+
+
+def _plan(graph) -> tuple:
+    """The steps of a graph, the step back-propagating through each gate node and the
+    step after which each node's gradient is complete (``None``: never, no gradient)."""
+    n = len(graph.nodes)
+    steps = [Step(graph, i, "forward", "leaf" if node.op is None else "gate", node)
+             for i, node in enumerate(graph.nodes)]
+    backward = [None] * n
+    if graph.output.requires_grad:
+        steps.append(Step(graph, n, "backward", "seed", graph.output))
+        for node in reversed(graph.nodes):
+            if node.op is not None:
+                backward[node.index] = len(steps)
+                steps.append(Step(graph, len(steps), "backward", "gate", node))
+    complete = [None] * n
+    if graph.output.requires_grad:
+        complete[n - 1] = n
+    for node in graph.nodes[:-1]:
+        if node.requires_grad and node.children:
+            complete[node.index] = max(backward[c.index] for c in node.children)
+    for i, s in enumerate(complete):
+        if s is not None:
+            steps[s].completes.append(graph.nodes[i])
+    return steps, backward, complete
 
 
 @dataclass(frozen=True)
@@ -166,18 +185,22 @@ class Stepper:
     """A position in the list of steps of a :class:`Graph`, with undo for free.
 
     ``Stepper(graph)`` (a Tensor is accepted too and wrapped in a Graph).
+    ``steps`` lists every step: a forward step per node (leaves first, the
+    output last), then the backward steps: the seed (d output/d output = 1)
+    and one step per gate in reverse topological order.
     """
 
     def __init__(self, graph):
-        from .graph import Graph
-
         if not isinstance(graph, Graph):
             graph = Graph(graph)
         self.graph = graph
-        self.steps: list = graph.steps()
+        self.steps, self._backward_step, self._complete_step = _plan(graph)
+        never = len(self.steps) + 1
+        self._complete_array = np.array([never if s is None else s for s in self._complete_step], dtype=np.int64)
         self._position = 0
         self._listeners: list = []
-        graph._steppers.add(self)
+        self._unsubscribe = graph.subscribe(_weak_callback(self))
+        weakref.finalize(self, self._unsubscribe)
 
     # -- where we are ------------------------------------------------------------------
     @property
@@ -189,16 +212,10 @@ class Stepper:
         return len(self.steps)
 
     @property
-    def len(self) -> int:
-        """The number of steps (also ``len(stepper)``)."""
-        return len(self.steps)
-
-    length = len
-
-    @property
     def backward_start(self) -> int:
-        """The position where the forward pass is complete and the backward pass begins."""
-        return self.graph.backward_start
+        """The position where the forward pass is complete and the backward pass begins
+        (= the number of nodes)."""
+        return len(self.graph.nodes)
 
     @property
     def current(self) -> Step | None:
@@ -206,18 +223,9 @@ class Stepper:
         return self.steps[self._position - 1] if self._position else None
 
     @property
-    def next(self) -> Step | None:
-        """The step ``step()`` would do (``None`` at the end)."""
-        return self.steps[self._position] if self._position < len(self.steps) else None
-
-    @property
     def phase(self) -> str:
         """``"forward"`` until the first backward step is done, then ``"backward"``."""
         return "backward" if self._position > self.backward_start else "forward"
-
-    @property
-    def at_start(self) -> bool:
-        return self._position == 0
 
     @property
     def at_end(self) -> bool:
@@ -226,13 +234,10 @@ class Stepper:
     # -- moving ---------------------------------------------------------------------------
     def _do(self, step: Step) -> None:
         """The work of one step, on the graph's caches (nothing if already cached)."""
-        graph, i = step.graph, step.node.index
         if step.phase == "forward":
-            graph.value(i)
-        elif step.kind == "seed":
-            graph.grad(i)
-        else:
-            graph.contributions(i)
+            self.graph.value(step.node)
+        elif step.kind == "gate":
+            self.graph.contributions(step.node)
 
     def step(self) -> Step | None:
         """Do the next step; returns it (``None`` at the end)."""
@@ -267,10 +272,6 @@ class Stepper:
         """Do every remaining step."""
         self.seek(len(self.steps))
 
-    def run_forward(self) -> None:
-        """Go to the end of the forward pass (the start of the backward pass)."""
-        self.seek(self.backward_start)
-
     def replay(self) -> None:
         """Recompute everything the current position shows (after ``graph.set_value``,
         values are otherwise recomputed lazily, when they are read)."""
@@ -279,33 +280,34 @@ class Stepper:
 
     def _move(self, position: int) -> None:
         previous, self._position = self._position, position
-        if previous != position:
+        if previous != position and self._listeners:
             self._emit(StepperEvent("position", position, previous, self.current))
 
     # -- what is known --------------------------------------------------------------------
     def value_known(self, node) -> bool:
         """Has this node's value been computed at the current position?"""
-        return self._position > self.graph._index(node)
+        return self._position > self.graph.node(node).index
 
     def grad_known(self, node) -> bool:
         """Is this node's gradient complete (every child has sent its contribution)?"""
-        self.graph.steps()
-        s = self.graph._complete_step[self.graph._index(node)]
+        s = self._complete_step[self.graph.node(node).index]
         return s is not None and self._position > s
+
+    def _sent(self, edge) -> bool:
+        """Has the gradient crossed ``edge`` (its target's gate has back-propagated)?"""
+        back = self._backward_step[edge.target.index]
+        return back is not None and self._position > back
 
     def grad_state(self, node) -> str:
         """``"known"`` (complete), ``"partial"`` (some contributions arrived),
         ``"unknown"`` (none yet) or ``"none"`` (a constant: no gradient needed)."""
-        graph = self.graph
-        i = graph._index(node)
-        graph.steps()
-        if graph._complete_step[i] is None:
+        node = self.graph.node(node)
+        complete = self._complete_step[node.index]
+        if complete is None:
             return "none"
-        if self._position > graph._complete_step[i]:
+        if self._position > complete:
             return "known"
-        if any(graph._bwd_step[c] is not None and self._position > graph._bwd_step[c] for c, _ in graph._kids[i]):
-            return "partial"
-        return "unknown"
+        return "partial" if any(self._sent(e) for e in node.out_edges) else "unknown"
 
     def known_values(self) -> np.ndarray:
         """A boolean array over ``graph.nodes``: value known?"""
@@ -313,56 +315,33 @@ class Stepper:
 
     def known_grads(self) -> np.ndarray:
         """A boolean array over ``graph.nodes``: gradient complete?"""
-        self.graph.steps()
-        return self.graph._complete_array < self._position
+        return self._complete_array < self._position
 
     def edge_known(self, edge) -> tuple:
         """``(value crossed, gradient crossed)`` for a graph Edge at this position."""
-        graph = self.graph
-        graph.steps()
-        target = edge.target.index
-        back = graph._bwd_step[target]
-        return self._position > target, back is not None and self._position > back
+        return self._position > edge.target.index, self._sent(edge)
 
     def value(self, node):
         """The node's value if known at this position, else ``None`` (an array)."""
-        i = self.graph._index(node)
-        return self.graph.value(i) if self._position > i else None
+        node = self.graph.node(node)
+        return self.graph.value(node) if self._position > node.index else None
 
     def grad(self, node):
         """The gradient at this position: complete, partial (the contributions that
         have arrived so far, summed) or ``None``."""
-        graph = self.graph
-        i = graph._index(node)
-        state = self.grad_state(i)
+        node = self.graph.node(node)
+        state = self.grad_state(node)
         if state == "known":
-            return graph.grad(i)
+            return self.graph.grad(node)
         if state != "partial":
             return None
         total = None
-        for c, slot in graph._kids[i]:
-            if graph._bwd_step[c] is not None and self._position > graph._bwd_step[c]:
-                g = graph.contributions(c)[slot]
+        for edge in node.out_edges:
+            if self._sent(edge):
+                g = self.graph.contributions(edge.target)[edge.slot]
                 if g is not None:
                     total = g if total is None else total + g
         return total
-
-    # -- the chain-rule ledger -------------------------------------------------------------
-    def ledger(self):
-        """The ledger lines of the current step (empty during the forward pass)."""
-        from .ledger import Ledger
-
-        step = self.current
-        return step.ledger if step is not None else Ledger()
-
-    def full_ledger(self):
-        """Every ledger line of the backward steps done so far."""
-        from .ledger import Ledger
-
-        lines = Ledger()
-        for step in self.steps[self.backward_start:self._position]:
-            lines.extend(step.ledger)
-        return lines
 
     # -- observers --------------------------------------------------------------------------
     def subscribe(self, callback):
@@ -383,7 +362,7 @@ class Stepper:
 
     def close(self) -> None:
         """Stop listening to the graph and drop all subscribers."""
-        self.graph._steppers.discard(self)
+        self._unsubscribe()
         self._listeners.clear()
 
     def __repr__(self) -> str:
@@ -391,11 +370,16 @@ class Stepper:
         return f"Stepper(position {self._position}/{len(self.steps)}, {self.phase}{current})"
 
 
-def describe_position(stepper: Stepper) -> str:
-    """``step 5/8 · backward · f = q * z``: a status line for views."""
-    step = stepper.current
-    where = f" · {step.node.name}" if step is not None else ""
-    return f"step {stepper.position}/{len(stepper)} · {stepper.phase}{where}"
+def _weak_callback(stepper: Stepper):
+    """A graph listener that forwards to ``stepper`` while it lives: the graph must not keep
+    a stepper nobody uses alive (the stepper unsubscribes when it is collected)."""
+    ref = weakref.ref(stepper)
+
+    def on_graph_event(event):
+        alive = ref()
+        if alive is not None:
+            alive._on_graph_event(event)
+    return on_graph_event
 
 
-__all__ = ["Step", "Stepper", "StepperEvent", "describe_position", "expression", "local_derivatives"]
+__all__ = ["Step", "Stepper", "StepperEvent", "expression", "local_derivatives"]

@@ -4,12 +4,13 @@ A LeNet-5 graph has hundreds of gates but only about fifteen layers. Nodes
 created inside ``with gg.scope("conv1"):`` (nn modules do this for you) carry
 the group path ``"conv1"``; nested scopes give ``"lenet/conv1"``.
 
-``graph.collapsed(expanded)`` shows each node inside the box of its
+``collapsed(graph, expanded)`` shows each node inside the box of its
 *outermost group that is not expanded*::
 
-    view = graph.collapsed()                 # one box per layer
-    view = graph.collapsed({"conv1"})        # conv1's gates shown one by one
+    view = collapsed(graph)                  # one box per layer
+    view = collapsed(graph, {"conv1"})       # conv1's gates shown one by one
     view = view.expand("fc1")                # and fc1's too
+    view = full(graph)                       # every node its own box
 
 With ``expanded=None`` (the default) a group that holds every gate of the
 graph (say the whole model, ``"lenet"``) is opened automatically, so you see
@@ -20,6 +21,8 @@ A view has ``nodes`` (:class:`ViewNode`) and ``edges`` (:class:`ViewEdge`);
 the layout and the DOT writer work on views, so both draw collapsed graphs.
 """
 from __future__ import annotations
+
+import heapq
 
 
 class ViewNode:
@@ -79,92 +82,31 @@ class ViewEdge:
 
 
 class GraphView:
-    """Boxes and arrows over a Graph. Build with :meth:`full` or :meth:`collapsed`
-    (or ``graph.view()`` / ``graph.collapsed()``)."""
+    """Boxes and arrows over a Graph. Build with :func:`full` or :func:`collapsed`."""
 
-    def __init__(self, graph, nodes: list, edges: list, box_of: list, expanded, key):
+    def __init__(self, graph, nodes: list, edges: list, box_of: list, expanded):
         self.graph = graph
         self.nodes = nodes
         self.edges = edges
         self._box_of = box_of
         self.expanded = expanded
-        self.key = key
         self._by_name = {v.name: v for v in nodes}
 
-    # -- construction ----------------------------------------------------------------
-    @classmethod
-    def full(cls, graph) -> "GraphView":
-        """One box per node and one arrow per edge (``x * x`` has two arrows)."""
-        nodes = [ViewNode(n.name, n.name, "node", n, None, [n], n.index) for n in graph.nodes]
-        edges = [ViewEdge(nodes[e.source.index], nodes[e.target.index], [e], e.index) for e in graph.edges]
-        return cls(graph, nodes, edges, nodes, None, ("full",))
-
-    @classmethod
-    def collapsed(cls, graph, expanded=None) -> "GraphView":
-        """Groups as boxes, except the ``expanded`` group paths (``None``: automatic)."""
-        if expanded is None:
-            expanded = _auto_expanded(graph)
-        expanded = frozenset(expanded)
-        nodes, boxes, box_of = [], {}, []
-        taken = {n.name for n in graph.nodes}
-        for node in graph.nodes:
-            path = _box_path(node.group, expanded)
-            if path is None:
-                view_node = ViewNode(node.name, node.name, "node", node, None, [node], len(nodes))
-                nodes.append(view_node)
-            elif path in boxes:
-                view_node = boxes[path]
-                view_node.members.append(node)
-            else:
-                name = path if path not in taken else f"[{path}]"
-                view_node = ViewNode(name, path.rsplit("/", 1)[-1], "group", None, path, [node], len(nodes))
-                boxes[path] = view_node
-                nodes.append(view_node)
-            box_of.append(view_node)
-
-        edges, pairs = [], {}
-        for e in graph.edges:
-            s, t = box_of[e.source.index], box_of[e.target.index]
-            if s is t:
-                continue
-            if (s.index, t.index) in pairs:
-                pairs[(s.index, t.index)].edges.append(e)
-            else:
-                pairs[(s.index, t.index)] = edge = ViewEdge(s, t, [e], len(edges))
-                edges.append(edge)
-        # a box's output: its last member whose value leaves the box (else its last member)
-        for view_node in boxes.values():
-            leaving = [m for m in view_node.members if any(box_of[c.index] is not view_node for c in m.children)]
-            view_node.output = leaving[-1] if leaving else view_node.members[-1]
-        nodes = _topological(nodes, edges)
-        for k, view_node in enumerate(nodes):
-            view_node.index = k
-        return cls(graph, nodes, edges, box_of, expanded, ("collapsed", expanded))
-
-    # -- use -----------------------------------------------------------------------------
     def box_of(self, node) -> ViewNode:
         """The box showing a graph node (a Node, name, index or Tensor)."""
-        return self._box_of[self.graph._index(node)]
+        return self._box_of[self.graph.node(node).index]
 
     def node(self, name: str) -> ViewNode:
         return self._by_name[name]
 
     def expand(self, path: str) -> "GraphView":
         """This view with one more group opened."""
-        return GraphView.collapsed(self.graph, set(self.expanded or ()) | {path})
+        return collapsed(self.graph, set(self.expanded or ()) | {path})
 
     def collapse(self, path: str) -> "GraphView":
         """This view with a group (and the groups inside it) closed again."""
         kept = {p for p in (self.expanded or ()) if p != path and not p.startswith(path + "/")}
-        return GraphView.collapsed(self.graph, kept)
-
-    def layout(self, engine: str = "auto", sizes=None):
-        return self.graph.layout(self, engine=engine, sizes=sizes)
-
-    def to_dot(self, stepper=None, **options) -> str:
-        from .dot import to_dot
-
-        return to_dot(self, stepper=stepper, **options)
+        return collapsed(self.graph, kept)
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -172,6 +114,57 @@ class GraphView:
     def __repr__(self) -> str:
         groups = sum(1 for v in self.nodes if v.is_group)
         return f"GraphView({len(self.nodes)} boxes ({groups} groups), {len(self.edges)} arrows)"
+
+
+def full(graph) -> GraphView:
+    """One box per node and one arrow per edge (``x * x`` has two arrows)."""
+    nodes = [ViewNode(n.name, n.name, "node", n, None, [n], n.index) for n in graph.nodes]
+    edges = [ViewEdge(nodes[e.source.index], nodes[e.target.index], [e], e.index) for e in graph.edges]
+    return GraphView(graph, nodes, edges, nodes, None)
+
+
+def collapsed(graph, expanded=None) -> GraphView:
+    """Groups as boxes, except the ``expanded`` group paths (``None``: automatic)."""
+    if expanded is None:
+        expanded = _auto_expanded(graph)
+    expanded = frozenset(expanded)
+    nodes, boxes, box_of = [], {}, []
+    taken = {n.name for n in graph.nodes}
+    for node in graph.nodes:
+        path = _box_path(node.group, expanded)
+        if path is None:
+            view_node = ViewNode(node.name, node.name, "node", node, None, [node], len(nodes))
+            nodes.append(view_node)
+        elif path in boxes:
+            view_node = boxes[path]
+            view_node.members.append(node)
+        else:
+            # a layer's result is named like its group (nn.Module does that): the box keeps the name
+            owner = graph.node(path) if path in taken else None
+            name = path if owner is None or _box_path(owner.group, expanded) == path else f"[{path}]"
+            view_node = ViewNode(name, path.rsplit("/", 1)[-1], "group", None, path, [node], len(nodes))
+            boxes[path] = view_node
+            nodes.append(view_node)
+        box_of.append(view_node)
+
+    edges, pairs = [], {}
+    for e in graph.edges:
+        s, t = box_of[e.source.index], box_of[e.target.index]
+        if s is t:
+            continue
+        if (s.index, t.index) in pairs:
+            pairs[(s.index, t.index)].edges.append(e)
+        else:
+            pairs[(s.index, t.index)] = edge = ViewEdge(s, t, [e], len(edges))
+            edges.append(edge)
+    # a box's output: its last member whose value leaves the box (else its last member)
+    for view_node in boxes.values():
+        leaving = [m for m in view_node.members if any(box_of[c.index] is not view_node for c in m.children)]
+        view_node.output = leaving[-1] if leaving else view_node.members[-1]
+    nodes = _topological(nodes, edges)
+    for k, view_node in enumerate(nodes):
+        view_node.index = k
+    return GraphView(graph, nodes, edges, box_of, expanded)
 
 
 def _topological(nodes: list, edges: list) -> list:
@@ -182,8 +175,6 @@ def _topological(nodes: list, edges: list) -> list:
     the order follows the computation. Boxes of groups that call each other in
     turn (A -> B -> A) form a cycle; it is broken at the earliest such box.
     """
-    import heapq
-
     def key(view_node):
         gates = [m.index for m in view_node.members if m.op is not None]
         if gates:

@@ -5,7 +5,8 @@
     gradgraph walk 1 --interactive    # wait for Enter after each step (q quits)
 
 The forward pass prints each value as it appears, the backward pass each
-chain-rule line (upstream gradient × local gradient = contribution).
+chain-rule line (upstream gradient × local gradient = contribution). Small
+tensors (up to 8 x 8) are printed in full, every entry, as matrices.
 
 Where the graph comes from:
 
@@ -21,10 +22,14 @@ from __future__ import annotations
 
 import runpy
 import sys
+import textwrap
 from pathlib import Path
 
 from ..tensor import Tensor, topological_order
+from .fmt import fmt_value, is_small, matrix_lines
 from .graph import Graph
+from .ledger import step_ledger
+from .stepper import Stepper, expression
 
 
 def walkthrough(output, file=None, interactive: bool = False, input_fn=input) -> Graph:
@@ -38,7 +43,7 @@ def walkthrough(output, file=None, interactive: bool = False, input_fn=input) ->
     file = sys.stdout if file is None else file
     own_graph = not isinstance(output, Graph)
     graph = Graph(output) if own_graph else output
-    stepper = graph.stepper()
+    stepper = Stepper(graph)
     out = graph.output.name
     print(f"Forward pass: {len(graph.nodes)} values", file=file)
     for step in stepper.steps:
@@ -47,12 +52,13 @@ def walkthrough(output, file=None, interactive: bool = False, input_fn=input) ->
         stepper.step()
         if step.phase == "forward":
             print(f"  {step.text}", file=file)
+            _print_matrix(graph.value(step.node), "    ", file)
         elif step.kind == "seed":
-            print(f"  {step.ledger.text}", file=file)
+            print(f"  {step_ledger(step).text}", file=file)
         else:
-            print(f"  [{step.node.name} = {_expr(step)}]", file=file)
-            for line in step.ledger:
-                print(f"    {line.text}", file=file)
+            print(f"  [{step.node.name} = {expression(step.node)}]", file=file)
+            for line in step_ledger(step):
+                print(textwrap.indent(line.text, "    "), file=file)
         if interactive and stepper.position < len(stepper):
             file.flush()
             if input_fn("").strip().lower() in ("q", "quit", "exit"):
@@ -64,22 +70,18 @@ def walkthrough(output, file=None, interactive: bool = False, input_fn=input) ->
         if leaves and stepper.at_end:
             print("Gradients of the inputs and parameters:", file=file)
             for node in leaves:
-                print(f"  d{out}/d{node.name} = {_fmt(graph.grad(node.index))}", file=file)
+                print(f"  d{out}/d{node.name} = {fmt_value(graph.grad(node))}", file=file)
+                _print_matrix(graph.grad(node), "    ", file)
     if own_graph:
         _backward_tensors(graph)
     return graph
 
 
-def _expr(step) -> str:
-    from .stepper import expression
-
-    return expression(step.node)
-
-
-def _fmt(array) -> str:
-    from .fmt import fmt_value
-
-    return fmt_value(array)
+def _print_matrix(array, indent: str, file) -> None:
+    """Every entry of a small tensor, aligned (nothing for a number or a big tensor)."""
+    if is_small(array):
+        for row in matrix_lines(array):
+            print(indent + row, file=file)
 
 
 def _backward_tensors(graph: Graph) -> None:
@@ -142,7 +144,7 @@ def cli_walk(args) -> int:
     except (LookupError, FileNotFoundError, WalkError) as error:  # a wrong target: a message, not a traceback
         print(f"gradgraph walk: {error}", file=sys.stderr)
         return 2
-    if getattr(args, "interactive", False):
+    if args.interactive:
         print("(Enter: next step, q: quit)")
-    walkthrough(output, interactive=bool(getattr(args, "interactive", False)))
+    walkthrough(output, interactive=args.interactive)
     return 0

@@ -6,7 +6,10 @@
     logits = model(images)                      # images: float32 (N, 1, 28, 28)
     loss = gg.losses.cross_entropy(logits, labels)
     model.zero_grad(); loss.backward()          # gradients in p.grad
-    maps = model.feature_maps(images[0])        # {"conv1": (6, 28, 28), ...}
+    torch_model = model.to_torch()              # the same network in PyTorch (if installed)
+
+What the app and the lessons read from a model (filters, feature maps,
+confusion matrices, saliency) lives in :mod:`gradgraph.inspect`.
 """
 from . import init
 from .init import kaiming_uniform, manual_seed, xavier_uniform

@@ -20,6 +20,25 @@ from .init import get_rng, initializer
 from .module import Module, Parameter
 
 
+def _arguments(*positional, **keywords) -> str:
+    """``extra_repr`` text: the positional values, then each keyword given as ``(value, default)``
+    when its value differs from the default."""
+    parts = [str(v) for v in positional]
+    parts += [f"{k}={v!r}" for k, (v, default) in keywords.items() if v != default]
+    return ", ".join(parts)
+
+
+def _dtype_name(dtype) -> str:
+    return np.dtype(dtype).name
+
+
+def _copy_weights(torch, layer, pairs) -> None:
+    """Copy numpy arrays into a torch layer's parameters: ``pairs`` of (torch parameter, array)."""
+    with torch.no_grad():
+        for target, array in pairs:
+            target.copy_(torch.from_numpy(np.ascontiguousarray(array)))
+
+
 def _input(x, dtype) -> Tensor:
     """A numpy input becomes a constant Tensor of the layer's dtype; Tensors pass as they are."""
     if isinstance(x, Tensor):
@@ -40,6 +59,7 @@ class Linear(Module):
                  rng=None, dtype=np.float32):
         super().__init__()
         self.in_features, self.out_features = int(in_features), int(out_features)
+        self.init = init
         self.weight = Parameter(initializer(init)((self.in_features, self.out_features), rng=rng, dtype=dtype))
         self.bias = Parameter(np.zeros(self.out_features, dtype=dtype)) if bias else None
 
@@ -54,7 +74,15 @@ class Linear(Module):
         return out + self.bias if self.bias is not None else out
 
     def extra_repr(self) -> str:
-        return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
+        return _arguments(self.in_features, self.out_features, bias=(self.bias is not None, True),
+                          init=(self.init, "kaiming"), dtype=(_dtype_name(self.weight.dtype), "float32"))
+
+    def _torch_module(self, torch):
+        layer = torch.nn.Linear(self.in_features, self.out_features, bias=self.bias is not None,
+                                dtype=getattr(torch, _dtype_name(self.weight.dtype)))
+        pairs = [(layer.weight, self.weight.data.T)]  # torch keeps W as (out_features, in_features)
+        _copy_weights(torch, layer, pairs + ([(layer.bias, self.bias.data)] if self.bias is not None else []))
+        return layer
 
 
 class Conv2d(Module):
@@ -71,6 +99,7 @@ class Conv2d(Module):
         self.stride = pair(stride, "stride", "Conv2d", 1)
         self.padding = pair(padding, "padding", "Conv2d", 0)
         self.dilation = pair(dilation, "dilation", "Conv2d", 1)
+        self.init = init
         shape = (self.out_channels, self.in_channels) + self.kernel_size
         self.weight = Parameter(initializer(init)(shape, rng=rng, dtype=dtype))
         self.bias = Parameter(np.zeros(self.out_channels, dtype=dtype)) if bias else None
@@ -79,20 +108,23 @@ class Conv2d(Module):
         x = _input(x, self.weight.dtype)
         return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
 
-    @property
     def filters(self) -> np.ndarray:
-        """The filters as an array (F, C, kh, kw)."""
+        """The filters as an array (F, C, kh, kw) (see also :func:`gradgraph.inspect.filters`)."""
         return self.weight.data
 
     def extra_repr(self) -> str:
-        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
-        if self.stride != (1, 1):
-            text += f", stride={self.stride}"
-        if self.padding != (0, 0):
-            text += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            text += f", dilation={self.dilation}"
-        return text
+        return _arguments(self.in_channels, self.out_channels, kernel_size=(self.kernel_size, None),
+                          stride=(self.stride, (1, 1)), padding=(self.padding, (0, 0)),
+                          dilation=(self.dilation, (1, 1)), bias=(self.bias is not None, True),
+                          init=(self.init, "kaiming"), dtype=(_dtype_name(self.weight.dtype), "float32"))
+
+    def _torch_module(self, torch):
+        layer = torch.nn.Conv2d(self.in_channels, self.out_channels, self.kernel_size, stride=self.stride,
+                                padding=self.padding, dilation=self.dilation, bias=self.bias is not None,
+                                dtype=getattr(torch, _dtype_name(self.weight.dtype)))
+        pairs = [(layer.weight, self.weight.data)] + ([(layer.bias, self.bias.data)] if self.bias is not None else [])
+        _copy_weights(torch, layer, pairs)
+        return layer
 
 
 class MaxPool2d(Module):
@@ -106,14 +138,30 @@ class MaxPool2d(Module):
         return max_pool2d(x, self.kernel_size, self.stride, self.padding)
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}" + (f", stride={self.stride}" if self.stride is not None else "")
+        return _arguments(kernel_size=(self.kernel_size, None), stride=(self.stride, None), padding=(self.padding, 0))
+
+    def _torch_module(self, torch):
+        return torch.nn.MaxPool2d(self.kernel_size, self.stride, self.padding)
 
 
-class AvgPool2d(MaxPool2d):
-    """Average pooling over ``kernel_size`` windows (stride defaults to the kernel size)."""
+class AvgPool2d(Module):
+    """Average pooling over ``kernel_size`` windows (stride defaults to the kernel size).
+
+    Padding counts as zeros in the average (PyTorch's ``count_include_pad=True``).
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x):
         return avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        return _arguments(kernel_size=(self.kernel_size, None), stride=(self.stride, None), padding=(self.padding, 0))
+
+    def _torch_module(self, torch):
+        return torch.nn.AvgPool2d(self.kernel_size, self.stride, self.padding)
 
 
 class ReLU(Module):
@@ -121,6 +169,9 @@ class ReLU(Module):
 
     def forward(self, x):
         return ops.ReLU()(x)
+
+    def _torch_module(self, torch):
+        return torch.nn.ReLU()
 
 
 class LeakyReLU(Module):
@@ -134,7 +185,10 @@ class LeakyReLU(Module):
         return ops.LeakyReLU(self.alpha)(x)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha:g}"
+        return _arguments(alpha=(self.alpha, 0.01))
+
+    def _torch_module(self, torch):
+        return torch.nn.LeakyReLU(self.alpha)
 
 
 class Tanh(Module):
@@ -143,12 +197,18 @@ class Tanh(Module):
     def forward(self, x):
         return ops.Tanh()(x)
 
+    def _torch_module(self, torch):
+        return torch.nn.Tanh()
+
 
 class Sigmoid(Module):
     """1 / (1 + e^-x), elementwise."""
 
     def forward(self, x):
         return ops.Sigmoid()(x)
+
+    def _torch_module(self, torch):
+        return torch.nn.Sigmoid()
 
 
 class Softmax(Module):
@@ -160,6 +220,12 @@ class Softmax(Module):
 
     def forward(self, x):
         return ops.Softmax(self.axis)(x)
+
+    def extra_repr(self) -> str:
+        return _arguments(axis=(self.axis, -1))
+
+    def _torch_module(self, torch):
+        return torch.nn.Softmax(dim=self.axis)
 
 
 class Flatten(Module):
@@ -173,9 +239,15 @@ class Flatten(Module):
         x = x if isinstance(x, Tensor) else Tensor(np.asarray(x), requires_grad=False)
         return x.flatten(self.start_dim)
 
+    def extra_repr(self) -> str:
+        return _arguments(start_dim=(self.start_dim, 1))
+
+    def _torch_module(self, torch):
+        return torch.nn.Flatten(self.start_dim)
+
 
 class InvertedDropout(Gate):
-    """z = x · m / (1 - p),  m ~ Bernoulli(1 - p) per element;   dz/dx = m / (1 - p)
+    """z = x * m / (1 - p),  m ~ Bernoulli(1 - p) per element;   dz/dx = m / (1 - p)
 
     Each element is dropped (zeroed) with probability ``p``; the survivors are
     scaled by 1/(1 - p) so the expected value is unchanged and inference needs
@@ -216,6 +288,9 @@ class Dropout(Module):
     def extra_repr(self) -> str:
         return f"p={self.p:g}"
 
+    def _torch_module(self, torch):
+        return torch.nn.Dropout(self.p)
+
 
 class Sequential(Module):
     """Layers applied one after the other: ``Sequential(Linear(2, 8), ReLU(), Linear(8, 1))``.
@@ -241,6 +316,9 @@ class Sequential(Module):
         for module in self._modules.values():
             x = module(x)
         return x
+
+    def _torch_module(self, torch):
+        return self._torch_sequential(torch)
 
     def __getitem__(self, index):
         return list(self._modules.values())[index]

@@ -88,6 +88,15 @@ class LeNet5(Module):
             x = layer(x)
         return x
 
+    def _torch_module(self, torch):
+        return self._torch_sequential(torch)  # forward runs the children in order
+
     def extra_repr(self) -> str:
         text = f"activation={self.activation!r}, pool={self.pool!r}"
-        return text + (f", dropout={self.dropout:g}" if self.dropout else "")
+        defaults = {"dropout": 0.0, "in_channels": 1, "num_classes": 10, "input_size": 28}
+        for name, default in defaults.items():
+            if getattr(self, name) != default:
+                text += f", {name}={getattr(self, name):g}"
+        if self.dtype != np.float32:
+            text += f", dtype={self.dtype.name!r}"
+        return text

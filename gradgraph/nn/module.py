@@ -24,7 +24,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..tensor import Tensor, no_grad, scope
+from ..tensor import Tensor, current_scope, scope
 
 
 class Parameter(Tensor):
@@ -129,6 +129,7 @@ class Module:
         if label:
             with scope(label):
                 out = self.forward(*inputs, **kwargs)
+                _name_output(out, current_scope())
         else:
             out = self.forward(*inputs, **kwargs)
         for hook in list(self._forward_hooks.values()):
@@ -254,57 +255,39 @@ class Module:
                 p.data = np.array(state[key], dtype=p.dtype, copy=True)
                 p.grad = None
 
-    # -- inspection (used by the desktop app) ------------------------------------------
-    def conv_layers(self) -> list:
-        """(path, Conv2d) of every convolution layer, in order."""
-        from .layers import Conv2d
+    # -- PyTorch ----------------------------------------------------------------------
+    def to_torch(self):
+        """The equivalent ``torch.nn.Module`` with the same weights, in the same mode and dtype.
 
-        return [(name, m) for name, m in self.named_modules() if isinstance(m, Conv2d)]
-
-    def filters(self) -> "OrderedDict[str, np.ndarray]":
-        """Each convolution's filters, path -> array (F, C, kh, kw)."""
-        return OrderedDict((name, m.weight.data) for name, m in self.conv_layers())
-
-    def _as_batch(self, x: np.ndarray) -> np.ndarray:
-        """A single sample with a batch axis of 1 added (an existing one of size 1 is kept)."""
-        from .layers import Conv2d, Linear
-
-        first = next((m for m in self.modules() if isinstance(m, (Conv2d, Linear))), None)
-        if isinstance(first, Conv2d):
-            while x.ndim < 4:
-                x = x[None]
-            return x
-        if isinstance(first, Linear) and x.ndim == 2 and x.shape[0] == 1:
-            return x
-        return x[None]
-
-    def feature_maps(self, x) -> "OrderedDict[str, np.ndarray]":
-        """Every layer's output for one input, in the order the layers ran.
-
-        ``x`` is a single sample: for a convolutional model an image (H, W),
-        (C, H, W) or (1, C, H, W). Runs in eval mode without recording a graph
-        and returns ``{"conv1": (6, 28, 28) array, "relu1": ..., "fc3": (10,) logits}``
-        (the batch axis removed). Keys are the layers' paths.
+        Train here, continue in PyTorch: ``model.to_torch()(torch.tensor(x))``
+        matches ``model(x)``. Converts the built-in layers, ``Sequential`` and
+        ``LeNet5`` (Linear's weight is transposed: PyTorch stores it as
+        (out_features, in_features)). Needs PyTorch installed.
         """
-        data = x.data if isinstance(x, Tensor) else np.asarray(x)
-        batch = self._as_batch(np.asarray(data, dtype=self.dtype))
-        maps: "OrderedDict[str, np.ndarray]" = OrderedDict()
-        handles = []
-        for name, module in self.named_modules():
-            if name and not module._modules:  # leaf layers only
-                def record(mod, inputs, out, name=name):
-                    maps[name] = np.array(out.data[0] if isinstance(out, Tensor) else out[0])
-                handles.append(module.register_forward_hook(record))
-        was_training = self.training
-        self.eval()
         try:
-            with no_grad():
-                self(Tensor(batch, name="input", requires_grad=False))
-        finally:
-            self.train(was_training)
-            for h in handles:
-                h.remove()
-        return maps
+            import torch
+        except ImportError:
+            raise ImportError(
+                "to_torch() needs PyTorch, which gradgraph does not install: `pip install torch` "
+                "(the README shows the smaller CPU-only install)"
+            ) from None
+        dtype = torch.float64 if self.dtype == np.float64 else torch.float32
+        return self._torch_module(torch).to(dtype).train(self.training)
+
+    def _torch_module(self, torch):
+        """This module as a ``torch.nn.Module`` (layers override it; containers whose
+        ``forward`` runs the children in order become a ``torch.nn.Sequential``)."""
+        raise NotImplementedError(
+            f"{type(self).__name__}.to_torch(): no PyTorch equivalent is known for this module; "
+            f"define _torch_module(self, torch) returning one (to_torch converts the built-in layers, "
+            f"Sequential and LeNet5)"
+        )
+
+    def _torch_sequential(self, torch):
+        """The children, in order, as a ``torch.nn.Sequential`` with the same names."""
+        return torch.nn.Sequential(OrderedDict(
+            (name, child._torch_module(torch)) for name, child in self._modules.items()
+        ))
 
     # -- printing ------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -332,6 +315,18 @@ class Module:
         lines += [f"{n:<{width}}  {c:>10,}  {r}" for n, r, c in rows]
         lines.append(f"{'total':<{width}}  {self.num_parameters():>10,}")
         return "\n".join(lines)
+
+
+def _name_output(out, group: str) -> None:
+    """Name a layer's result after its group (``conv1``, ``net/fc2``), so the graph's
+    node, the collapsed layer box, the ledger and the flags all say the same name.
+
+    Only a result made inside this call is named: a layer that returns its input
+    unchanged (Dropout in eval mode) leaves the input's name alone. The gates
+    inside the layer are named ``conv1.conv2d``, ``fc2.matmul`` by the Graph.
+    """
+    if isinstance(out, Tensor) and out.name is None and out.gate is not None and out.group == group:
+        out.name = group
 
 
 def _adopt(name: str, child: Module) -> None:

@@ -1,11 +1,11 @@
 """The built-in gates."""
-from .elementwise import (Abs, Add, Divide, Exp, LeakyReLU, Log, Maximum, Multiply, Negate, Power,
-                          ReLU, Sigmoid, Subtract, Tanh)
-from .reduce import LogSoftmax, Max, Mean, Softmax, Sum
-from .shape import Index, MatMul, Reshape, Transpose
+from .elementwise import (Abs, Add, Clamp, Divide, Exp, LeakyReLU, Log, Maximum, Multiply, Negate, Pow, Power,
+                          ReLU, Sigmoid, Sqrt, Subtract, Tanh)
+from .reduce import LogSoftmax, LogSumExp, Max, Mean, Min, Softmax, Sum, normalize_axes
+from .shape import Concatenate, Index, MatMul, Reshape, Transpose
 
 __all__ = [
-    "Abs", "Add", "Divide", "Exp", "Index", "LeakyReLU", "Log", "LogSoftmax", "MatMul", "Max",
-    "Maximum", "Mean", "Multiply", "Negate", "Power", "ReLU", "Reshape", "Sigmoid", "Softmax",
-    "Subtract", "Sum", "Tanh", "Transpose",
+    "Abs", "Add", "Clamp", "Concatenate", "Divide", "Exp", "Index", "LeakyReLU", "Log", "LogSoftmax", "LogSumExp",
+    "MatMul", "Max", "Maximum", "Mean", "Min", "Multiply", "Negate", "Pow", "Power", "ReLU", "Reshape", "Sigmoid",
+    "Softmax", "Sqrt", "Subtract", "Sum", "Tanh", "Transpose", "normalize_axes",
 ]

@@ -62,7 +62,7 @@ class Multiply(_Binary):
 
 
 class Divide(_Binary):
-    """z = x / y;   dz/dx = 1/y,  dz/dy = -x/y²"""
+    """z = x / y;   dz/dx = 1/y,  dz/dy = -x/y^2"""
 
     symbol, short, formula, local = "/", "div", "z = x / y", ("dz/dx = 1/y", "dz/dy = -x/y^2")
 
@@ -108,6 +108,33 @@ class Power(Gate):
         return (d_out * self.p * self.x ** (self.p - 1),)
 
 
+class Pow(_Binary):
+    """z = x^y (both inputs tensors);   dz/dx = y x^(y-1),  dz/dy = x^y ln x
+
+    ``2.0 ** t`` and ``t ** u`` use this gate. Values agree with numpy,
+    including 0^0 = 1 and a negative base with an integer exponent,
+    (-2)^-2 = 0.25. Where a formula meets 0 · ∞ the limit is used, as torch
+    does: dz/dx = 0 where y = 0, and dz/dy = 0 where x = 0 and y >= 0. For a
+    negative base z is defined only at integer y, so dz/dy is NaN there.
+    """
+
+    symbol, short, formula, local = "^", "pow", "z = x^y", ("dz/dx = y x^(y-1)", "dz/dy = x^y ln x")
+
+    def forward(self, x, y):
+        self._keep(x, y)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            self.z = np.power(x, y)
+        return self.z
+
+    def backward(self, d_out):
+        x, y, z = self.x, self.y, self.z
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # np.where, not a mask product: 0 * inf would still be NaN.
+            d_x = np.where(y == 0, 0.0, y * np.power(x, y - 1))
+            d_y = np.where((x == 0) & (y >= 0), 0.0, z * np.log(x))
+        return self._reduce(d_out * d_x, d_out * d_y)
+
+
 class Negate(Gate):
     """z = -x;   dz/dx = -1"""
 
@@ -134,7 +161,7 @@ class Exp(Gate):
 
 
 class Log(Gate):
-    """z = ln x;   dz/dx = 1/x"""
+    """z = ln x;   dz/dx = 1/x   (NaN where x < 0: a NaN value has a NaN gradient)"""
 
     symbol, short, formula, local = "log", "log", "z = ln x", ("dz/dx = 1/x",)
 
@@ -143,7 +170,24 @@ class Log(Gate):
         return np.log(x)
 
     def backward(self, d_out):
-        return (d_out / self.x,)
+        d_x = d_out / self.x
+        if np.any(self.x < 0):  # ln x is NaN there, and so is its gradient (1/x alone would look finite)
+            d_x = np.where(self.x < 0, d_x.dtype.type(np.nan), d_x)
+        return (d_x,)
+
+
+class Sqrt(Gate):
+    """z = √x;   dz/dx = 1 / (2√x) = 1 / (2z)   (NaN where x < 0)"""
+
+    symbol, short, formula, local = "√", "sqrt", "z = √x", ("dz/dx = 1 / (2√x)",)
+
+    def forward(self, x):
+        self.z = np.sqrt(x)
+        return self.z
+
+    def backward(self, d_out):
+        with np.errstate(divide="ignore"):
+            return (d_out / (2 * self.z),)  # √ of a negative is NaN, and so is 1 / (2 NaN)
 
 
 class Abs(Gate):
@@ -172,8 +216,42 @@ class ReLU(Gate):
         return (d_out * self.active,)
 
 
+class Clamp(Gate):
+    """z = min(max(x, lo), hi);   dz/dx = [lo <= x <= hi]   (the gradient passes where x was kept)
+
+    ``lo`` or ``hi`` may be None (no bound on that side). At a bound the
+    gradient passes, as in torch.
+    """
+
+    symbol, short, local = "clamp", "clamp", ("dz/dx = [lo <= x <= hi]",)
+
+    def __init__(self, lo=None, hi=None):
+        if lo is None and hi is None:
+            raise ValueError("Clamp: give lo, hi or both")
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError(f"Clamp: lo ({lo}) must not be larger than hi ({hi})")
+        self.lo, self.hi = lo, hi
+        low = "-inf" if lo is None else f"{lo:g}"
+        high = "inf" if hi is None else f"{hi:g}"
+        self.formula = f"z = min(max(x, {low}), {high})"
+
+    def forward(self, x):
+        self.kept = np.ones(x.shape, dtype=bool)
+        z = x
+        if self.lo is not None:
+            self.kept &= x >= self.lo
+            z = np.maximum(z, x.dtype.type(self.lo))
+        if self.hi is not None:
+            self.kept &= x <= self.hi
+            z = np.minimum(z, x.dtype.type(self.hi))
+        return np.array(z)
+
+    def backward(self, d_out):
+        return (d_out * self.kept,)
+
+
 class LeakyReLU(Gate):
-    """z = x if x > 0 else αx;   dz/dx = 1 if x > 0 else α"""
+    """z = x if x > 0 else alpha x;   dz/dx = 1 if x > 0 else alpha"""
 
     symbol, short, local = "lrelu", "leaky_relu", ("dz/dx = 1 if x > 0 else alpha",)
 
@@ -191,7 +269,7 @@ class LeakyReLU(Gate):
 
 
 class Sigmoid(Gate):
-    """σ(x) = 1 / (1 + e^-x);   dσ/dx = (1 - σ) σ
+    """z = 1 / (1 + e^-x);   dz/dx = (1 - z) z   (the sigmoid σ(x), with dσ/dx = (1 - σ) σ)
 
     Computed without overflow: for x < 0 as e^x / (1 + e^x).
     """
@@ -210,7 +288,7 @@ class Sigmoid(Gate):
 
 
 class Tanh(Gate):
-    """z = tanh x;   dz/dx = 1 - z²"""
+    """z = tanh x;   dz/dx = 1 - z^2"""
 
     symbol, short, formula, local = "tanh", "tanh", "z = tanh x", ("dz/dx = 1 - z^2",)
 
