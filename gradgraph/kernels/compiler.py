@@ -117,6 +117,7 @@ class _Compiler:
         self.known = set()     # every task ever requested
         self.ready = set()     # compiled (or loaded) tasks: the dispatcher uses these
         self.failed = {}       # task -> error text
+        self.build = None      # build(task) compiles; build.is_cached(task) checks the disk cache
         self.current = None
         self.done = 0
         self.listeners = []
@@ -153,14 +154,14 @@ class _Compiler:
 
     # -- work -----------------------------------------------------------------
 
-    def request(self, task, compile_now):
+    def request(self, task, build):
         """Queue ``task`` (once) and make sure the thread runs."""
         with self.lock:
             if task in self.known or self.stopping:
                 return
             self.known.add(task)
             self.queue.append(task)
-            self.compile_now = compile_now
+            self.build = build
             event = CompileEvent("queued", task_name(task), self.done, len(self.known))
             if self.thread is None:
                 self.thread = threading.Thread(target=self.run, name="gradgraph-kernel-compiler",
@@ -180,10 +181,10 @@ class _Compiler:
                 total = len(self.known)
             cached = False
             try:
-                cached = self.compile_now.is_cached(task)
+                cached = self.build.is_cached(task)
                 self.emit(CompileEvent("started", task_name(task), self.done, total, cached))
                 start = time.perf_counter()
-                self.compile_now(task)
+                self.build(task)
                 seconds, error = time.perf_counter() - start, ""
             except Exception as exc:  # a compiler bug: numpy keeps running this kernel
                 seconds, error = 0.0, f"{type(exc).__name__}: {exc}"
@@ -247,25 +248,18 @@ def subscribe(callback):
     return _compiler.subscribe(callback)
 
 
-def request(task, compile_now) -> None:
+def request(task, build) -> None:
     """Compile ``task`` in the background unless it was requested before.
 
-    ``compile_now(task)`` does the compiling (it runs on the compiler thread) and
-    ``compile_now.is_cached(task)`` says whether Numba's disk cache has it already.
+    ``build(task)`` does the compiling (it runs on the compiler thread) and
+    ``build.is_cached(task)`` says whether Numba's disk cache has it already.
     """
-    _compiler.request(task, compile_now)
+    _compiler.request(task, build)
 
 
 def is_ready(task) -> bool:
     """True once ``task`` is compiled and the dispatcher uses it (no lock: a set lookup)."""
     return task in _compiler.ready
-
-
-def mark_ready(task) -> None:
-    """Record ``task`` as compiled by someone else (``warmup`` compiles in its own thread)."""
-    with _compiler.lock:
-        _compiler.ready.add(task)
-        _compiler.lock.notify_all()
 
 
 def wait(timeout: float | None = None) -> bool:
