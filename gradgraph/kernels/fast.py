@@ -690,7 +690,21 @@ def _kernels_of(task):
 
 
 def compile_task(task):
-    """Compile (or load from the disk cache) what ``task`` needs, by running it on tiny inputs."""
+    """Compile (or load from the disk cache) what ``task`` needs, by running it on tiny inputs.
+
+    The tiny run uses one thread: a parallel loop started from the compiler thread
+    would give that thread a second OpenMP worker team, idle but competing with
+    the one the computing thread uses.
+    """
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        _run_tiny(task)
+    finally:
+        numba.set_num_threads(threads)
+
+
+def _run_tiny(task):
     op, variant, dtype = task
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 2, 6, 6)).astype(dtype)
