@@ -5,7 +5,7 @@ ImageNet (1.2 million photos, 1,000 classes). Their parameter counts and
 output sizes follow from their layer shapes alone, with the formulas of
 lessons 9 to 12:
 
-    output size  = ⌊(W + 2P - K) / S⌋ + 1                     (gg.ops.conv.output_size)
+    output size  = ⌊(W + 2P - K) / S⌋ + 1                     (gg.kernels.conv_output_size)
     conv params  = F · (C · K · K + 1)         multiply-adds = F · H_out · W_out · C · K · K
     fc params    = (inputs + 1) · outputs
 
@@ -107,7 +107,7 @@ import numpy as np
 
 import gradgraph as gg
 from gradgraph import nn
-from gradgraph.ops.conv import output_size
+from gradgraph.kernels import conv_output_size as output_size
 
 SUMMARY = ('named architectures LeNet-5, AlexNet, VGG-16, GoogLeNet, ResNet: layers, output sizes, parameters '
            'and multiply-adds computed from their shapes; residual vs plain gradient flow.')

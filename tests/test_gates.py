@@ -8,8 +8,12 @@ import pytest
 from hypothesis import given
 
 import gradgraph as gg
+from gradgraph import kernels
 from gradgraph.gatecheck import CASES, make_tensors
 from strategies import seeds, shapes
+
+#: The gates computed by gradgraph.kernels, which has several backends.
+KERNEL_CASES = [c for c in CASES if c.name.startswith(("Conv2d", "MaxPool2d", "AvgPool2d"))]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -17,6 +21,15 @@ from strategies import seeds, shapes
 def test_gate_gradients_match_centred_differences(case, shape, seed):
     inputs = make_tensors(case, np.random.default_rng(seed), shape)
     assert gg.gradcheck(case.fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("backend", ["reference", "numpy", "fast"])
+@pytest.mark.parametrize("case", KERNEL_CASES, ids=[c.name for c in KERNEL_CASES])
+@given(shape=shapes, seed=seeds)
+def test_kernel_gates_gradcheck_on_every_backend(backend, case, shape, seed):
+    with kernels.use_backend(backend):
+        inputs = make_tensors(case, np.random.default_rng(seed), shape)
+        assert gg.gradcheck(case.fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-4)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

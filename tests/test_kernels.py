@@ -1,6 +1,6 @@
-"""Tests for gradgraph.kernels: the reference loops are the specification, the fast
-kernels must agree with them, the reference gradients must agree with centred
-differences, and torch (when installed) is an independent oracle for both.
+"""Tests for gradgraph.kernels: the reference loops are the specification, the numpy
+and fast kernels must agree with them, the reference gradients must agree with
+centred differences, and torch (when installed) is an independent oracle for all.
 
 Also run this file once with NUMBA_DISABLE_JIT=1: the fast kernels must still work.
 """
@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -17,11 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from gradgraph import kernels
-from gradgraph.kernels import fast, reference
+from gradgraph.kernels import compiler, fast, reference, vectorized
 
 from strategies import conv_cases, conv_needs, pool_cases
 
-BACKENDS = [reference, fast]
+BACKENDS = [reference, vectorized, fast]
+BACKEND_IDS = ["reference", "numpy", "fast"]
 HYPOTHESIS = settings(max_examples=40, deadline=None,
                       suppress_health_check=[HealthCheck.too_slow])
 
@@ -59,24 +62,27 @@ def pool_data(case):
 
 
 # ----------------------------------------------------------------------------
-# fast == reference
+# numpy == reference, fast == reference
 # ----------------------------------------------------------------------------
 
+fast_backends = pytest.mark.parametrize("backend", [vectorized, fast], ids=["numpy", "fast"])
 
+
+@fast_backends
 @HYPOTHESIS
 @given(case=conv_cases(), need=conv_needs)
-def test_conv_fast_matches_reference(case, need):
+def test_conv_backend_matches_reference(backend, case, need):
     x, w, b = conv_data(case)
     args = (case["stride"], case["padding"], case["dilation"])
     expected = reference.conv2d_forward(x, w, b, *args)
-    out = fast.conv2d_forward(x, w, b, *args)
+    out = backend.conv2d_forward(x, w, b, *args)
     scale = np.sqrt(np.prod(case["w_shape"][1:]))
     assert_close(out, expected, case["dtype"], scale)
 
     d_out = np.random.default_rng(case["seed"] + 1).standard_normal(out.shape).astype(x.dtype)
     need_dx, need_dw = need
     ref = reference.conv2d_backward(d_out, x, w, *args, need_dx=need_dx, need_dw=need_dw)
-    got = fast.conv2d_backward(d_out, x, w, *args, need_dx=need_dx, need_dw=need_dw)
+    got = backend.conv2d_backward(d_out, x, w, *args, need_dx=need_dx, need_dw=need_dw)
     batch_scale = np.sqrt(d_out.size / case["w_shape"][0])
     for name, g, r, s in zip(("d_x", "d_w", "d_b"), got, ref, (scale, batch_scale, batch_scale)):
         if name == "d_x" and not need_dx or name == "d_w" and not need_dw:
@@ -85,43 +91,46 @@ def test_conv_fast_matches_reference(case, need):
             assert_close(g, r, case["dtype"], s)
 
 
+@fast_backends
 @HYPOTHESIS
 @given(case=pool_cases())
-def test_max_pool_fast_matches_reference(case):
+def test_max_pool_backend_matches_reference(backend, case):
     x = pool_data(case)
     args = (case["kernel"], case["stride"], case["padding"])
     out_r, arg_r = reference.max_pool2d_forward(x, *args)
-    out_f, arg_f = fast.max_pool2d_forward(x, *args)
+    out_f, arg_f = backend.max_pool2d_forward(x, *args)
     np.testing.assert_array_equal(out_f, out_r)  # a max is exact
     np.testing.assert_array_equal(arg_f, arg_r)  # same tie-breaking
     assert out_f.dtype == x.dtype and arg_f.dtype == kernels.ARGMAX_DTYPE
     d_out = np.random.default_rng(case["seed"]).standard_normal(out_r.shape).astype(x.dtype)
-    assert_close(fast.max_pool2d_backward(d_out, arg_f, x.shape, *args),
+    assert_close(backend.max_pool2d_backward(d_out, arg_f, x.shape, *args),
                  reference.max_pool2d_backward(d_out, arg_r, x.shape, *args), x.dtype)
 
 
+@fast_backends
 @HYPOTHESIS
 @given(case=pool_cases())
-def test_avg_pool_fast_matches_reference(case):
+def test_avg_pool_backend_matches_reference(backend, case):
     x = pool_data(case)
     args = (case["kernel"], case["stride"], case["padding"])
-    out = fast.avg_pool2d_forward(x, *args)
+    out = backend.avg_pool2d_forward(x, *args)
     assert_close(out, reference.avg_pool2d_forward(x, *args), x.dtype)
     d_out = np.random.default_rng(case["seed"]).standard_normal(out.shape).astype(x.dtype)
-    assert_close(fast.avg_pool2d_backward(d_out, x.shape, *args),
+    assert_close(backend.avg_pool2d_backward(d_out, x.shape, *args),
                  reference.avg_pool2d_backward(d_out, x.shape, *args), x.dtype)
 
 
-def test_lenet_shapes_fast_matches_reference():
+@fast_backends
+def test_lenet_shapes_match_reference(backend):
     """The tuned stride-1 paths at a LeNet-like size (several chunks, odd F)."""
     rng = np.random.default_rng(5)
     x = rng.standard_normal((5, 6, 14, 14)).astype(np.float32)
     w = rng.standard_normal((7, 6, 5, 5)).astype(np.float32)
     b = rng.standard_normal(7).astype(np.float32)
-    out = fast.conv2d_forward(x, w, b, 1, 0, 1)
+    out = backend.conv2d_forward(x, w, b, 1, 0, 1)
     assert_close(out, reference.conv2d_forward(x, w, b, 1, 0, 1), np.float32, 12.0)
     d_out = rng.standard_normal(out.shape).astype(np.float32)
-    for g, r, s in zip(fast.conv2d_backward(d_out, x, w), reference.conv2d_backward(d_out, x, w),
+    for g, r, s in zip(backend.conv2d_backward(d_out, x, w), reference.conv2d_backward(d_out, x, w),
                        (12.0, 20.0, 20.0)):
         assert_close(g, r, np.float32, s)
 
@@ -146,7 +155,7 @@ def test_non_contiguous_and_integer_inputs():
 # ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", BACKENDS, ids=["reference", "fast"])
+@pytest.mark.parametrize("backend", BACKENDS, ids=BACKEND_IDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_lecture_example(backend, dtype):
     # x = 0..8 in a 3x3 plane, padding 1, stride 2, kernel [[0, 1], [2, 3]]:
@@ -276,7 +285,7 @@ TORCH_CONV_CASES = CONV_GRAD_CASES + [
 ]
 
 
-@pytest.mark.parametrize("backend", BACKENDS, ids=["reference", "fast"])
+@pytest.mark.parametrize("backend", BACKENDS, ids=BACKEND_IDS)
 @pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation", TORCH_CONV_CASES)
 def test_conv_matches_torch(backend, x_shape, w_shape, stride, padding, dilation):
     torch = pytest.importorskip("torch")
@@ -295,7 +304,7 @@ def test_conv_matches_torch(backend, x_shape, w_shape, stride, padding, dilation
         np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("backend", BACKENDS, ids=["reference", "fast"])
+@pytest.mark.parametrize("backend", BACKENDS, ids=BACKEND_IDS)
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @pytest.mark.parametrize("kernel,stride,padding", [(2, 2, 0), ((3, 2), (2, 1), (1, 1)),
                                                    (3, 1, 1), ((2, 3), (1, 3), (0, 1))])
@@ -329,7 +338,7 @@ def test_pool_matches_torch(backend, kind, kernel, stride, padding, ties):
 # ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", BACKENDS, ids=["reference", "fast"])
+@pytest.mark.parametrize("backend", BACKENDS, ids=BACKEND_IDS)
 def test_conv_errors_name_both_shapes(backend):
     x = np.zeros((2, 3, 5, 5))
     with pytest.raises(ValueError, match=r"3 channels.*expects 1.*\(2, 3, 5, 5\).*\(4, 1, 3, 3\)"):
@@ -349,7 +358,7 @@ def test_conv_errors_name_both_shapes(backend):
         backend.conv2d_backward(np.zeros((2, 1, 2, 2)), x, np.zeros((1, 3, 3, 3)))
 
 
-@pytest.mark.parametrize("backend", BACKENDS, ids=["reference", "fast"])
+@pytest.mark.parametrize("backend", BACKENDS, ids=BACKEND_IDS)
 def test_pool_errors(backend):
     x = np.zeros((1, 2, 4, 4))
     with pytest.raises(ValueError, match=r"larger than the padded input 4x4.*\(1, 2, 4, 4\)"):
@@ -378,35 +387,96 @@ def test_conv_output_size():
 
 
 def test_use_backend_switches_and_restores():
-    assert kernels.get_backend() == "fast"
+    assert kernels.get_backend() == "auto"
     x = np.ones((1, 1, 3, 3))
     w = np.ones((1, 1, 2, 2))
     with kernels.use_backend("reference") as switch:
-        assert kernels.get_backend() == "reference" and switch.previous == "fast"
+        assert kernels.get_backend() == "reference" and switch.previous == "auto"
         np.testing.assert_array_equal(kernels.conv2d_forward(x, w), 4 * np.ones((1, 1, 2, 2)))
-    assert kernels.get_backend() == "fast"
+    assert kernels.get_backend() == "auto"
     np.testing.assert_array_equal(kernels.conv2d_forward(x, w), 4 * np.ones((1, 1, 2, 2)))
-    kernels.use_backend("reference")
+    switch = kernels.use_backend("numpy")
     try:
-        assert kernels.get_backend() == "reference"
+        assert kernels.get_backend() == "numpy"
     finally:
-        kernels.use_backend("fast")
-    with pytest.raises(ValueError, match="unknown kernel backend"):
+        switch.__exit__()
+    assert kernels.get_backend() == "auto"
+    with pytest.raises(ValueError, match="unknown kernel backend 'cuda'.*reference"):
         kernels.use_backend("cuda")
 
 
-def test_dispatching_functions_cover_the_api():
+def test_backend_choice_belongs_to_its_thread():
+    """The app trains on a worker thread: a choice made on another thread must not leak."""
+    seen = {}
+    chosen, go_on = threading.Event(), threading.Event()
+
+    def worker():
+        with kernels.use_backend("reference"):
+            chosen.set()
+            go_on.wait(10)
+            seen["worker"] = kernels.get_backend()
+        seen["worker after"] = kernels.get_backend()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    chosen.wait(10)
+    seen["main"] = kernels.get_backend()  # while the worker is inside its block
+    with kernels.use_backend("numpy"):
+        go_on.set()
+        thread.join(10)
+        seen["main inside"] = kernels.get_backend()
+    assert seen == {"main": "auto", "worker": "reference", "worker after": "auto",
+                    "main inside": "numpy"}
+
+
+@pytest.mark.parametrize("name", kernels.BACKENDS)
+def test_dispatching_functions_cover_the_api(name):
     x = np.random.default_rng(0).standard_normal((2, 2, 6, 6))
     w = np.random.default_rng(1).standard_normal((3, 2, 3, 3))
-    for name in ("reference", "fast"):
-        with kernels.use_backend(name):
-            out = kernels.conv2d_forward(x, w, None, 1, 1, 1)
-            d_x, d_w, d_b = kernels.conv2d_backward(out, x, w, 1, 1, 1, need_dx=False)
-            assert d_x is None and d_w.shape == w.shape and d_b.shape == (3,)
-            m, arg = kernels.max_pool2d_forward(x, 2)
-            assert kernels.max_pool2d_backward(m, arg, x.shape, 2).shape == x.shape
-            a = kernels.avg_pool2d_forward(x, 2)
-            assert kernels.avg_pool2d_backward(a, x.shape, 2).shape == x.shape
+    with kernels.use_backend(name):
+        out = kernels.conv2d_forward(x, w, None, 1, 1, 1)
+        np.testing.assert_allclose(out, reference.conv2d_forward(x, w, None, 1, 1, 1), atol=1e-12)
+        d_x, d_w, d_b = kernels.conv2d_backward(out, x, w, 1, 1, 1, need_dx=False)
+        assert d_x is None and d_w.shape == w.shape and d_b.shape == (3,)
+        m, arg = kernels.max_pool2d_forward(x, 2)
+        assert kernels.max_pool2d_backward(m, arg, x.shape, 2).shape == x.shape
+        a = kernels.avg_pool2d_forward(x, 2)
+        assert kernels.avg_pool2d_backward(a, x.shape, 2).shape == x.shape
+
+
+def test_auto_runs_numpy_until_the_kernel_is_ready(monkeypatch):
+    """"auto": numpy while the Numba kernel is not ready (and it is asked for), Numba after."""
+    calls, asked = [], []
+    for module, label in ((vectorized, "numpy"), (fast, "fast")):
+        real = module.avg_pool2d_forward
+        monkeypatch.setattr(module, "avg_pool2d_forward",
+                            lambda *a, real=real, label=label: calls.append(label) or real(*a))
+    monkeypatch.setattr(compiler, "request", lambda task, build: asked.append(task))
+    monkeypatch.setattr(kernels, "_JIT", True)
+    task = ("avg_pool2d_forward", "any", "float32")
+    x = np.ones((1, 1, 6, 6), np.float32)
+    monkeypatch.setattr(compiler._compiler, "ready", set())
+    assert kernels.avg_pool2d_forward(x, 3).dtype == np.float32
+    assert calls == ["numpy"] and asked == [task]
+    compiler._compiler.ready.add(task)
+    kernels.avg_pool2d_forward(x, 3)
+    assert calls == ["numpy", "fast"]
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        kernels.avg_pool2d_forward(x, 7)  # a mistake is reported, and asks for nothing
+    assert asked == [task]
+
+
+def test_auto_never_compiles_without_jit():
+    code = ("import numpy as np, gradgraph.kernels as k;"
+            "k.conv2d_forward(np.ones((1, 1, 4, 4)), np.ones((1, 1, 2, 2)));"
+            "print(k.get_backend(), k.compile_status().total, 'numba' in __import__('sys').modules)")
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    env.pop("GRADGRAPH_KERNELS", None)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=root,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["auto", "0", "False"]
 
 
 def test_environment_variable_selects_backend():
@@ -426,6 +496,85 @@ def test_warmup_reports_progress_only_when_compiling():
     assert compiled is False and messages == []  # the module fixture already compiled
     from gradgraph.kernels import _compile
     assert len(_compile.KERNELS) > 10
+    assert set(fast.all_tasks()) <= compiler._compiler.ready or not _compile.jit_enabled()
+
+
+# ----------------------------------------------------------------------------
+# the background compiler and its progress events
+# ----------------------------------------------------------------------------
+
+
+def fake_build(seconds=0.0, fail=(), cached=()):
+    """A stand-in for Numba: 'compiles' by sleeping; fails or is cached for some tasks."""
+    def build(task):
+        time.sleep(seconds)
+        if task in fail:
+            raise RuntimeError("LLVM says no")
+
+    build.is_cached = lambda task: task in cached
+    return build
+
+
+def test_compiler_reports_every_step_and_counts():
+    worker = compiler._Compiler()
+    events = []
+    unsubscribe = worker.subscribe(events.append)
+    one, two = ("conv2d_forward", "stride 1", "float32"), ("max_pool2d_forward", "2x2", "float32")
+    build = fake_build(0.05, cached={two})
+    worker.request(one, build)
+    worker.request(two, build)
+    worker.request(one, build)  # asked twice, compiled once
+    assert worker.wait(10)
+    unsubscribe()
+    assert [(e.kind, e.kernel, e.done, e.total) for e in events if e.kind != "queued"] == [
+        ("started", "conv2d_forward (float32, stride 1)", 0, 2),
+        ("finished", "conv2d_forward (float32, stride 1)", 1, 2),
+        ("started", "max_pool2d_forward (float32, 2x2)", 1, 2),
+        ("finished", "max_pool2d_forward (float32, 2x2)", 2, 2),
+        ("idle", "", 2, 2)]
+    assert [e.cached for e in events if e.kind == "started"] == [False, True]
+    assert str(events[-2]).startswith("kernel max_pool2d_forward (float32, 2x2) ready in")
+    status = worker.status()
+    assert (status.done, status.total, status.left, status.busy) == (2, 2, 0, False)
+    assert status.ready == ("conv2d_forward (float32, stride 1)", "max_pool2d_forward (float32, 2x2)")
+    worker.stop()
+
+
+def test_compiler_status_while_busy_and_failures():
+    worker = compiler._Compiler()
+    bad = ("conv2d_backward", "strided, d_w", "float64")
+    slow = ("avg_pool2d_forward", "any", "float64")
+    build = fake_build(0.3, fail={bad})
+    worker.request(bad, build)
+    worker.request(slow, build)
+    time.sleep(0.1)
+    status = worker.status()
+    assert status.busy and status.compiling == compiler.task_name(bad)
+    assert status.pending == (compiler.task_name(slow),) and status.left == 2
+    assert worker.wait(10)
+    assert bad in worker.failed and bad not in worker.ready and slow in worker.ready
+    assert worker.status().failed == (compiler.task_name(bad),)
+    worker.stop()
+
+
+def test_broken_listener_is_dropped_and_print_progress(capsys, monkeypatch):
+    worker = compiler._Compiler()
+    monkeypatch.setattr(compiler, "_compiler", worker)
+
+    def broken(event):
+        raise RuntimeError("listener bug")
+
+    kernels.subscribe(broken)
+    unsubscribe = kernels.print_progress()
+    task = ("conv2d_forward", "strided", "float32")
+    compiler.request(task, fake_build())
+    assert kernels.wait(10) and compiler.is_ready(task)
+    unsubscribe()
+    assert worker.listeners == []
+    err = capsys.readouterr().err
+    assert "compiling kernel conv2d_forward (float32, strided) (1 of 1)" in err
+    assert "all 1 compiled kernel(s) in use" in err
+    worker.stop()
 
 
 def test_kernel_decorator_survives_unwritable_cache(monkeypatch):
@@ -449,3 +598,21 @@ def test_kernel_decorator_survives_unwritable_cache(monkeypatch):
     assert double(21) == 42
     assert any("NUMBA_CACHE_DIR" in str(w.message) for w in caught)
     assert _compile.KERNELS == [double]
+
+
+def test_compiler_stop_finishes_the_current_kernel_only():
+    """At exit: the kernel being compiled is finished (and cached), the queue is dropped."""
+    worker = compiler._Compiler()
+    events = []
+    worker.subscribe(events.append)
+    first, second = ("conv2d_forward", "stride 1", "float64"), ("conv2d_forward", "strided", "float64")
+    build = fake_build(0.3)
+    worker.request(first, build)
+    worker.request(second, build)
+    time.sleep(0.1)
+    worker.stop()
+    assert worker.ready == {first} and not worker.thread.is_alive()
+    assert [e.kind for e in events if e.kind != "queued"] == ["started", "finished", "stopped"]
+    assert str(events[-1]) == "1 of 2 kernels compiled and cached; the rest compile next time"
+    worker.request(("max_pool2d_backward", "any", "float64"), build)  # too late: ignored
+    assert worker.status().total == 2

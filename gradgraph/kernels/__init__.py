@@ -1,16 +1,32 @@
-"""Convolution and pooling kernels on plain numpy arrays (NCHW), two backends.
+"""Convolution and pooling kernels on plain numpy arrays (NCHW): three backends.
 
-* ``reference`` -- readable loops, the specification (see ``reference.py``).
-* ``fast``      -- Numba kernels with the same signatures (see ``fast.py``).
+* ``reference`` -- readable loops, the specification (``reference.py``).
+* ``numpy``     -- vectorized numpy: im2col + one matrix product, strided views
+  for pooling (``vectorized.py``).  Ready the moment gradgraph is imported.
+* ``fast``      -- Numba kernels (``fast.py``), the fastest once compiled.  The
+  first compile takes seconds per kernel; Numba caches the machine code on disk,
+  so later processes only load it.
 
-The module-level functions below dispatch to the selected backend, ``fast`` by
-default.  Select another with :func:`use_backend` (also a context manager) or,
-for a whole run, the environment variable ``GRADGRAPH_KERNELS=reference``.
+All three have the same functions with the same signatures, and the argument and
+shape checks of ``shapes.py``.  The module-level functions below dispatch to the
+selected backend.  The default, ``"auto"``, never makes you wait for a compiler:
+each call runs on its Numba kernel if that is compiled (or loaded from the disk
+cache) for this dtype, and otherwise on numpy while a background thread compiles
+it (``compiler.py``); from the next call on it runs on Numba.  Only the kernels
+and dtypes actually used are compiled.  Under ``NUMBA_DISABLE_JIT=1`` "auto"
+stays on numpy.
 
-The fast kernels are compiled by Numba the first time they run (tens of seconds,
-once: the machine code is cached on disk).  :func:`warmup` does that up front and
-says so; the first call into the fast backend calls it automatically when the
-cache is cold, so the wait is never silent.
+Select a backend with :func:`use_backend` (also a context manager) or, for a whole
+run, the environment variable ``GRADGRAPH_KERNELS=reference|numpy|fast|auto``.
+The choice is a context variable: it applies to the thread (or asyncio task) that
+made it, so a training thread is not switched by the GUI thread, and vice versa.
+
+Compile progress, Qt-free, for the terminal and the app (see ``compiler.py``)::
+
+    compile_status() -> CompileStatus     # compiling, done, total, pending, ready, failed
+    subscribe(callback) -> unsubscribe    # callback(CompileEvent), on the compiler thread
+    wait(timeout=None) -> bool            # until nothing is left to compile
+    print_progress(stream) -> unsubscribe # the terminal's one-line-per-kernel report
 
 Public API::
 
@@ -30,173 +46,213 @@ Public API::
 
 from __future__ import annotations
 
+import contextvars
+import importlib
 import os
-import sys
-import time
 
 import numpy as np
 
-from . import fast, reference
-from ._compile import KERNELS, jit_enabled, kernel_is_warm
-from .reference import ARGMAX_DTYPE, check_conv_shapes, check_pool_shapes, conv_output_size
+from . import compiler, reference, vectorized
+from .compiler import CompileEvent, CompileStatus, compile_status, print_progress, subscribe, wait
+from .shapes import (
+    ARGMAX_DTYPE,
+    KERNEL_FUNCTIONS,
+    check_conv_shapes,
+    check_pool_shapes,
+    conv_output_size,
+    float_dtype,
+    pair,
+)
 
 __all__ = [
     "ARGMAX_DTYPE",
     "BACKENDS",
+    "CompileEvent",
+    "CompileStatus",
     "conv_output_size",
     "check_conv_shapes",
     "check_pool_shapes",
-    "conv2d_forward",
-    "conv2d_backward",
-    "max_pool2d_forward",
-    "max_pool2d_backward",
-    "avg_pool2d_forward",
-    "avg_pool2d_backward",
+    *KERNEL_FUNCTIONS,
     "use_backend",
     "get_backend",
     "warmup",
     "is_warm",
+    "compile_status",
+    "subscribe",
+    "wait",
+    "print_progress",
 ]
 
-BACKENDS = {"reference": reference, "fast": fast}
+#: The backend names; "auto" is the default.
+BACKENDS = ("auto", "fast", "numpy", "reference")
 
 COMPILE_MESSAGE = "compiling conv/pool kernels (first run only)..."
 
 
 def _backend_from_env():
-    name = os.environ.get("GRADGRAPH_KERNELS", "fast").strip().lower() or "fast"
+    name = os.environ.get("GRADGRAPH_KERNELS", "auto").strip().lower() or "auto"
     if name not in BACKENDS:
-        raise ValueError(f"GRADGRAPH_KERNELS={name!r}: expected one of {sorted(BACKENDS)}")
+        raise ValueError(f"GRADGRAPH_KERNELS={name!r}: expected one of {', '.join(BACKENDS)}")
     return name
 
 
-_backend = _backend_from_env()
-_warm_checked = False  # has the fast backend checked its compile cache in this process?
+_DEFAULT = _backend_from_env()
+_selected = contextvars.ContextVar("gradgraph_kernel_backend")
+_JIT = os.environ.get("NUMBA_DISABLE_JIT", "").strip() in ("", "0")
 
 
 class use_backend:
-    """Select the kernel backend: ``"fast"`` (default) or ``"reference"``.
+    """Select the kernel backend: ``"auto"`` (default), ``"fast"``, ``"numpy"`` or ``"reference"``.
 
-    Takes effect immediately and stays in effect, or, used as a context manager,
-    only inside the ``with`` block::
+    Takes effect immediately and stays in effect in this thread, or, used as a
+    context manager, only inside the ``with`` block::
 
         with kernels.use_backend("reference"):
             out = kernels.conv2d_forward(x, w, b)
+
+    Other threads keep their own choice (a new thread starts with the default).
     """
 
     def __init__(self, name: str):
-        global _backend
         if name not in BACKENDS:
-            raise ValueError(f"unknown kernel backend {name!r}: expected one of {sorted(BACKENDS)}")
-        self.previous = _backend
+            raise ValueError(f"unknown kernel backend {name!r}: expected one of {', '.join(BACKENDS)}")
+        self.previous = get_backend()
         self.name = name
-        _backend = name
+        self._token = _selected.set(name)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        global _backend
-        _backend = self.previous
+        _selected.reset(self._token)
         return False
 
 
 def get_backend() -> str:
-    """Name of the backend the module-level functions use."""
-    return _backend
+    """Name of the backend the module-level functions use in this thread."""
+    return _selected.get(_DEFAULT)
 
 
-def _impl():
-    global _warm_checked
-    if _backend == "fast" and not _warm_checked:
-        _warm_checked = True
-        if not is_warm():
-            warmup()
-    return BACKENDS[_backend]
+def _fast():
+    """The Numba backend, imported on first use (importing Numba takes a second or two)."""
+    return importlib.import_module(".fast", __name__)
+
+
+def _build(task):
+    """Compile ``task`` (runs on the compiler thread; the first call imports Numba)."""
+    _fast().compile_task(task)
+
+
+_build.is_cached = lambda task: _fast().is_cached(task)
+
+
+def _run(op, task, *args):
+    """Call ``op`` on the selected backend; under "auto", on Numba once ``task`` is ready."""
+    name = get_backend()
+    if name == "reference":
+        return getattr(reference, op)(*args)
+    if name == "numpy":
+        return getattr(vectorized, op)(*args)
+    if name == "fast" or compiler.is_ready(task):
+        return getattr(_fast(), op)(*args)
+    result = getattr(vectorized, op)(*args)  # checks the arguments before we ask for a kernel
+    if _JIT:
+        compiler.request(task, _build)
+    return result
+
+
+def _conv_task(op, x, stride, need_dx=None, need_dw=None):
+    """``(op, variant, dtype)``: the Numba code path is "stride 1" (wide rows) or "strided"."""
+    variant = "stride 1" if pair(stride, "stride") == (1, 1) else "strided"
+    if need_dx is not None:
+        variant += (", d_x" if need_dx else "") + (", d_w" if need_dw else "")
+    return op, variant, float_dtype(np.asarray(x).dtype).name
+
+
+def _pool_task(op, x, kernel=None):
+    """``(op, variant, dtype)``: 2x2 windows have their own Numba kernels."""
+    variant = "2x2" if kernel is not None and pair(kernel, "kernel") == (2, 2) else "any"
+    return op, variant, float_dtype(np.asarray(x).dtype).name
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
-    return _impl().conv2d_forward(x, w, b, stride, padding, dilation)
+    task = _conv_task("conv2d_forward", x, stride)
+    return _run("conv2d_forward", task, x, w, b, stride, padding, dilation)
 
 
 def conv2d_backward(d_out, x, w, stride=1, padding=0, dilation=1, need_dx=True, need_dw=True):
-    return _impl().conv2d_backward(d_out, x, w, stride, padding, dilation, need_dx, need_dw)
+    task = _conv_task("conv2d_backward", x, stride, need_dx, need_dw)
+    return _run("conv2d_backward", task, d_out, x, w, stride, padding, dilation, need_dx, need_dw)
 
 
 def max_pool2d_forward(x, kernel, stride=None, padding=0):
-    return _impl().max_pool2d_forward(x, kernel, stride, padding)
+    task = _pool_task("max_pool2d_forward", x, kernel)
+    return _run("max_pool2d_forward", task, x, kernel, stride, padding)
 
 
 def max_pool2d_backward(d_out, argmax, x_shape, kernel, stride=None, padding=0):
-    return _impl().max_pool2d_backward(d_out, argmax, x_shape, kernel, stride, padding)
+    task = _pool_task("max_pool2d_backward", d_out)
+    return _run("max_pool2d_backward", task, d_out, argmax, x_shape, kernel, stride, padding)
 
 
 def avg_pool2d_forward(x, kernel, stride=None, padding=0):
-    return _impl().avg_pool2d_forward(x, kernel, stride, padding)
+    task = _pool_task("avg_pool2d_forward", x, kernel)
+    return _run("avg_pool2d_forward", task, x, kernel, stride, padding)
 
 
 def avg_pool2d_backward(d_out, x_shape, kernel, stride=None, padding=0):
-    return _impl().avg_pool2d_backward(d_out, x_shape, kernel, stride, padding)
+    task = _pool_task("avg_pool2d_backward", d_out, kernel)
+    return _run("avg_pool2d_backward", task, d_out, x_shape, kernel, stride, padding)
 
 
-for _name in ("conv2d_forward", "conv2d_backward", "max_pool2d_forward",
-              "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"):
+for _name in KERNEL_FUNCTIONS:
     globals()[_name].__doc__ = (f"Dispatch to the selected backend; see "
                                 f"gradgraph.kernels.reference.{_name}.\n\n"
                                 + (getattr(reference, _name).__doc__ or ""))
 del _name
 
 
-def is_warm() -> bool:
-    """True if the fast kernels need no compiling (in memory or cached on disk).
+def is_warm(dtypes=("float32", "float64")) -> bool:
+    """True if no fast kernel needs compiling for ``dtypes`` (compiled, or in the disk cache).
 
-    Always True under ``NUMBA_DISABLE_JIT=1``.
+    Always True under ``NUMBA_DISABLE_JIT=1``.  Imports Numba.
     """
-    return all(kernel_is_warm(k) for k in KERNELS)
+    if not _JIT:
+        return True
+    fast = _fast()
+    return all(fast.is_cached(task) for task in fast.all_tasks(dtypes))
 
 
-def _exercise(dtype):
-    """Run every fast kernel once on tiny inputs of ``dtype``."""
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((2, 2, 6, 6)).astype(dtype)
-    w = rng.standard_normal((3, 2, 3, 3)).astype(dtype)
-    b = rng.standard_normal(3).astype(dtype)
-    for stride, padding in (((1, 1), (1, 1)), ((2, 2), (0, 0))):  # wide-row and direct paths
-        out = fast.conv2d_forward(x, w, b, stride, padding, (1, 1))
-        fast.conv2d_backward(np.ones_like(out), x, w, stride, padding, (1, 1))
-    for size in fast._POOL_SIZES + ((3, 3),):  # the specialised sizes and the general kernel
-        out, arg = fast.max_pool2d_forward(x, size, (2, 2), (1, 1))
-        fast.max_pool2d_backward(np.ones_like(out), arg, x.shape, size, (2, 2), (1, 1))
-        out = fast.avg_pool2d_forward(x, size, (2, 2), (1, 1))
-        fast.avg_pool2d_backward(np.ones_like(out), x.shape, size, (2, 2), (1, 1))
+def warmup(progress=None, dtypes=("float32", "float64")) -> bool:
+    """Compile (or load from the disk cache) every fast kernel for ``dtypes``, and wait.
 
-
-def warmup(progress=None) -> bool:
-    """Compile (or load from the on-disk cache) every fast kernel, float32 and float64.
-
-    When something really has to be compiled -- the first run on this machine, or
-    after the kernel sources changed -- first reports ``COMPILE_MESSAGE`` through
-    ``progress(message)`` (default: print to stderr), then how long it took.
+    Not needed for speed ("auto" compiles what is used, in the background); for
+    tests and benchmarks that want the Numba kernels from the first call.  When
+    something really has to be compiled, reports ``COMPILE_MESSAGE``, then each
+    kernel, then the time it took, through ``progress(message)`` (default: none).
     Returns True if it compiled, False if everything was already warm.
     """
-    global _warm_checked
-    _warm_checked = True
-    if not jit_enabled():
+    if not _JIT:
         return False
-    if is_warm():
-        for dtype in (np.float32, np.float64):  # cheap: loads the cached code
-            _exercise(dtype)
-        return False
+    compiled = []
 
-    def say(message):
-        if progress is not None:
-            progress(message)
-        else:
-            print(message, file=sys.stderr, flush=True)
+    def report(event):
+        if event.kind == "failed" and progress is not None:
+            progress(str(event))
+        if event.kind == "started" and not event.cached:
+            if not compiled and progress is not None:
+                progress(COMPILE_MESSAGE)
+            compiled.append(event.kernel)
+            if progress is not None:
+                progress(str(event))
 
-    say(COMPILE_MESSAGE)
-    start = time.perf_counter()
-    for dtype in (np.float32, np.float64):
-        _exercise(dtype)
-    say(f"compiled conv/pool kernels in {time.perf_counter() - start:.1f} s")
-    return True
+    unsubscribe = subscribe(report)
+    try:
+        for task in _fast().all_tasks(dtypes):
+            compiler.request(task, _build)
+        wait()
+    finally:
+        unsubscribe()
+    if compiled and progress is not None:
+        progress(f"compiled {len(compiled)} conv/pool kernel(s)")
+    return bool(compiled)

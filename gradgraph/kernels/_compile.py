@@ -10,9 +10,9 @@ Every compiled kernel in ``fast.py`` is declared with :func:`kernel`, which is
   itself to the user cache folder (``~/.cache/numba``); ``NUMBA_CACHE_DIR``
   overrides both.  If no folder at all is writable the kernels still work, they
   are just compiled again in every process.
-* **Registry.**  :data:`KERNELS` lists every kernel so that
-  :func:`gradgraph.kernels.warmup` and :func:`gradgraph.kernels.is_warm` can tell
-  whether the first, slow compile is still ahead of us.
+* **Registry.**  :data:`KERNELS` lists every kernel; :func:`kernel_is_warm`
+  tells whether one still needs its first, slow compile (the background
+  compiler reports a cache load and a real compile differently).
 * **Idle threads sleep.**  :func:`start_thread_pool` starts Numba's thread pool
   with ``OMP_WAIT_POLICY=PASSIVE`` (unless you set that variable yourself): by
   default OpenMP worker threads spin for a while after every parallel loop, and on

@@ -31,7 +31,15 @@ Other strides use straightforward direct loops (correct, less tuned).  We do not
 call BLAS: the LeNet shapes are too small for GEMM to win, and mixing Numba's
 and OpenBLAS's thread pools in one process makes both wait for each other.
 
-**Pooling** is one pass over each output, parallel over (n, c) planes.
+**Pooling** is one pass over each output, (n, c) plane after plane.
+
+**Which kernels run on several threads.**  ``parallel=True`` roughly doubles a
+kernel's compile time (Numba's parfor passes; measured on 2 cores: 5 s instead
+of 1.5 s for a pooling kernel) and only pays off when there is enough work per
+call.  On LeNet's shapes it gains about 1.5x on the three stride-1 conv kernels
+and nothing, or a little slowdown, on pooling, padding and C1's small forward;
+so only those three are parallel (the ``prange`` loops of the others run as
+plain loops).
 
 **Numba detail that matters 2-3x.**  Index 1-D slices with loop counters
 (``row = a[start:stop]; row[q]``) instead of computed flat indices
@@ -39,7 +47,7 @@ and OpenBLAS's thread pools in one process makes both wait for each other.
 can prove an index is non-negative; that per-element check stops LLVM from
 vectorising, and a ``range`` counter is provably non-negative.
 
-All parallel loops are over independent output blocks (no atomics, no races); the
+All prange loops are over independent output blocks (no atomics, no races); the
 only reduction across threads (``d_w`` over the batch) uses per-chunk partial
 sums in float64.  Everything works, slowly, under ``NUMBA_DISABLE_JIT=1``.
 """
@@ -50,31 +58,22 @@ import numba
 import numpy as np
 from numba import prange
 
-from ._compile import CONV_FASTMATH, kernel, start_thread_pool
-from .reference import (
+from ._compile import CONV_FASTMATH, kernel, kernel_is_warm, start_thread_pool
+from .shapes import (
     ARGMAX_DTYPE,
-    _check_grad_shape,
-    _float_dtype,
-    _pair,
-    _pool_params,
+    KERNEL_FUNCTIONS,
     check_conv_shapes,
+    check_grad_shape,
     check_pool_shapes,
+    conv_arguments,
     conv_output_size,
+    float_array,
+    pool_params,
 )
 
 start_thread_pool()  # idle OpenMP workers sleep instead of spinning (see _compile.py)
 
-__all__ = [
-    "conv_output_size",
-    "check_conv_shapes",
-    "check_pool_shapes",
-    "conv2d_forward",
-    "conv2d_backward",
-    "max_pool2d_forward",
-    "max_pool2d_backward",
-    "avg_pool2d_forward",
-    "avg_pool2d_backward",
-]
+__all__ = ["conv_output_size", "check_conv_shapes", "check_pool_shapes", *KERNEL_FUNCTIONS]
 
 
 # ----------------------------------------------------------------------------
@@ -82,7 +81,7 @@ __all__ = [
 # ----------------------------------------------------------------------------
 
 
-@kernel(parallel=True)
+@kernel()
 def _pad(x, ph, pw):
     """Zero-padded copy of x: (N, C, H + 2ph, W + 2pw)."""
     N, C, H, W = x.shape
@@ -102,7 +101,7 @@ def _pad(x, ph, pw):
     return out
 
 
-@kernel(parallel=True)
+@kernel()
 def _widen(d_out, Wp):
     """Wide copy of d_out: row p of each plane at p*Wp, zeros in the junk columns."""
     N, F, OH, OW = d_out.shape
@@ -123,7 +122,7 @@ def _widen(d_out, Wp):
     return g
 
 
-@kernel(parallel=True, fastmath=CONV_FASTMATH)
+@kernel(fastmath=CONV_FASTMATH)
 def _bias_grad(d_out):
     """d_b[f] = sum over n, p, q of d_out[n, f, p, q] (float64 accumulation)."""
     N, F, OH, OW = d_out.shape
@@ -314,7 +313,7 @@ def _conv_dx_s1(g, w, Hp, Wp, ph, pw, dh, dw, H, W):
 # ----------------------------------------------------------------------------
 
 
-@kernel(parallel=True, fastmath=CONV_FASTMATH)
+@kernel(fastmath=CONV_FASTMATH)
 def _conv_fwd_any(xp, w, b, sh, sw, dh, dw, OH, OW):
     N, C, Hp, Wp = xp.shape
     F, _, KH, KW = w.shape
@@ -341,7 +340,7 @@ def _conv_fwd_any(xp, w, b, sh, sw, dh, dw, OH, OW):
     return out
 
 
-@kernel(parallel=True, fastmath=CONV_FASTMATH)
+@kernel(fastmath=CONV_FASTMATH)
 def _conv_dw_any(d_out, xp, KH, KW, sh, sw, dh, dw, nchunks):
     N, C, Hp, Wp = xp.shape
     F, OH, OW = d_out.shape[1], d_out.shape[2], d_out.shape[3]
@@ -373,7 +372,7 @@ def _conv_dw_any(d_out, xp, KH, KW, sh, sw, dh, dw, nchunks):
     return d_w.astype(xp.dtype).reshape(F, C, KH, KW)
 
 
-@kernel(parallel=True, fastmath=CONV_FASTMATH)
+@kernel(fastmath=CONV_FASTMATH)
 def _conv_dx_any(d_out, w, Hp, Wp, ph, pw, sh, sw, dh, dw, H, W):
     N, F, OH, OW = d_out.shape
     C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
@@ -409,26 +408,15 @@ def _conv_dx_any(d_out, w, Hp, Wp, ph, pw, sh, sw, dh, dw, H, W):
 # ----------------------------------------------------------------------------
 
 
-def _conv_setup(x, w, stride, padding, dilation, b_shape=None):
-    stride, padding, dilation = (_pair(stride, "stride"), _pair(padding, "padding"),
-                                 _pair(dilation, "dilation"))
-    OH, OW = check_conv_shapes(np.shape(x), np.shape(w), b_shape, stride, padding, dilation)
-    dtype = _float_dtype(np.asarray(x).dtype)
-    x = np.ascontiguousarray(x, dtype)
-    w = np.ascontiguousarray(w, dtype)
-    return x, w, stride, padding, dilation, OH, OW
-
-
 def _nchunks(n):
     return max(1, min(n, numba.get_num_threads()))
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     """Same as :func:`gradgraph.kernels.reference.conv2d_forward`, fast."""
-    x, w, (sh, sw), (ph, pw), (dh, dw), OH, OW = _conv_setup(
-        x, w, stride, padding, dilation, None if b is None else np.shape(b))
-    F = w.shape[0]
-    b = np.zeros(F, x.dtype) if b is None else np.ascontiguousarray(b, x.dtype)
+    x, w, b, _, (sh, sw), (ph, pw), (dh, dw), (OH, OW) = conv_arguments(
+        x, w, b, stride, padding, dilation)
+    b = np.zeros(w.shape[0], x.dtype) if b is None else b
     xp = _pad(x, ph, pw) if (ph or pw) else x
     if sh == 1 and sw == 1:
         Hp, Wp = xp.shape[2], xp.shape[3]
@@ -439,11 +427,10 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
 
 def conv2d_backward(d_out, x, w, stride=1, padding=0, dilation=1, need_dx=True, need_dw=True):
     """Same as :func:`gradgraph.kernels.reference.conv2d_backward`, fast."""
-    x, w, (sh, sw), (ph, pw), (dh, dw), OH, OW = _conv_setup(x, w, stride, padding, dilation)
+    x, w, _, d_out, (sh, sw), (ph, pw), (dh, dw), (OH, OW) = conv_arguments(
+        x, w, None, stride, padding, dilation, d_out)
     N, C, H, W = x.shape
     F, _, KH, KW = w.shape
-    d_out = np.ascontiguousarray(d_out, x.dtype)
-    _check_grad_shape(d_out, (N, F, OH, OW), "conv2d_backward")
     d_b = _bias_grad(d_out)
     d_x = d_w = None
     if not (need_dx or need_dw):
@@ -480,7 +467,7 @@ _POOL_SIZES = ((2, 2),)
 
 
 def _make_max_pool_fwd(KH, KW):
-    @kernel(parallel=True)
+    @kernel()
     def _max_pool_fwd(x, kh, kw, sh, sw, ph, pw, OH, OW):
         N, C, H, W = x.shape
         xf = x.reshape(N * C * H * W)
@@ -522,7 +509,7 @@ def _make_max_pool_fwd(KH, KW):
 
 
 def _make_avg_pool_fwd(KH, KW):
-    @kernel(parallel=True)
+    @kernel()
     def _avg_pool_fwd(x, kh, kw, sh, sw, ph, pw, OH, OW):
         N, C, H, W = x.shape
         xf = x.reshape(N * C * H * W)
@@ -556,7 +543,7 @@ def _make_avg_pool_fwd(KH, KW):
 
 
 def _make_avg_pool_bwd(KH, KW):
-    @kernel(parallel=True)
+    @kernel()
     def _avg_pool_bwd(d_out, kh, kw, sh, sw, ph, pw, H, W):
         N, C, OH, OW = d_out.shape
         d_x = np.zeros((N, C, H, W), d_out.dtype)
@@ -596,7 +583,7 @@ def _pick(kernels, kh, kw):
     return kernels.get((kh, kw), kernels[(0, 0)])
 
 
-@kernel(parallel=True)
+@kernel()
 def _max_pool_bwd(d_out, arg, H, W):
     N, C, OH, OW = d_out.shape
     d_x = np.zeros((N, C, H, W), d_out.dtype)
@@ -611,11 +598,9 @@ def _max_pool_bwd(d_out, arg, H, W):
 
 
 def _pool_setup(x, kernel, stride, padding, name):
-    kernel, stride, padding = _pool_params(kernel, stride, padding)
+    kernel, stride, padding = pool_params(kernel, stride, padding)
     OH, OW = check_pool_shapes(np.shape(x), kernel, stride, padding, name)
-    x = np.asarray(x)
-    x = np.ascontiguousarray(x, _float_dtype(x.dtype))
-    return x, kernel, stride, padding, OH, OW
+    return float_array(x), kernel, stride, padding, OH, OW
 
 
 def max_pool2d_forward(x, kernel, stride=None, padding=0):
@@ -626,13 +611,12 @@ def max_pool2d_forward(x, kernel, stride=None, padding=0):
 
 def max_pool2d_backward(d_out, argmax, x_shape, kernel, stride=None, padding=0):
     """Same as :func:`gradgraph.kernels.reference.max_pool2d_backward`, fast."""
-    kernel, stride, padding = _pool_params(kernel, stride, padding)
+    kernel, stride, padding = pool_params(kernel, stride, padding)
     OH, OW = check_pool_shapes(x_shape, kernel, stride, padding, "max_pool2d")
     N, C, H, W = x_shape
-    d_out = np.asarray(d_out)
-    d_out = np.ascontiguousarray(d_out, _float_dtype(d_out.dtype))
-    _check_grad_shape(d_out, (N, C, OH, OW), "max_pool2d_backward")
-    _check_grad_shape(argmax, (N, C, OH, OW), "max_pool2d_backward (argmax)")
+    d_out = float_array(d_out)
+    check_grad_shape(d_out, (N, C, OH, OW), "max_pool2d_backward")
+    check_grad_shape(argmax, (N, C, OH, OW), "max_pool2d_backward (argmax)")
     argmax = np.ascontiguousarray(argmax, ARGMAX_DTYPE)
     return _max_pool_bwd(d_out, argmax, H, W)
 
@@ -645,10 +629,110 @@ def avg_pool2d_forward(x, kernel, stride=None, padding=0):
 
 def avg_pool2d_backward(d_out, x_shape, kernel, stride=None, padding=0):
     """Same as :func:`gradgraph.kernels.reference.avg_pool2d_backward`, fast."""
-    (kh, kw), (sh, sw), (ph, pw) = _pool_params(kernel, stride, padding)
+    (kh, kw), (sh, sw), (ph, pw) = pool_params(kernel, stride, padding)
     OH, OW = check_pool_shapes(x_shape, (kh, kw), (sh, sw), (ph, pw), "avg_pool2d")
     N, C, H, W = x_shape
-    d_out = np.asarray(d_out)
-    d_out = np.ascontiguousarray(d_out, _float_dtype(d_out.dtype))
-    _check_grad_shape(d_out, (N, C, OH, OW), "avg_pool2d_backward")
+    d_out = float_array(d_out)
+    check_grad_shape(d_out, (N, C, OH, OW), "avg_pool2d_backward")
     return _pick(_avg_pool_bwd, kh, kw)(d_out, kh, kw, sh, sw, ph, pw, H, W)
+
+
+# ----------------------------------------------------------------------------
+# compile tasks: the unit the background compiler works in (see compiler.py)
+# ----------------------------------------------------------------------------
+
+
+def conv_variant(stride, need_dx=None, need_dw=None):
+    """The code path a conv call takes: ``"stride 1"`` (wide rows) or ``"strided"``,
+    plus, for the backward pass, which of d_x and d_w it computes."""
+    name = "stride 1" if tuple(stride) == (1, 1) else "strided"
+    if need_dx is None:
+        return name
+    return name + (", d_x" if need_dx else "") + (", d_w" if need_dw else "")
+
+
+def pool_variant(kernel):
+    """``"2x2"`` for the specialised 2x2 pooling kernels, else ``"any"``."""
+    return "2x2" if tuple(kernel) == (2, 2) else "any"
+
+
+#: The Numba functions each (public function, variant) runs.
+TASK_KERNELS = {
+    ("conv2d_forward", "stride 1"): (_pad, _tap_offsets, _conv_fwd_s1),
+    ("conv2d_forward", "strided"): (_pad, _conv_fwd_any),
+    ("conv2d_backward", "stride 1"): (_pad, _bias_grad, _widen, _tap_offsets, _conv_dw_s1, _conv_dx_s1),
+    ("conv2d_backward", "strided"): (_pad, _bias_grad, _conv_dw_any, _conv_dx_any),
+    ("max_pool2d_forward", "2x2"): (_max_pool_fwd[(2, 2)],),
+    ("max_pool2d_forward", "any"): (_max_pool_fwd[(0, 0)],),
+    ("max_pool2d_backward", "any"): (_max_pool_bwd,),
+    ("avg_pool2d_forward", "2x2"): (_avg_pool_fwd[(2, 2)],),
+    ("avg_pool2d_forward", "any"): (_avg_pool_fwd[(0, 0)],),
+    ("avg_pool2d_backward", "2x2"): (_avg_pool_bwd[(2, 2)],),
+    ("avg_pool2d_backward", "any"): (_avg_pool_bwd[(0, 0)],),
+}
+
+
+def all_tasks(dtypes=("float32", "float64")):
+    """Every task: ``(function, variant, dtype)``, conv backward in its three flavours."""
+    tasks = []
+    for dtype in dtypes:
+        for op, variant in TASK_KERNELS:
+            if op == "conv2d_backward":
+                tasks += [(op, variant + grads, dtype) for grads in (", d_x, d_w", ", d_w", ", d_x")]
+            else:
+                tasks.append((op, variant, dtype))
+    return tasks
+
+
+def _kernels_of(task):
+    op, variant, _ = task
+    return TASK_KERNELS[(op, variant.split(",")[0])]
+
+
+def compile_task(task):
+    """Compile (or load from the disk cache) what ``task`` needs, by running it on tiny inputs.
+
+    The tiny run uses one thread: a parallel loop started from the compiler thread
+    would give that thread a second OpenMP worker team, idle but competing with
+    the one the computing thread uses.
+    """
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        _run_tiny(task)
+    finally:
+        numba.set_num_threads(threads)
+
+
+def _run_tiny(task):
+    op, variant, dtype = task
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 2, 6, 6)).astype(dtype)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(dtype)
+    stride = 1 if variant.startswith("stride 1") else 2
+    kernel = 2 if variant == "2x2" else 3
+    if op == "conv2d_forward":
+        conv2d_forward(x, w, w[:, 0, 0, 0].copy(), stride, 1, 1)
+    elif op == "conv2d_backward":
+        d_out = np.ones((2, 3) + check_conv_shapes(x.shape, w.shape, None, stride, 1, 1), dtype)
+        conv2d_backward(d_out, x, w, stride, 1, 1, need_dx="d_x" in variant, need_dw="d_w" in variant)
+    elif op == "max_pool2d_forward":
+        max_pool2d_forward(x, kernel, 2, 1)
+    elif op == "max_pool2d_backward":
+        d_out = np.ones((2, 2, 3, 3), dtype)
+        max_pool2d_backward(d_out, np.zeros(d_out.shape, ARGMAX_DTYPE), x.shape, 2, 2, 0)
+    elif op == "avg_pool2d_forward":
+        avg_pool2d_forward(x, kernel, 2, 1)
+    elif op == "avg_pool2d_backward":
+        d_out = np.ones((2, 2) + check_pool_shapes(x.shape, kernel, 2, 1), dtype)
+        avg_pool2d_backward(d_out, x.shape, kernel, 2, 1)
+    else:
+        raise ValueError(f"unknown kernel task {task!r}")
+
+
+def is_cached(task) -> bool:
+    """True if ``task`` needs no compiling: in memory, or in Numba's disk cache."""
+    return all(kernel_is_warm(k, (task[2],)) for k in _kernels_of(task))
+
+
+compile_task.is_cached = is_cached

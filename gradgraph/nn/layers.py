@@ -13,7 +13,8 @@ import numpy as np
 
 from .. import ops
 from ..gate import Gate
-from ..ops.conv import _pair, avg_pool2d, conv2d, max_pool2d
+from ..kernels.shapes import pair
+from ..ops.conv import avg_pool2d, conv2d, max_pool2d
 from ..tensor import Tensor
 from .init import get_rng, initializer
 from .module import Module, Parameter
@@ -94,10 +95,10 @@ class Conv2d(Module):
                  bias: bool = True, *, init: str = "kaiming", rng=None, dtype=np.float32):
         super().__init__()
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d", 1)
-        self.stride = _pair(stride, "stride", "Conv2d", 1)
-        self.padding = _pair(padding, "padding", "Conv2d", 0)
-        self.dilation = _pair(dilation, "dilation", "Conv2d", 1)
+        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", 1)
+        self.stride = pair(stride, "stride", "Conv2d", 1)
+        self.padding = pair(padding, "padding", "Conv2d", 0)
+        self.dilation = pair(dilation, "dilation", "Conv2d", 1)
         self.init = init
         shape = (self.out_channels, self.in_channels) + self.kernel_size
         self.weight = Parameter(initializer(init)(shape, rng=rng, dtype=dtype))

@@ -10,58 +10,16 @@ The output size along one axis is::
     H_out = floor((H + 2P - D(K - 1) - 1) / S) + 1
 
 The gates keep what their backward needs and hand the loops to the kernels
-(``gradgraph/kernels/reference.py`` is the readable specification,
-``fast.py`` the Numba version used here).
+(``gradgraph/kernels/reference.py`` is the readable specification; the
+argument and shape checks, shared with the kernels, are in ``kernels/shapes.py``).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from ..gate import Gate
-
-_kernels = None
-
-
-def _k():
-    """The kernels module, imported on first use (Numba is slow to import)."""
-    global _kernels
-    if _kernels is None:
-        from .. import kernels
-
-        _kernels = kernels
-    return _kernels
-
-
-def _pair(value, what: str, gate: str, minimum: int) -> tuple:
-    """An int or a pair of ints as ``(rows, cols)``; a ValueError for anything else."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{gate}: {what} must be an int or a pair of ints, got {value!r}")
-        pair = tuple(value)
-    else:
-        pair = (value, value)
-    try:
-        ints = tuple(int(v) for v in pair)
-    except (TypeError, ValueError):
-        raise ValueError(f"{gate}: {what} must be an int or a pair of ints, got {value!r}") from None
-    if any(i != v for i, v in zip(ints, pair)) or min(ints) < minimum:
-        raise ValueError(f"{gate}: {what} must be integers >= {minimum}, got {value!r}")
-    return ints
-
-
-def output_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
-    """floor((size + 2·padding - dilation·(kernel - 1) - 1) / stride) + 1"""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
-
-
-def _float_dtype(*arrays):
-    dtype = np.result_type(*arrays)
-    return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
-
-
-def _check_image(gate: str, x, what: str = "input") -> None:
-    if x.ndim != 4:
-        raise ValueError(f"{gate}: the {what} must be (N, C, H, W), got shape {x.shape}")
+from ..kernels.shapes import check_conv_shapes, check_pool_shapes, float_dtype, pair
 
 
 class Conv2d(Gate):
@@ -92,42 +50,26 @@ class Conv2d(Gate):
              "d_b: d_out summed over n, p, q")
 
     def __init__(self, stride=1, padding=0, dilation=1):
-        self.stride = _pair(stride, "stride", "Conv2d", 1)
-        self.padding = _pair(padding, "padding", "Conv2d", 0)
-        self.dilation = _pair(dilation, "dilation", "Conv2d", 1)
+        self.stride = pair(stride, "stride", "Conv2d", minimum=1)
+        self.padding = pair(padding, "padding", "Conv2d", minimum=0)
+        self.dilation = pair(dilation, "dilation", "Conv2d", minimum=1)
 
     def forward(self, x, w, b=None):
-        _check_image(self.name, x)
-        if w.ndim != 4:
-            raise ValueError(f"Conv2d: filters must be (F, C, KH, KW), got shape {w.shape} (input shape {x.shape})")
-        if x.shape[1] != w.shape[1]:
-            raise ValueError(
-                f"Conv2d: input of shape {x.shape} has {x.shape[1]} channels but filters of shape "
-                f"{w.shape} expect {w.shape[1]}"
-            )
-        if b is not None and b.shape != (w.shape[0],):
-            raise ValueError(f"Conv2d: bias of shape {b.shape} does not fit filters of shape {w.shape} (needs ({w.shape[0]},))")
-        for axis, name in ((0, "height"), (1, "width")):
-            size = x.shape[2 + axis] + 2 * self.padding[axis]
-            reach = self.dilation[axis] * (w.shape[2 + axis] - 1) + 1
-            if reach > size:
-                raise ValueError(
-                    f"Conv2d: filters of shape {w.shape} (dilation {self.dilation}) reach {reach} pixels in "
-                    f"{name}, more than the padded input: input of shape {x.shape} with padding {self.padding}"
-                )
-        dtype = _float_dtype(x, w) if b is None else _float_dtype(x, w, b)
+        check_conv_shapes(x.shape, w.shape, None if b is None else b.shape,
+                          self.stride, self.padding, self.dilation, name="Conv2d")
+        dtype = float_dtype(x, w) if b is None else float_dtype(x, w, b)
         self.x = np.ascontiguousarray(x, dtype=dtype)
         self.w = np.ascontiguousarray(w, dtype=dtype)
         self.has_bias = b is not None
         bias = np.ascontiguousarray(b, dtype=dtype) if b is not None else None
-        return _k().conv2d_forward(self.x, self.w, bias, self.stride, self.padding, self.dilation)
+        return kernels.conv2d_forward(self.x, self.w, bias, self.stride, self.padding, self.dilation)
 
     def backward(self, d_out):
         needs = self.needs_grad or (True, True, True)
         need_dx, need_dw = bool(needs[0]), bool(needs[1])
         d_out = np.ascontiguousarray(d_out, dtype=self.x.dtype)
-        d_x, d_w, d_b = _k().conv2d_backward(d_out, self.x, self.w, self.stride, self.padding, self.dilation,
-                                             need_dx=need_dx, need_dw=need_dw)
+        d_x, d_w, d_b = kernels.conv2d_backward(d_out, self.x, self.w, self.stride, self.padding,
+                                                self.dilation, need_dx=need_dx, need_dw=need_dw)
         if not need_dx:
             d_x = None
         if not need_dw:
@@ -145,23 +87,17 @@ class _Pool(Gate):
     """Shared checks of the pooling gates."""
 
     def __init__(self, kernel_size, stride=None, padding=0):
-        self.kernel = _pair(kernel_size, "kernel_size", self.name, 1)
-        self.stride = self.kernel if stride is None else _pair(stride, "stride", self.name, 1)
-        self.padding = _pair(padding, "padding", self.name, 0)
+        self.kernel = pair(kernel_size, "kernel_size", self.name, minimum=1)
+        self.stride = self.kernel if stride is None else pair(stride, "stride", self.name, minimum=1)
+        self.padding = pair(padding, "padding", self.name, minimum=0)
         if any(2 * p > k for p, k in zip(self.padding, self.kernel)):
             raise ValueError(
                 f"{self.name}: padding {self.padding} must be at most half the kernel {self.kernel}"
             )
 
     def _check(self, x):
-        _check_image(self.name, x)
-        for axis, name in ((0, "height"), (1, "width")):
-            if self.kernel[axis] > x.shape[2 + axis] + 2 * self.padding[axis]:
-                raise ValueError(
-                    f"{self.name}: kernel {self.kernel} is larger in {name} than the padded input: "
-                    f"input of shape {x.shape} with padding {self.padding}"
-                )
-        return np.ascontiguousarray(x, dtype=_float_dtype(x))
+        check_pool_shapes(x.shape, self.kernel, self.stride, self.padding, name=self.name)
+        return np.ascontiguousarray(x, dtype=float_dtype(x))
 
 
 class MaxPool2d(_Pool):
@@ -186,12 +122,12 @@ class MaxPool2d(_Pool):
     def forward(self, x):
         x = self._check(x)
         self.x_shape, self.dtype = x.shape, x.dtype
-        out, self.argmax = _k().max_pool2d_forward(x, self.kernel, self.stride, self.padding)
+        out, self.argmax = kernels.max_pool2d_forward(x, self.kernel, self.stride, self.padding)
         return out
 
     def backward(self, d_out):
         d_out = np.ascontiguousarray(d_out, dtype=self.dtype)
-        return (_k().max_pool2d_backward(d_out, self.argmax, self.x_shape, self.kernel, self.stride, self.padding),)
+        return (kernels.max_pool2d_backward(d_out, self.argmax, self.x_shape, self.kernel, self.stride, self.padding),)
 
 
 class AvgPool2d(_Pool):
@@ -213,11 +149,11 @@ class AvgPool2d(_Pool):
     def forward(self, x):
         x = self._check(x)
         self.x_shape, self.dtype = x.shape, x.dtype
-        return _k().avg_pool2d_forward(x, self.kernel, self.stride, self.padding)
+        return kernels.avg_pool2d_forward(x, self.kernel, self.stride, self.padding)
 
     def backward(self, d_out):
         d_out = np.ascontiguousarray(d_out, dtype=self.dtype)
-        return (_k().avg_pool2d_backward(d_out, self.x_shape, self.kernel, self.stride, self.padding),)
+        return (kernels.avg_pool2d_backward(d_out, self.x_shape, self.kernel, self.stride, self.padding),)
 
 
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
@@ -240,4 +176,4 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     return AvgPool2d(kernel_size, stride, padding)(x)
 
 
-__all__ = ["AvgPool2d", "Conv2d", "MaxPool2d", "avg_pool2d", "conv2d", "max_pool2d", "output_size"]
+__all__ = ["AvgPool2d", "Conv2d", "MaxPool2d", "avg_pool2d", "conv2d", "max_pool2d"]

@@ -1,0 +1,117 @@
+"""First-run times: the commands a student runs first, with an empty Numba cache.
+
+    python benchmarks/bench_coldstart.py [--repeats 3] [train run12 gui]
+
+Each scenario runs in a fresh subprocess.  "cold" gives it a new, empty
+``NUMBA_CACHE_DIR`` (what a new install, a new Python or Numba, or a change to the
+kernels gives); "warm" reuses one folder in which every kernel was compiled
+beforehand (not timed).  Printed: the median wall time of ``--repeats`` runs, and
+for training also the time until the first training step is done (the first
+progress line).  The machine is shared and noisy: compare the columns of one run.
+
+Scenarios:
+  train  gradgraph train lenet --epochs 1        (bundled starter set)
+  run12  gradgraph run 12 --quick                (the LeNet lesson in the terminal)
+  gui    gradgraph gui --lesson 12 --screenshot  (offscreen)
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SCENARIOS = {
+    "train": ["train", "lenet", "--epochs", "1"],
+    "run12": ["run", "12", "--quick"],
+    "gui": ["gui", "--lesson", "12", "--screenshot", "{tmp}/shot.png"],
+}
+FIRST_STEP = "1/"  # the first progress line of `gradgraph train`: "epoch 1/1 [...] 1/71 ..."
+
+
+def gradgraph_command() -> list:
+    return [sys.executable, "-m", "gradgraph"]
+
+
+def run_once(args: list, cache_dir: str) -> tuple[float, float | None]:
+    """Wall time of one run, and when its first training step was reported (or None)."""
+    with tempfile.TemporaryDirectory(prefix="gradgraph-cold-") as tmp:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, QT_QPA_PLATFORM="offscreen",
+                   GRADGRAPH_SETTINGS_DIR=tmp, MPLBACKEND="Agg")
+        command = gradgraph_command() + [a.format(tmp=tmp) for a in args]
+        if args[0] == "train":
+            command += ["--runs-dir", os.path.join(tmp, "runs")]
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=tmp, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        first_step = None
+        lines = []
+        for line in process.stderr:
+            lines.append(line)
+            if first_step is None and FIRST_STEP in line and "epoch" in line:
+                first_step = time.perf_counter() - start
+        code = process.wait()
+        wall = time.perf_counter() - start
+    if code != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({code}):\n{''.join(lines[-20:])}")
+    return wall, first_step
+
+
+def compile_everything(cache_dir: str) -> None:
+    code = "import gradgraph.kernels as k; k.warmup()"
+    subprocess.run([sys.executable, "-c", code], env=dict(os.environ, NUMBA_CACHE_DIR=cache_dir),
+                   check=True)
+
+
+def median_or_none(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenarios", nargs="*", help=f"any of {', '.join(SCENARIOS)} (default: all)")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    names = args.scenarios or list(SCENARIOS)
+    unknown = [name for name in names if name not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario {unknown[0]!r}: choose from {', '.join(SCENARIOS)}")
+
+    warm_dir = tempfile.mkdtemp(prefix="gradgraph-numba-warm-")
+    print("compiling every kernel once for the warm runs (not timed) ...", flush=True)
+    compile_everything(warm_dir)
+    print(f"median of {args.repeats}; wall time (first training step)", flush=True)
+    print(f"{'scenario':<44}{'cold s':>16}{'warm s':>16}")
+    try:
+        for name in names:
+            results = {}
+            for kind in ("cold", "warm"):
+                walls, firsts = [], []
+                for _ in range(args.repeats):
+                    cache_dir = tempfile.mkdtemp(prefix="gradgraph-numba-cold-") if kind == "cold" else warm_dir
+                    try:
+                        wall, first = run_once(SCENARIOS[name], cache_dir)
+                    finally:
+                        if kind == "cold":
+                            shutil.rmtree(cache_dir, ignore_errors=True)
+                    walls.append(wall)
+                    firsts.append(first)
+                first = median_or_none(firsts)
+                results[kind] = f"{statistics.median(walls):.1f}" + (f" ({first:.1f})" if first else "")
+            label = "gradgraph " + " ".join(SCENARIOS[name]).replace("{tmp}/", "")
+            print(f"{label:<44}{results['cold']:>16}{results['warm']:>16}", flush=True)
+    finally:
+        shutil.rmtree(warm_dir, ignore_errors=True)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    if load > (os.cpu_count() or 1):
+        print(f"warning: load average {load:.1f} on {os.cpu_count()} CPUs: the times are noisy")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
