@@ -227,20 +227,11 @@ def _load_data(s: dict, ctrl: CtrlC, err):
     return train, val, (x_test, y_test)
 
 
-def _warmup(err, ctrl: CtrlC) -> None:
-    """Compile the Numba kernels up front, saying so (only the first run compiles; later ones load the cache)."""
+def _warmup(err) -> None:
+    """Say what Numba compiles while training already runs (on numpy until each kernel is ready)."""
     from . import kernels
 
-    if kernels.is_warm():
-        kernels.warmup()  # loads the cached machine code: quick
-        return
-    print("first run: Numba compiles the convolution kernels once (about a minute); "
-          "later runs load them from the cache", file=err, flush=True)
-
-    def progress(message):
-        print(message, file=err, flush=True)
-        ctrl.check()
-    kernels.warmup(progress=progress)
+    kernels.print_progress(err)
 
 
 class Progress:
@@ -338,7 +329,7 @@ def _train(args, ctrl: CtrlC, err) -> int:
     print(f"LeNet-5 ({model.num_parameters():,} parameters), {len(train[0]):,} training images"
           + (f", {len(val[0]):,} validation" if val else "") + f", {len(test[0]):,} test; "
           f"{optimizer!r}, batch {s['batch_size']}, {s['epochs']} epoch(s)", file=err, flush=True)
-    _warmup(err, ctrl)
+    _warmup(err)
     ctrl.check()
 
     if saved:
