@@ -394,6 +394,9 @@ def _report(trainer, final, ctrl: CtrlC, test, err) -> int:
               f"after {len(trainer.history)} epoch(s), {trainer.history[-1].elapsed:.1f} s of training", flush=True)
     _list_files(trainer.run_folder, err if ctrl.pressed else sys.stdout)
     if ctrl.pressed:
+        from . import kernels
+
+        kernels.compiler.stop()  # its "exiting: ..." line comes before the last one, "interrupted"
         last = trainer.run_folder.path / "checkpoint_last.npz"
         print("interrupted; " + (f"continue with: gradgraph train lenet --resume {last}" if last.exists()
                                  else "no epoch had finished, so there is nothing to resume"), file=err)

@@ -267,6 +267,11 @@ def wait(timeout: float | None = None) -> bool:
     return _compiler.wait(timeout)
 
 
+def stop(timeout: float = 15.0) -> None:
+    """Start no new compile and let the one running finish (it is cached); also done at exit."""
+    _compiler.stop(timeout)
+
+
 def print_progress(stream=None):
     """Print compile progress (real compiles only, not cache loads) to ``stream``.
 
