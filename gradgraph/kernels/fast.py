@@ -26,10 +26,10 @@ reaches about 130, since a quarter of each of C3's 136-long wide rows is junk
 columns.  Measured on C3 and within a few percent of this loop: rows rounded up
 to 16, eight taps per sweep, four filters per sweep, a whole 5x5 channel per
 sweep, ``fastmath=True``; filters innermost with transposed weights, and fixed
-16-wide blocks, were 3x slower (LLVM left them scalar).  What is missing is accumulators held in registers, which
-Numba cannot express: its arrays live on the heap and LLVM cannot prove they do
-not overlap the input, so it neither keeps a small block of them in registers
-nor vectorises a fixed-size block.
+16-wide blocks, were 3x slower (LLVM left them scalar).  What is missing is
+accumulators held in registers, which Numba cannot express: its arrays live on
+the heap and LLVM cannot prove they do not overlap the input, so it neither
+keeps a small block of them in registers nor vectorises a fixed-size block.
 
 The backward pass reuses the same views with a *wide* copy of ``d_out`` (junk
 columns set to zero so they contribute nothing):
