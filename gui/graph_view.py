@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsScene,
 import numpy as np
 
 from .layout import best_wrap, wrap_rows
-from .models import ROW_H, GraphSession, SessionFollower, box_lines, fmt_shape
+from .models import ROW_H, YOURS_COLOUR, GraphSession, SessionFollower, box_lines, fmt_shape
 
 KIND_FILL = {
     "input": QColor("#dbeafe"),
@@ -86,10 +86,12 @@ class NodeItem(QGraphicsItem):
         self.setCursor(Qt.PointingHandCursor)
         shape = view.session.shape(index)
         self.shape_text = fmt_shape(shape) if shape and int(np.prod(shape)) > 1 else ""
-        self.setToolTip(view.session.name(index) + (f"  ({self.shape_text})" if self.shape_text else ""))
+        self.yours = view.session.yours(index)  # the student's own gate: tagged "yours" on the box
+        self.setToolTip(view.session.name(index) + (f"  ({self.shape_text})" if self.shape_text else "")
+                        + (f"\n{self.yours}" if self.yours else ""))
 
     def boundingRect(self):
-        return QRectF(-3, -3, self.rect.width() + 6, self.rect.height() + 18)
+        return QRectF(-3, -10, self.rect.width() + 6, self.rect.height() + 25)
 
     def set_state(self, state):
         if state != self.state:
@@ -158,12 +160,26 @@ class NodeItem(QGraphicsItem):
                            fm.elidedText((word if k == 0 else " " * len(word)) + text, Qt.ElideRight, w - 12))
                 y += row_h
             y += 1.0 if rows == 1 else 4.0
+        if self.yours:
+            _draw_yours(p, f, w)
         if flag:
             _draw_flag(p, f, QRectF(6, h - 2, w - 12, 15), flag)
 
     def mousePressEvent(self, event):
         super().mousePressEvent(event)
         self.view.nodeClicked.emit(self.index)
+
+
+def _draw_yours(p: QPainter, fonts, w: float):
+    """The "yours" tag on the top edge of a box whose gate is the student's exercise class."""
+    p.setFont(fonts.small)
+    tag_w = QFontMetricsF(fonts.small).horizontalAdvance("yours") + 12
+    tag = QRectF(w - tag_w - 8, -8, tag_w, 14)
+    p.setPen(Qt.NoPen)
+    p.setBrush(QColor(YOURS_COLOUR))
+    p.drawRoundedRect(tag, 4, 4)
+    p.setPen(QColor("white"))
+    p.drawText(tag, Qt.AlignCenter, "yours")
 
 
 def flag_colours(flag: str) -> tuple:

@@ -18,6 +18,7 @@ from gradgraph.graph.ledger import ledger
 NODE_W, NODE_H = 150.0, 66.0
 GROUP_W, GROUP_H = 200.0, 92.0
 DOT_MAX_BOXES = 120  # dot needs ~9 s for 500 boxes; the engine's built-in layout ~0.6 s
+YOURS_COLOUR = "#0f766e"  # the student's own gate: its tag on the box and its line in the inspector
 SMALL_GRAPH = 24  # up to this many nodes every node is shown; above, one box per layer
 TITLE_ROOM = 16.0  # extra height per box when expanded groups are framed (room for the frames' titles)
 
@@ -79,11 +80,15 @@ class GraphSession:
     Node numbers are indices into ``graph.nodes``. Values and gradients are
     read through the stepper, so a view shows exactly what is known at the
     current position (gradients may be partial: some contributions arrived).
+
+    ``mine``: the :class:`gradgraph.exercises.MineReport` of a graph built with the
+    student's exercise gates (:meth:`yours` says which gates are theirs), else None.
     """
 
-    def __init__(self, output):
+    def __init__(self, output, mine=None):
         from gradgraph.graph import Graph
 
+        self.mine = mine
         self.graph = Graph(output)
         self.nodes = list(self.graph.nodes)
         self.parents = [[p.index for p in n.parents] for n in self.nodes]
@@ -119,6 +124,18 @@ class GraphSession:
         if n.gate is None:
             return {"parameter": "param", "constant": "const"}.get(n.kind, "input")
         return n.gate.symbol or n.gate.name
+
+    def yours(self, i) -> str:
+        """"" for a leaf or a built-in gate; for a gate built from the student's exercise class,
+        e.g. ``"your Multiply (exercise 1.1, FAILS its check)"``."""
+        if self.mine is None or self.nodes[i].op is None:
+            return ""
+        exercise = self.mine.exercise_of(self.nodes[i].op)
+        if exercise is None:
+            return ""
+        check = self.mine.checks.get(exercise.id)
+        verdict = {"passed": ", passes its check", "failed": ", FAILS its check"}.get(getattr(check, "status", ""), "")
+        return f"your {exercise.name} (exercise {exercise.id}{verdict})"
 
     def gate_name(self, i) -> str:
         g = self.nodes[i].gate

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, Q
 
 from gradgraph.graph.ledger import element_terms
 
-from .models import GraphSession, SessionFollower, fmt_number, format_ledger_header
+from .models import YOURS_COLOUR, GraphSession, SessionFollower, fmt_number, format_ledger_header
 from .tensor_view import TensorView
 
 HISTOGRAM_FROM = 64  # a histogram of fewer numbers is noise: they are shown as numbers instead
@@ -222,6 +222,8 @@ class Inspector(SessionFollower, QWidget):
 
             lines = [f"gate <b>{s.gate_name(i)}</b>: <code>{html.escape(s.name(i))} = "
                      f"{html.escape(s.expression(i))}</code>"]
+            if s.yours(i):
+                lines.insert(0, f"<span style='color:{YOURS_COLOUR}'><b>yours:</b> {html.escape(s.yours(i))}</span>")
             lines += [f"<code>{html.escape(l)}</code>" for l in local]
             if formula:
                 lines.append(f"<span style='color:#6e7781'>general form: {html.escape(formula)}</span>")

@@ -86,6 +86,26 @@ def test_the_toggle_rebuilds_with_the_students_gates_and_gradcheck_blames_them(a
     assert grad_of(app_window.session, "x") == -4
 
 
+def test_the_students_gates_are_tagged_yours_on_the_boxes_and_in_the_inspector(app_window, lessons_copy):
+    lessons_copy("1.1", "return d_out * self.x, d_out * self.y")
+    assert app_window.open_lesson("1")
+    s = app_window.session
+    f = names(s).index("f")
+    assert s.yours(f) == "" and not app_window.graph_view.node_items[f].yours  # built-in gates
+    app_window.set_mine(True)  # model -> view
+    app_window.wait_for(app_window.builder)
+    s = app_window.session
+    f, q = names(s).index("f"), names(s).index("q")
+    assert s.yours(f) == "your Multiply (exercise 1.1, FAILS its check)"
+    assert s.yours(q) == "" and s.yours(names(s).index("x")) == ""  # the built-in Add, a leaf
+    boxes = app_window.graph_view.node_items
+    assert boxes[f].yours and not boxes[q].yours and "your Multiply" in boxes[f].toolTip()
+    app_window.graph_view.nodeClicked.emit(f)  # view -> model -> inspector
+    assert "yours:" in app_window.inspector.gate.text() and "your Multiply" in app_window.inspector.gate.text()
+    app_window.graph_view.nodeClicked.emit(q)
+    assert "yours:" not in app_window.inspector.gate.text()
+
+
 def test_an_error_in_the_students_gate_shows_their_line_first(app_window, lessons_copy):
     lessons_copy("1.1", "return d_out * self.y, d_out * self.x / self.missing")
     app_window.set_mine(True)
