@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from gradgraph.graph import Flow, Stepper, collapsed, gradcheck, step_ledger
-from gradgraph.graph.fmt import SMALL, fmt_number, matrix_lines  # one format for boxes, ledger, DOT
+from gradgraph.graph.fmt import (SMALL, fmt_number, fmt_value, is_small, matrix_lines,  # one format for boxes,
+                                 side_by_side)  # ledger, DOT
 from gradgraph.graph.layout import layout
 from gradgraph.graph.ledger import ledger
 
@@ -431,7 +432,44 @@ class SessionFollower:
             self._unsubscribe = session.subscribe(self._on_step)
 
 
+INFIX = ("+", "-", "*", "/", "@")  # gates written between their two operands
+
+
+def fmt_header_value(value) -> str:
+    """A value in a one-line ledger header: a small tensor is named by its shape only, as
+    its entries are written out in the lines below the header; else as :func:`fmt_value`."""
+    if is_small(value):
+        if np.ndim(value) == 1:
+            return f"the vector below ({np.size(value)} entries)"
+        return f"the {fmt_shape(np.shape(value))} matrix below"
+    return fmt_value(value)
+
+
+def forward_lines(session: GraphSession) -> list:
+    """The lines of a forward step: what was computed, and for a small tensor its entries
+    written out with the operands' (``XW = X @ W`` above ``[..] @ [..] = [..]``) so the
+    step can be checked by hand."""
+    step = session.stepper.current
+    node = step.node
+    formula, _ = session.formula(node.index)
+    lines = ["forward: " + step.describe(fmt_header_value) + (f"      [{formula}]" if formula else "")]
+    value = session.graph.value(node)
+    operands = [(p.name, session.graph.value(p)) for p in node.parents]
+    if np.size(value) > 1 and not is_small(value) or not (is_small(value) or any(is_small(v) for _, v in operands)):
+        return lines
+    if step.kind == "leaf" or any(v is None or (np.size(v) > 1 and not is_small(v)) for _, v in operands):
+        return lines + ["  " + row for row in side_by_side([(node.name, value)])]
+    symbol = node.symbol if node.symbol in INFIX and len(operands) == 2 else ","
+    terms = [operands[0]]
+    for operand in operands[1:]:
+        terms += [symbol, operand]
+    if symbol == ",":  # a function of its inputs: name it, then its arguments
+        terms = [node.symbol or node.gate.name, "("] + terms + [")"]
+    return lines + ["  " + row for row in side_by_side(terms + ["=", (node.name, value)])]
+
+
 def format_ledger_header(session: GraphSession) -> str:
     pos, total = session.position, session.length
-    text = session.current_text()
+    step = session.stepper.current
+    text = "" if step is None else step.describe(fmt_header_value)
     return f"step {pos}/{total} · {session.phase}" + (f" · {text}" if text else "")

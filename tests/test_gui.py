@@ -886,3 +886,63 @@ def test_filters_are_drawn_around_zero_and_maps_in_greys(qtbot):
     assert signed.pixelColor(1, 1).name() == "#ffffff"          # 0 is white
     assert signed.pixelColor(0, 0).blue() > signed.pixelColor(0, 0).red()   # negative is blue
     assert grey.pixelColor(1, 1).name() == "#000000"            # the smallest activation is black
+
+
+def test_a_small_tensor_step_is_written_out_in_the_ledger_not_as_statistics(window):
+    """Lesson 5: the header names the matrix shown below it; a forward step writes the operands."""
+    assert window.open_lesson("5")
+    s = window.session
+    while s.current() is None or s.name(s.current()) != "XW":
+        s.step()
+    header = window.ledger.header.text()
+    assert header.endswith("XW = X @ W = the 2×2 matrix below") and "mean" not in header
+    text = window.ledger.text.toPlainText()
+    assert "[1   2  -1] @ [  2   0] = [5.5  -2]" in text  # X @ W = XW, entry by entry
+    s.to_backward()
+    while s.current() is None or s.name(s.current()) != "XW" or s.position <= s.backward_start:
+        s.step()
+    header = window.ledger.header.text()
+    assert "upstream dL/dXW = the 2×2 matrix below" in header and "mean" not in header
+    assert "dL/dX = dL/dXW · Wᵀ" in window.ledger.text.toPlainText()
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1366, 768)])
+def test_every_train_tab_label_is_readable_on_a_laptop(qtbot, size):
+    """Lesson 12 has eight trainer() options: they wrap into rows instead of cutting labels."""
+    from PySide6.QtWidgets import QLabel
+
+    from gradgraph_gui.main_window import MainWindow
+
+    w = MainWindow(screenshot_mode=True)
+    qtbot.addWidget(w)
+    w.show_at_size(*size)
+    w.load_lessons()
+    assert w.open_lesson("12")
+    w.tabs.setCurrentIndex(2)
+    qtbot.wait(50)
+    labels = [lab for lab in w.train_panel.findChildren(QLabel) if lab.isVisible() and lab.text()]
+    assert "val fraction" in [lab.text() for lab in labels]
+    cut = [lab.text() for lab in labels if len(lab.text()) < 40 and lab.width() < lab.sizeHint().width()]
+    assert cut == []
+
+
+def test_the_ledger_puts_tall_blocks_side_by_side_and_the_inspector_wraps(window):
+    from gradgraph_gui.panels import narrow_lines, side_by_side_blocks
+
+    lines = ["a = 1", "  x", "  y", "b = 22", "  zz"]
+    assert side_by_side_blocks(lines, 10, 80) == lines  # fits: unchanged
+    assert side_by_side_blocks(lines, 3, 80) == ["a = 1    b = 22", "  x        zz", "  y"]
+    assert side_by_side_blocks(lines, 3, 12) == lines  # too narrow to go side by side
+    assert narrow_lines(["dL/dX = dL/dXW · Wᵀ   [dZ/dX: d_out @ W^T]", "  [1  0]"]) == \
+        ["dL/dX = dL/dXW · Wᵀ", "    [dZ/dX: d_out @ W^T]", "  [1  0]"]
+    window.show_at_size(1280, 800)
+    assert window.open_lesson("5")
+    s = window.session
+    while s.position < s.length:
+        s.step()
+    text = window.ledger.text.toPlainText().splitlines()
+    assert any("dL/dX = dL/dXW · Wᵀ" in line and "dL/dW = Xᵀ · dL/dXW" in line for line in text)
+    window.graph_view.nodeClicked.emit(s.current())
+    from PySide6.QtWidgets import QPlainTextEdit
+    assert window.inspector.lines.lineWrapMode() == QPlainTextEdit.WidgetWidth
+    assert "    [dZ/dX: d_out @ W^T]" in window.inspector.lines.toPlainText().splitlines()
