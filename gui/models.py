@@ -253,10 +253,14 @@ class GraphSession:
     def ledger_for(self, i) -> list:
         """The backward pass's chain-rule lines that send a gradient to or through node ``i``,
         among the steps done so far."""
+        return [line.text for line in self.ledger_lines_for(i)]
+
+    def ledger_lines_for(self, i) -> list:
+        """:meth:`ledger_for` as the engine's LedgerLine objects (with their operands)."""
         name = self.name(i)
         full = self._cached("ledger", lambda: ledger(self.graph))
         pos = self.position
-        return [line.text for line in full
+        return [line for line in full
                 if (line.target == name or line.via == name) and (line.step is None or line.step < pos)]
 
     def step(self):

@@ -51,15 +51,27 @@ def side_by_side_blocks(lines: list, rows: int, columns: int, gap: int = 4) -> l
 
 
 def narrow_lines(lines: list) -> list:
-    """Chain-rule lines for a narrow panel: a line's bracketed general form
-    (``dL/dX = dL/dXW · Wᵀ   [dZ/dX: d_out @ W^T]``) goes on a line of its own below it."""
+    """Chain-rule lines (the engine's LedgerLines) for a narrow panel: a line's bracketed
+    general form (``dL/dX = dL/dXW · Wᵀ   [dZ/dX: d_out @ W^T]``) goes on a line of its own,
+    and the matrices of a small-tensor step are stacked one under the other, each with its
+    label, instead of side by side."""
+    from gradgraph.graph.fmt import side_by_side
+
     out = []
     for line in lines:
-        head, gap, form = line.partition("   [")
-        if gap and line[:1].strip() and form.endswith("]"):
+        text = getattr(line, "text", line)
+        first, *rest = text.split("\n")
+        head, gap, form = first.partition("   [")
+        if gap and form.endswith("]"):
             out += [head.rstrip(), "    [" + form]
         else:
-            out.append(line)
+            out.append(first)
+        operands = getattr(line, "operands", ())
+        if not operands:
+            out += rest
+            continue
+        for term in operands:  # an operator, or a block: its label above its matrix
+            out += ["  " + term] if isinstance(term, str) else ["  " + row for row in side_by_side([term])]
     return out
 
 
@@ -305,7 +317,7 @@ class Inspector(SessionFollower, QWidget):
             empty = "(none yet: the backward pass has not reached this node)"
         else:
             empty = "(no gradient flows through this node)"
-        self.lines.setPlainText("\n".join(narrow_lines(s.ledger_for(i))) or empty)
+        self.lines.setPlainText("\n".join(narrow_lines(s.ledger_lines_for(i))) or empty)
         leaf = s.is_leaf(i) and s.kind(i) in ("input", "parameter")
         self.editor.setVisible(leaf)
         self.edit_error.clear()

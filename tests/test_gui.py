@@ -945,4 +945,8 @@ def test_the_ledger_puts_tall_blocks_side_by_side_and_the_inspector_wraps(window
     window.graph_view.nodeClicked.emit(s.current())
     from PySide6.QtWidgets import QPlainTextEdit
     assert window.inspector.lines.lineWrapMode() == QPlainTextEdit.WidgetWidth
-    assert "    [dZ/dX: d_out @ W^T]" in window.inspector.lines.toPlainText().splitlines()
+    shown = window.inspector.lines.toPlainText().splitlines()
+    assert "    [dZ/dX: d_out @ W^T]" in shown
+    k = shown.index("dL/dX = dL/dXW · Wᵀ")  # its matrices stacked: dL/dXW, ·, Wᵀ, =, dL/dX
+    assert [row.strip() for row in shown[k + 2:k + 9]] == \
+        ["dL/dXW", "[1  0]", "[0  1]", "·", "Wᵀ", "[0.5  2  -1]", "[ -1  0   1]"]
