@@ -528,7 +528,7 @@ class GraphView(SessionFollower, QGraphicsView):
         _, boxes, routes, ends = self._raw
         w, h = self._viewport_size()
         return best_wrap(boxes, routes, ends, w, h, MAX_FIT_SCALE, margin=SCENE_MARGIN + 4,
-                         comfortable=WRAP_BELOW, min_scale=MIN_FIT_SCALE)
+                         comfortable=WRAP_BELOW, min_scale=MIN_FIT_SCALE, whole_from=FIT_ALL_SCALE)
 
     def _populate(self):
         """Create the items from the engine's layout (folded into rows per ``self.wrap``)."""

@@ -930,7 +930,7 @@ class MainWindow(SessionFollower, QMainWindow):
         """Give the side panels a usable share of a ``width`` x ``height`` window: the lesson
         list about a fifth, the inspector a quarter, the ledger a fifth of the height."""
         self.resizeDocks([self.browser_dock, self.inspector_dock],
-                         [max(190, int(0.15 * width)), max(290, int(0.22 * width))], Qt.Horizontal)
+                         [max(190, int(0.15 * width)), max(250, int(0.2 * width))], Qt.Horizontal)
         self.resizeDocks([self.ledger_dock], [max(130, int(0.2 * height))], Qt.Vertical)
 
     def showEvent(self, event):

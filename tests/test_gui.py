@@ -338,6 +338,11 @@ def test_wrapped_layout_keeps_every_box_within_the_width():
     assert plan is not None and plan[1] >= 3
     small = {n: boxes[n] for n in names[:3]}
     assert best_wrap(small, routes[:2], ends[:2], 900, 600, max_scale=1.6) is None
+    # a window too small for the whole chain at a readable zoom: the rows fit across it, so
+    # the student scrolls down only (not sideways too)
+    limit, bands = best_wrap(boxes, routes, ends, 760, 420, max_scale=1.6, margin=40, min_scale=0.85,
+                             whole_from=0.78)
+    assert (wrap_rows(boxes, routes, ends, limit, bands).width + 2 * 40) * 0.85 <= 760
 
 
 def _visible_scene_rect(view):
