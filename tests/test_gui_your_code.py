@@ -104,6 +104,10 @@ def test_the_students_gates_are_tagged_yours_on_the_boxes_and_in_the_inspector(a
     assert "yours:" in app_window.inspector.gate.text() and "your Multiply" in app_window.inspector.gate.text()
     app_window.graph_view.nodeClicked.emit(q)
     assert "yours:" not in app_window.inspector.gate.text()
+    assert app_window.open_expression("a * b + c", "a=1, b=2, c=3")  # the expression box too
+    s = app_window.session
+    tagged = [i for i in range(len(s)) if app_window.graph_view.node_items[i].yours]
+    assert [s.gate_name(i) for i in tagged] == ["Multiply"]
 
 
 def test_an_error_in_the_students_gate_shows_their_line_first(app_window, lessons_copy):
