@@ -601,7 +601,7 @@ class GraphView(SessionFollower, QGraphicsView):
     def _grad_text(self, i, state):
         if state == "partial":  # a sum still growing: not cached
             lines = box_lines(self.session.grad(i))
-            return tuple(lines[:-1]) + (lines[-1] + " (partial)",)
+            return tuple(lines[:-1]) + (lines[-1] + " so far",)  # short: it fits a box
         key = ("g", i, self.session.graph.version)
         text = self._text_cache.get(key)
         if text is None:

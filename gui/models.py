@@ -385,6 +385,8 @@ class GraphSession:
         small = small_shape(shape)
         if small is not None:
             return max(NODE_W, wanted, CHAR_W * (9 * small[1] + 7) + 16)  # "grad [" + ~7 per entry + gaps
+        if len(self.nodes[i].out_edges) > 1:  # its gradient is a sum: room for "grad -0.1234 so far"
+            wanted = max(wanted, CHAR_W * len("grad -0.00001234 so far") + 12)
         return max(NODE_W, min(2 * NODE_W, wanted))
 
     def node_height(self, i) -> float:

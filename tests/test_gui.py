@@ -955,3 +955,19 @@ def test_the_ledger_puts_tall_blocks_side_by_side_and_the_inspector_wraps(window
     k = shown.index("dL/dX = dL/dXW · Wᵀ")  # its matrices stacked: dL/dXW, ·, Wᵀ, =, dL/dX
     assert [row.strip() for row in shown[k + 2:k + 9]] == \
         ["dL/dXW", "[1  0]", "[0  1]", "·", "Wᵀ", "[0.5  2  -1]", "[ -1  0   1]"]
+
+
+def test_a_partial_gradient_in_a_box_is_marked_so_far_and_fits_the_box(window):
+    """x in max(x * y, z) + sigmoid(x): after sigmoid's step only one of its two paths has sent."""
+    from PySide6.QtGui import QFontMetricsF
+
+    assert window.open_expression("max(x * y, z) + sigmoid(x)", "x=1.5, y=-2, z=0.5")
+    s, view = window.session, window.graph_view
+    x = [i for i in range(len(s)) if s.name(i) == "x"][0]
+    while s.grad_state(x) != "partial":
+        s.step()
+    box = view.node_items[x]
+    grad_line = box.state[4][-1]
+    assert grad_line == "0.1491 so far"
+    width = QFontMetricsF(view.fonts.body).horizontalAdvance("grad " + grad_line)
+    assert width <= box.rect.width() - 12  # not elided
