@@ -87,7 +87,12 @@ class NodeItem(QGraphicsItem):
         shape = view.session.shape(index)
         self.shape_text = fmt_shape(shape) if shape and int(np.prod(shape)) > 1 else ""
         self.yours = view.session.yours(index)  # the student's own gate: tagged "yours" on the box
-        self.setToolTip(view.session.name(index) + (f"  ({self.shape_text})" if self.shape_text else "")
+        written = view.session.subexpression(index)
+        # small and grey after the name: the shape of a tensor, else what a typed expression's
+        # node stands for ("maximum_0  = max(x * y, z)")
+        self.note = self.shape_text or (f"= {written}" if written else "")
+        self.setToolTip(view.session.name(index) + (f" = {written}" if written else "")
+                        + (f"  ({self.shape_text})" if self.shape_text else "")
                         + (f"\n{self.yours}" if self.yours else ""))
 
     def boundingRect(self):
@@ -130,14 +135,14 @@ class NodeItem(QGraphicsItem):
         title_fm = QFontMetricsF(f.title)
         title = title_fm.elidedText(s.name(i), Qt.ElideRight, w - sym_w - 14)
         p.drawText(QRectF(7, 3, w - sym_w - 10, 20), Qt.AlignLeft | Qt.AlignVCenter, title)
-        if self.shape_text:
+        if self.note:
             used = title_fm.horizontalAdvance(title) + 12
             room = w - sym_w - 10 - used
-            if room > 20:
+            note = QFontMetricsF(f.small).elidedText(self.note, Qt.ElideRight, room)
+            if room > 20 and (self.shape_text or note == self.note):  # an expression is shown whole or not
                 p.setFont(f.small)
                 p.setPen(QColor("#64748b"))
-                p.drawText(QRectF(used, 4, room, 20), Qt.AlignLeft | Qt.AlignVCenter,
-                           QFontMetricsF(f.small).elidedText(self.shape_text, Qt.ElideRight, room))
+                p.drawText(QRectF(used, 4, room, 20), Qt.AlignLeft | Qt.AlignVCenter, note)
         pill = QRectF(w - sym_w - 5, 5, sym_w, 16)
         p.setPen(Qt.NoPen)
         p.setBrush(QColor("#334155") if s.gate(i) is not None else QColor("#94a3b8"))

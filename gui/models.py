@@ -178,6 +178,30 @@ class GraphSession:
 
         return expression(self.nodes[i])
 
+    def subexpression(self, i, longest: int = 60) -> str:
+        """Node ``i`` written in its leaves, ``max(x * y, z)`` for ``maximum_0`` (a typed
+        expression's nodes are named ``mul_0``, ``add_1``, …); "" for a leaf, when it says
+        no more than :meth:`expression`, or when longer than ``longest`` characters."""
+        from gradgraph.graph.stepper import _INFIX, expression
+
+        visits = [0]  # a node shared by many paths is written once per path: stop a big graph early
+
+        def plain(node):
+            visits[0] += 1
+            if node.kind == "constant" and np.size(self.graph.value(node)) == 1:
+                return fmt_number(np.asarray(self.graph.value(node)).reshape(-1)[0])  # 2 * x, not c_0 * x
+            if node.op is None or visits[0] > longest:
+                return node.name
+            infix = node.gate.symbol in _INFIX
+            return expression(node, lambda p: f"({plain(p)})" if infix and p.op is not None
+                              and p.gate.symbol in _INFIX else plain(p))
+
+        node = self.nodes[i]
+        if node.op is None:
+            return ""
+        text = plain(node)
+        return text if text != expression(node) and len(text) <= longest else ""
+
     # -- stepping ----------------------------------------------------------------------
     @property
     def position(self) -> int:

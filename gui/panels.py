@@ -288,6 +288,8 @@ class Inspector(SessionFollower, QWidget):
 
             lines = [f"gate <b>{s.gate_name(i)}</b>: <code>{html.escape(s.name(i))} = "
                      f"{html.escape(s.expression(i))}</code>"]
+            if s.subexpression(i):
+                lines.append(f"that is <code>{html.escape(s.name(i))} = {html.escape(s.subexpression(i))}</code>")
             if s.yours(i):
                 lines.insert(0, f"<span style='color:{YOURS_COLOUR}'><b>yours:</b> {html.escape(s.yours(i))}</span>")
             lines += [f"<code>{html.escape(l)}</code>" for l in local]

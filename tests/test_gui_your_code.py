@@ -251,3 +251,17 @@ def test_an_expression_is_built_with_my_gates_when_the_toggle_is_on(app_window, 
     assert grad_of(app_window.session, "x") == 2  # the swapped backward: d_out * x instead of d_out * y
     app_window.your_code.mine_action.trigger()  # off: the expression is built again
     assert not app_window.mine and grad_of(app_window.session, "x") == 5
+
+
+def test_a_typed_expressions_nodes_say_what_they_stand_for(app_window):
+    assert app_window.open_expression("max(x * y, z) + sigmoid(x) - 2 * x", "x=1.5, y=-2, z=0.5")
+    s = app_window.session
+    at = {s.name(i): i for i in range(len(s))}
+    assert s.subexpression(at["maximum_0"]) == "max(x * y, z)"
+    assert s.subexpression(at["mul_1"]) == "2 * x"  # a constant is written as its number
+    assert s.subexpression(at["f"]) == "(max(x * y, z) + σ(x)) - (2 * x)"
+    assert s.subexpression(at["mul_0"]) == "" and s.subexpression(at["x"]) == ""  # nothing to add
+    box = app_window.graph_view.node_items[at["maximum_0"]]
+    assert "maximum_0 = max(x * y, z)" in box.toolTip()
+    app_window.graph_view.nodeClicked.emit(at["maximum_0"])  # view -> inspector
+    assert "that is <code>maximum_0 = max(x * y, z)</code>" in app_window.inspector.gate.text()

@@ -43,12 +43,13 @@ from .graph import Graph
 _INFIX = {"+", "-", "*", "/", "@"}
 
 
-def expression(node) -> str:
+def expression(node, name=None) -> str:
     """The right-hand side of a node's forward formula with its inputs' names:
-    ``x + y``, ``relu(h)``, ``q^2``, ``max(x, y)``."""
+    ``x + y``, ``relu(h)``, ``q^2``, ``max(x, y)``. ``name(parent)``, if given, writes
+    an input instead of its name (a view can write the input's own expression)."""
     if node.op is None:
         return node.name
-    args = [p.name for p in node.parents]
+    args = [p.name if name is None else name(p) for p in node.parents]
     symbol = node.gate.symbol
     if symbol in _INFIX and len(args) == 2:
         return f"{args[0]} {symbol} {args[1]}"
