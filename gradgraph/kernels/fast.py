@@ -172,6 +172,34 @@ def _tap_offsets(C, Hp, Wp, KH, KW, dh, dw):
 # ----------------------------------------------------------------------------
 
 
+@kernel(fastmath=CONV_FASTMATH)
+def _sweep_two_filters(a0, a1, xf, base, step, offs, wf, f0, f1):
+    """The inner loop of both stride-1 forwards: for every tap k, with the row
+    ``x_k = xf[base + step*offs[k]:][:len(a0)]``, ``a0 += wf[f0, k] * x_k`` and
+    ``a1 += wf[f1, k] * x_k``.  Four taps per sweep over the rows: eight
+    multiply-adds per element for each load and store of ``a0``, ``a1``."""
+    R = a0.shape[0]
+    K = offs.shape[0]
+    K4 = K - K % 4
+    for k in range(0, K4, 4):
+        w0, w1, w2, w3 = wf[f0, k], wf[f0, k + 1], wf[f0, k + 2], wf[f0, k + 3]
+        v0, v1, v2, v3 = wf[f1, k], wf[f1, k + 1], wf[f1, k + 2], wf[f1, k + 3]
+        o0, o1 = base + step * offs[k], base + step * offs[k + 1]
+        o2, o3 = base + step * offs[k + 2], base + step * offs[k + 3]
+        x0, x1, x2, x3 = xf[o0:o0 + R], xf[o1:o1 + R], xf[o2:o2 + R], xf[o3:o3 + R]
+        for t in range(R):
+            e0, e1, e2, e3 = x0[t], x1[t], x2[t], x3[t]
+            a0[t] += w0 * e0 + w1 * e1 + w2 * e2 + w3 * e3
+            a1[t] += v0 * e0 + v1 * e1 + v2 * e2 + v3 * e3
+    for k in range(K4, K):
+        w0, v0 = wf[f0, k], wf[f1, k]
+        o0 = base + step * offs[k]
+        x0 = xf[o0:o0 + R]
+        for t in range(R):
+            a0[t] += w0 * x0[t]
+            a1[t] += v0 * x0[t]
+
+
 @kernel(parallel=True, fastmath=CONV_FASTMATH)
 def _conv_fwd_s1(xp, w, b, offs, dh, dw):
     N, C, Hp, Wp = xp.shape
@@ -179,7 +207,6 @@ def _conv_fwd_s1(xp, w, b, offs, dh, dw):
     OH, OW = Hp - dh * (KH - 1), Wp - dw * (KW - 1)
     L = (OH - 1) * Wp + OW
     K = C * KH * KW
-    K4 = K - K % 4
     image = C * Hp * Wp
     xf = xp.reshape(N * image)
     wf = w.reshape(F, K)
@@ -196,23 +223,7 @@ def _conv_fwd_s1(xp, w, b, offs, dh, dw):
         for t in range(L):
             a0[t] = b0
             a1[t] = b1
-        base = n * image
-        for k in range(0, K4, 4):  # four taps per sweep over the wide row
-            w0, w1, w2, w3 = wf[f0, k], wf[f0, k + 1], wf[f0, k + 2], wf[f0, k + 3]
-            v0, v1, v2, v3 = wf[f1, k], wf[f1, k + 1], wf[f1, k + 2], wf[f1, k + 3]
-            o0, o1, o2, o3 = base + offs[k], base + offs[k + 1], base + offs[k + 2], base + offs[k + 3]
-            x0, x1, x2, x3 = xf[o0:o0 + L], xf[o1:o1 + L], xf[o2:o2 + L], xf[o3:o3 + L]
-            for t in range(L):
-                e0, e1, e2, e3 = x0[t], x1[t], x2[t], x3[t]
-                a0[t] += w0 * e0 + w1 * e1 + w2 * e2 + w3 * e3
-                a1[t] += v0 * e0 + v1 * e1 + v2 * e2 + v3 * e3
-        for k in range(K4, K):
-            w0, v0 = wf[f0, k], wf[f1, k]
-            o0 = base + offs[k]
-            x0 = xf[o0:o0 + L]
-            for t in range(L):
-                a0[t] += w0 * x0[t]
-                a1[t] += v0 * x0[t]
+        _sweep_two_filters(a0, a1, xf, n * image, 1, offs, wf, f0, f1)
         r0 = (n * F + f0) * OH * OW
         r1 = (n * F + f1) * OH * OW
         for p in range(OH):  # drop the junk columns
@@ -234,7 +245,6 @@ def _conv_fwd_s1_batch(xp, w, b, offs, dh, dw, out):
     F, _, KH, KW = w.shape
     OH, OW = Hp - dh * (KH - 1), Wp - dw * (KW - 1)
     K = C * KH * KW
-    K4 = K - K % 4
     xt = np.empty((C, Hp, Wp, N), xp.dtype)  # xt[c, h, v, n] = xp[n, c, h, v]
     for ch in prange(C * Hp):
         c = ch // Hp
@@ -258,26 +268,9 @@ def _conv_fwd_s1_batch(xp, w, b, offs, dh, dw, out):
         for t in range(R):
             a0[t] = b0
             a1[t] = b1
-        base = p * Wp * N
-        for k in range(0, K4, 4):  # four taps per sweep over the row
-            w0, w1, w2, w3 = wf[f0, k], wf[f0, k + 1], wf[f0, k + 2], wf[f0, k + 3]
-            v0, v1, v2, v3 = wf[f1, k], wf[f1, k + 1], wf[f1, k + 2], wf[f1, k + 3]
-            # offs[k] is the tap's start in one NCHW image, (c*Hp + i*dh)*Wp + j*dw;
-            # in xt every pixel holds N values, so the start moves to N times that
-            o0, o1 = base + N * offs[k], base + N * offs[k + 1]
-            o2, o3 = base + N * offs[k + 2], base + N * offs[k + 3]
-            x0, x1, x2, x3 = xf[o0:o0 + R], xf[o1:o1 + R], xf[o2:o2 + R], xf[o3:o3 + R]
-            for t in range(R):
-                e0, e1, e2, e3 = x0[t], x1[t], x2[t], x3[t]
-                a0[t] += w0 * e0 + w1 * e1 + w2 * e2 + w3 * e3
-                a1[t] += v0 * e0 + v1 * e1 + v2 * e2 + v3 * e3
-        for k in range(K4, K):
-            w0, v0 = wf[f0, k], wf[f1, k]
-            o0 = base + N * offs[k]
-            x0 = xf[o0:o0 + R]
-            for t in range(R):
-                a0[t] += w0 * x0[t]
-                a1[t] += v0 * x0[t]
+        # offs[k] is the tap's start in one NCHW image, (c*Hp + i*dh)*Wp + j*dw;
+        # in xt every pixel holds N numbers, so the start moves to N times that
+        _sweep_two_filters(a0, a1, xf, p * Wp * N, N, offs, wf, f0, f1)
         for n in range(N):  # back to NCHW
             d0 = out[n, f0, p]
             d1 = out[n, f1, p]
