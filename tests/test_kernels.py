@@ -135,6 +135,28 @@ def test_lenet_shapes_match_reference(backend):
         assert_close(g, r, np.float32, s)
 
 
+@pytest.mark.parametrize("x_shape,w_shape,padding,dilation,batch_rows", [
+    ((130, 3, 9, 8), (5, 3, 3, 3), (1, 0), (2, 1), True),  # three blocks of 64, odd F
+    ((1, 2, 7, 7), (3, 2, 5, 5), 0, 1, True),               # one image
+    ((3, 1, 28, 28), (6, 1, 5, 5), 2, 1, False),            # C1: the wide row's junk is small
+])
+def test_fast_forward_on_batch_rows_and_wide_rows(monkeypatch, x_shape, w_shape, padding,
+                                                  dilation, batch_rows):
+    """fast's stride-1 forward takes the path its docstring says, and both match the reference."""
+    calls = []
+    for name in ("_conv_fwd_s1", "_conv_fwd_s1_batch"):
+        kernel = getattr(fast, name)
+        monkeypatch.setattr(fast, name, lambda *a, _k=kernel, _n=name: calls.append(_n) or _k(*a))
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(x_shape)
+    w = rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0])
+    out = fast.conv2d_forward(x, w, b, 1, padding, dilation)
+    assert_close(out, reference.conv2d_forward(x, w, b, 1, padding, dilation), np.float64, 30.0)
+    expected = ["_conv_fwd_s1_batch"] * -(-x_shape[0] // 64) if batch_rows else ["_conv_fwd_s1"]
+    assert calls == expected
+
+
 def test_non_contiguous_and_integer_inputs():
     rng = np.random.default_rng(1)
     x = np.asfortranarray(rng.standard_normal((2, 3, 6, 5)))
