@@ -186,18 +186,22 @@ class _Child:
         raise ChildProcessError(f"the compile process ended (exit code {code}): {last}")
 
     def close(self):
-        """Let the child exit (it is idle), without waiting for it."""
+        """Let the idle child exit: it ends when its input closes (a fraction of a second)."""
         try:
             self.process.stdin.close()
-        except OSError:
-            pass
+            self.process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()
         self.log.close()
 
     def kill(self):
-        """End the child now; the kernel it was compiling is left for next time."""
+        """End the child now (any thread); the kernel it was compiling is left for next time.
+
+        The compiler thread, reading its answer, then sees the pipe close and cleans up.
+        """
         self.process.kill()
-        self.process.wait()
-        self.close()
 
 
 class _Compiler:
@@ -265,32 +269,40 @@ class _Compiler:
         self.emit(event)
 
     def run(self):
-        while True:
-            with self.lock:
-                while not self.queue and not self.stopping:
-                    self.lock.wait()
-                if self.stopping:
-                    return
-                task = self.current = self.queue.popleft()
-                total = len(self.known)
-            cached = False
-            try:
-                cached = self.build.is_cached(task)
-                self.emit(CompileEvent("started", task_name(task), self.done, total, cached))
-                start = time.perf_counter()
-                if not cached:
-                    self.compile_in_child(task)
-                if self.stopping:  # the child was killed: this kernel compiles next time
-                    with self.lock:
-                        self.current = None
-                        self.lock.notify_all()
-                    self.emit(CompileEvent("stopped", "", self.done, total))
-                    return
-                self.build(task)  # loads what the child compiled (or compiles here)
-                seconds, error = time.perf_counter() - start, ""
-            except Exception as exc:  # a compiler bug: numpy keeps running this kernel
-                seconds, error = 0.0, f"{type(exc).__name__}: {exc}"
-            self.finish(task, cached, seconds, error)
+        try:
+            while self.work_on_next():
+                pass
+        finally:
+            self.drop_child()
+
+    def work_on_next(self) -> bool:
+        """Compile (or load) the next task in the queue; False when stopping."""
+        with self.lock:
+            while not self.queue and not self.stopping:
+                self.lock.wait()
+            if self.stopping:
+                return False
+            task = self.current = self.queue.popleft()
+            total = len(self.known)
+        cached = False
+        try:
+            cached = self.build.is_cached(task)
+            self.emit(CompileEvent("started", task_name(task), self.done, total, cached))
+            start = time.perf_counter()
+            if not cached:
+                self.compile_in_child(task)
+            if self.stopping:  # the child was killed: this kernel compiles next time
+                with self.lock:
+                    self.current = None
+                    self.lock.notify_all()
+                self.emit(CompileEvent("stopped", "", self.done, total))
+                return False
+            self.build(task)  # loads what the child compiled (or compiles here)
+            seconds, error = time.perf_counter() - start, ""
+        except Exception as exc:  # a compiler bug: numpy keeps running this kernel
+            seconds, error = 0.0, f"{type(exc).__name__}: {exc}"
+        self.finish(task, cached, seconds, error)
+        return True
 
     def compile_in_child(self, task):
         """Have the child process put ``task`` in the disk cache, unless it cannot help here.
@@ -311,8 +323,8 @@ class _Compiler:
                 child = self.child
             error = child.compile(task)
         except (OSError, ChildProcessError) as exc:
+            self.drop_child()
             if not self.stopping:
-                self.drop_child()
                 self.compile_here(str(exc))
             return
         if error:
@@ -328,11 +340,12 @@ class _Compiler:
             done, total = self.done, len(self.known)
         self.emit(CompileEvent("fallback", "", done, total, error=reason))
 
-    def drop_child(self, kill=False):
+    def drop_child(self):
+        """Let the child process exit (the compiler thread only)."""
         with self.lock:
             child, self.child = self.child, None
         if child is not None:
-            child.kill() if kill else child.close()
+            child.close()
 
     def finish(self, task, cached, seconds, error):
         """Mark ``task`` ready (or failed) and announce it; "idle" when the queue is empty."""
@@ -341,19 +354,19 @@ class _Compiler:
                 self.failed[task] = error
             else:
                 self.ready.add(task)
-            self.current = None
             self.done += 1
             done, total, idle = self.done, len(self.known), not self.queue
             stopping = self.stopping
-            self.lock.notify_all()
-        if idle:
-            self.drop_child()  # the child exits; a later request starts a new one
         kind = "failed" if error else "finished"
         self.emit(CompileEvent(kind, task_name(task), done, total, cached, seconds, error))
         if stopping:
             self.emit(CompileEvent("stopped", "", done, total))
         elif idle:
             self.emit(CompileEvent("idle", "", done, total))
+            self.drop_child()  # it exits; a later request starts a new one
+        with self.lock:  # only now: wait() returns after the events are out
+            self.current = None
+            self.lock.notify_all()
 
     def wait(self, timeout=None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -377,8 +390,9 @@ class _Compiler:
             self.stopping = True
             self.queue.clear()
             self.lock.notify_all()
-            thread = self.thread
-        self.drop_child(kill=True)
+            thread, child = self.thread, self.child
+        if child is not None:
+            child.kill()
         if thread is not None and thread.is_alive():
             thread.join(timeout)
 
