@@ -899,7 +899,7 @@ class MainWindow(SessionFollower, QMainWindow):
             self.train_holder.layout().addWidget(self.train_panel)
         return self.train_panel
 
-    # -- Numba compile progress --------------------------------------------------------------------
+    # -- Numba compile progress ---------------------------------------------------------------------
     def start_warmup(self):
         """Show kernel compile progress in the status bar (see compile_progress.py).
 

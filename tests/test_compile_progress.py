@@ -53,8 +53,9 @@ def test_progress_reaches_the_gui_thread_from_the_compiler_thread(engine, qtbot)
 
     progress.message.connect(show)
     build = fake_build(cached={POOL})
-    for task in (FORWARD, BACKWARD, POOL):
-        kernels.compiler.request(task, build)
+    with engine.lock:  # all three asked before the thread starts on the first
+        for task in (FORWARD, BACKWARD, POOL):
+            kernels.compiler.request(task, build)
     qtbot.waitUntil(lambda: bool(shown) and shown[-1][0].startswith("Numba kernels ready"), timeout=10000)
     assert [text.split(" (numpy")[0] for text, _ in shown] == [
         "Compiling conv2d_forward (float32) — 1 of 3, 2 left",

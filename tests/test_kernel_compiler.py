@@ -137,3 +137,20 @@ def test_the_engine_build_compiles_its_kernels_in_a_child(monkeypatch):
     monkeypatch.delenv("GRADGRAPH_COMPILE_IN_CHILD")
     expected = "" if _compile.jit_enabled() else "NUMBA_DISABLE_JIT=1"
     assert kernels._build.child_problem() == expected
+
+
+def test_at_a_normal_exit_the_child_finishes_its_kernel_into_the_cache(tiny, worker):
+    build = child_build(tiny, "tiny_kernels:compile_task")
+    worker.request(TASK, build)
+    worker.request(OTHER, build)
+    deadline = time.monotonic() + 30
+    while worker.child is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process = worker.child.process
+    start = time.monotonic()
+    worker.stop(kill=False)  # what atexit does: no waiting for the child
+    assert time.monotonic() - start < 1
+    assert process.wait(timeout=60) == 0  # it compiled what it had, then saw its input close
+    assert build.is_cached(TASK) and not build.is_cached(OTHER)
+    assert [e.kind for e in worker.events].count("stopped") == 1

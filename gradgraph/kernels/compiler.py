@@ -43,7 +43,6 @@ from __future__ import annotations
 import atexit
 import collections
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -157,8 +156,11 @@ def serve(target: str) -> None:
             error = ""
         except Exception as exc:  # reported to the parent, which marks the kernel failed
             error = f"{type(exc).__name__}: {exc}"
-        replies.write(_REPLY + json.dumps({"error": error}) + "\n")
-        replies.flush()
+        try:
+            replies.write(_REPLY + json.dumps({"error": error}) + "\n")
+            replies.flush()
+        except BrokenPipeError:  # the parent has exited; the kernel is in the cache anyway
+            return
 
 
 class _Child:
@@ -196,6 +198,13 @@ class _Child:
         self.process.stdout.close()
         self.log.close()
 
+    def detach(self):
+        """Let the child finish the task it has, then exit (any thread): close its input."""
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+
     def kill(self):
         """End the child now (any thread); the kernel it was compiling is left for next time.
 
@@ -221,6 +230,7 @@ class _Compiler:
         self.stopping = False
         self.child = None      # the compile process, while there is work for it
         self.in_process = ""   # why kernels compile in this process ("" while the child is used)
+        self.stopped_said = False
 
     # -- events ---------------------------------------------------------------
 
@@ -291,11 +301,10 @@ class _Compiler:
             start = time.perf_counter()
             if not cached:
                 self.compile_in_child(task)
-            if self.stopping:  # the child was killed: this kernel compiles next time
+            if self.stopping:  # the child was killed or left to finish on its own: stop() said so
                 with self.lock:
                     self.current = None
                     self.lock.notify_all()
-                self.emit(CompileEvent("stopped", "", self.done, total))
                 return False
             self.build(task)  # loads what the child compiled (or compiles here)
             seconds, error = time.perf_counter() - start, ""
@@ -360,7 +369,7 @@ class _Compiler:
         kind = "failed" if error else "finished"
         self.emit(CompileEvent(kind, task_name(task), done, total, cached, seconds, error))
         if stopping:
-            self.emit(CompileEvent("stopped", "", done, total))
+            self.say_stopped()
         elif idle:
             self.emit(CompileEvent("idle", "", done, total))
             self.drop_child()  # it exits; a later request starts a new one
@@ -378,13 +387,14 @@ class _Compiler:
                 self.lock.wait(remaining)
         return True
 
-    def stop(self, timeout=15.0):
-        """At exit: start nothing new, end the child process, and let a compile running in
-        this process finish.
+    def stop(self, timeout=15.0, kill=True):
+        """Start nothing new, and end the compile running now, if any.
 
-        The child is simply killed (the kernel it was compiling compiles next time).
-        Interrupting Numba in the middle of LLVM in this process while the interpreter
-        shuts down can crash it, so a compile here is finished (and cached) instead.
+        In the child process: with ``kill`` (Ctrl-C) the child is killed at once and
+        its kernel compiles next time; without (a normal exit) the child finishes that
+        kernel, stores it in the cache and exits, even after this process is gone.
+        In this process: the compile is finished (and cached) first, as interrupting
+        Numba in the middle of LLVM while the interpreter shuts down can crash it.
         """
         with self.lock:
             self.stopping = True
@@ -392,13 +402,25 @@ class _Compiler:
             self.lock.notify_all()
             thread, child = self.thread, self.child
         if child is not None:
+            self.say_stopped()
+            if not kill:
+                child.detach()
+                return  # the thread waits for the child's answer, maybe after we are gone
             child.kill()
         if thread is not None and thread.is_alive():
             thread.join(timeout)
 
+    def say_stopped(self):
+        """The "stopped" event, once."""
+        with self.lock:
+            said, self.stopped_said = self.stopped_said, True
+            done, total = self.done, len(self.known)
+        if not said:
+            self.emit(CompileEvent("stopped", "", done, total))
+
 
 _compiler = _Compiler()
-atexit.register(_compiler.stop)
+atexit.register(_compiler.stop, kill=False)
 
 
 def compile_status() -> CompileStatus:
@@ -434,9 +456,10 @@ def wait(timeout: float | None = None) -> bool:
     return _compiler.wait(timeout)
 
 
-def stop(timeout: float = 15.0) -> None:
-    """Start no new compile and let the one running finish (it is cached); also done at exit."""
-    _compiler.stop(timeout)
+def stop(timeout: float = 15.0, kill: bool = True) -> None:
+    """Start no new compile; on Ctrl-C: the child process compiling is killed (see
+    ``_Compiler.stop``).  At a normal exit it is called with ``kill=False``."""
+    _compiler.stop(timeout, kill)
 
 
 def print_progress(stream=None):
