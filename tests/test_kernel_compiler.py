@@ -111,15 +111,20 @@ def test_without_a_disk_cache_kernels_compile_here(tiny, worker):
     assert worker.ready == {TASK} and worker.child is None
 
 
-def test_stop_kills_the_child_and_leaves_the_kernel_for_next_time(tiny, worker):
-    build = child_build(tiny, "slow_child:compile_task")
+def child_compiling(worker, build):
+    """Ask for two kernels; returns the child process once it has started on the first."""
     worker.request(TASK, build)
     worker.request(OTHER, build)
     deadline = time.monotonic() + 30
     while worker.child is None:
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    process = worker.child.process
+    return worker.child.process
+
+
+def test_stop_kills_the_child_and_leaves_the_kernel_for_next_time(tiny, worker):
+    build = child_build(tiny, "slow_child:compile_task")
+    process = child_compiling(worker, build)
     start = time.monotonic()
     worker.stop()
     assert time.monotonic() - start < 5 and process.returncode is not None
@@ -141,13 +146,7 @@ def test_the_engine_build_compiles_its_kernels_in_a_child(monkeypatch):
 
 def test_at_a_normal_exit_the_child_finishes_its_kernel_into_the_cache(tiny, worker):
     build = child_build(tiny, "tiny_kernels:compile_task")
-    worker.request(TASK, build)
-    worker.request(OTHER, build)
-    deadline = time.monotonic() + 30
-    while worker.child is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    process = worker.child.process
+    process = child_compiling(worker, build)
     start = time.monotonic()
     worker.stop(kill=False)  # what atexit does: no waiting for the child
     assert time.monotonic() - start < 1
