@@ -686,12 +686,22 @@ class MineReport:
     (not done yet, the file does not load, a constructor argument the student's
     class does not take). ``built`` and ``fallbacks``: how many gates were built
     from the student's class, and how many built-in ones in its place.
+    ``classes``: exercise id -> the student's class in play (see :meth:`exercise_of`).
     """
 
     checks: dict = field(default_factory=dict)
     kept: dict = field(default_factory=dict)
     built: dict = field(default_factory=dict)
     fallbacks: dict = field(default_factory=dict)
+    classes: dict = field(default_factory=dict)
+
+    def exercise_of(self, gate):
+        """The :class:`Exercise` whose student class ``gate`` is an instance of (the gate is
+        the student's own), or None for a built-in gate."""
+        for id_, cls in self.classes.items():
+            if isinstance(gate, cls):
+                return find_exercise(id_)
+        return None
 
     def lines(self) -> list:
         """One line per exercise whose gate the graph built, as the student's or as the built-in."""
@@ -818,7 +828,9 @@ def _student_gate(exercise: Exercise, solutions: bool, report: MineReport):
         return None
     report.checks[exercise.id] = result
     adapt = _ADAPTERS.get(exercise.replaces)
-    return adapt(student) if adapt else student
+    student = adapt(student) if adapt else student
+    report.classes[exercise.id] = student
+    return student
 
 
 @contextlib.contextmanager

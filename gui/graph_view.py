@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsScene,
 import numpy as np
 
 from .layout import best_wrap, wrap_rows
-from .models import ROW_H, GraphSession, SessionFollower, box_lines, fmt_shape
+from .models import ROW_H, YOURS_COLOUR, GraphSession, SessionFollower, box_lines, fmt_shape
 
 KIND_FILL = {
     "input": QColor("#dbeafe"),
@@ -86,10 +86,17 @@ class NodeItem(QGraphicsItem):
         self.setCursor(Qt.PointingHandCursor)
         shape = view.session.shape(index)
         self.shape_text = fmt_shape(shape) if shape and int(np.prod(shape)) > 1 else ""
-        self.setToolTip(view.session.name(index) + (f"  ({self.shape_text})" if self.shape_text else ""))
+        self.yours = view.session.yours(index)  # the student's own gate: tagged "yours" on the box
+        written = view.session.subexpression(index)
+        # small and grey after the name: the shape of a tensor, else what a typed expression's
+        # node stands for ("maximum_0  = max(x * y, z)")
+        self.note = self.shape_text or (f"= {written}" if written else "")
+        self.setToolTip(view.session.name(index) + (f" = {written}" if written else "")
+                        + (f"  ({self.shape_text})" if self.shape_text else "")
+                        + (f"\n{self.yours}" if self.yours else ""))
 
     def boundingRect(self):
-        return QRectF(-3, -3, self.rect.width() + 6, self.rect.height() + 18)
+        return QRectF(-3, -10, self.rect.width() + 6, self.rect.height() + 25)
 
     def set_state(self, state):
         if state != self.state:
@@ -128,14 +135,14 @@ class NodeItem(QGraphicsItem):
         title_fm = QFontMetricsF(f.title)
         title = title_fm.elidedText(s.name(i), Qt.ElideRight, w - sym_w - 14)
         p.drawText(QRectF(7, 3, w - sym_w - 10, 20), Qt.AlignLeft | Qt.AlignVCenter, title)
-        if self.shape_text:
+        if self.note:
             used = title_fm.horizontalAdvance(title) + 12
             room = w - sym_w - 10 - used
-            if room > 20:
+            note = QFontMetricsF(f.small).elidedText(self.note, Qt.ElideRight, room)
+            if room > 20 and (self.shape_text or note == self.note):  # an expression is shown whole or not
                 p.setFont(f.small)
                 p.setPen(QColor("#64748b"))
-                p.drawText(QRectF(used, 4, room, 20), Qt.AlignLeft | Qt.AlignVCenter,
-                           QFontMetricsF(f.small).elidedText(self.shape_text, Qt.ElideRight, room))
+                p.drawText(QRectF(used, 4, room, 20), Qt.AlignLeft | Qt.AlignVCenter, note)
         pill = QRectF(w - sym_w - 5, 5, sym_w, 16)
         p.setPen(Qt.NoPen)
         p.setBrush(QColor("#334155") if s.gate(i) is not None else QColor("#94a3b8"))
@@ -158,12 +165,26 @@ class NodeItem(QGraphicsItem):
                            fm.elidedText((word if k == 0 else " " * len(word)) + text, Qt.ElideRight, w - 12))
                 y += row_h
             y += 1.0 if rows == 1 else 4.0
+        if self.yours:
+            _draw_yours(p, f, w)
         if flag:
             _draw_flag(p, f, QRectF(6, h - 2, w - 12, 15), flag)
 
     def mousePressEvent(self, event):
         super().mousePressEvent(event)
         self.view.nodeClicked.emit(self.index)
+
+
+def _draw_yours(p: QPainter, fonts, w: float):
+    """The "yours" tag on the top edge of a box whose gate is the student's exercise class."""
+    p.setFont(fonts.small)
+    tag_w = QFontMetricsF(fonts.small).horizontalAdvance("yours") + 12
+    tag = QRectF(w - tag_w - 8, -8, tag_w, 14)
+    p.setPen(Qt.NoPen)
+    p.setBrush(QColor(YOURS_COLOUR))
+    p.drawRoundedRect(tag, 4, 4)
+    p.setPen(QColor("white"))
+    p.drawText(tag, Qt.AlignCenter, "yours")
 
 
 def flag_colours(flag: str) -> tuple:
@@ -512,7 +533,7 @@ class GraphView(SessionFollower, QGraphicsView):
         _, boxes, routes, ends = self._raw
         w, h = self._viewport_size()
         return best_wrap(boxes, routes, ends, w, h, MAX_FIT_SCALE, margin=SCENE_MARGIN + 4,
-                         comfortable=WRAP_BELOW, min_scale=MIN_FIT_SCALE)
+                         comfortable=WRAP_BELOW, min_scale=MIN_FIT_SCALE, whole_from=FIT_ALL_SCALE)
 
     def _populate(self):
         """Create the items from the engine's layout (folded into rows per ``self.wrap``)."""
@@ -585,7 +606,7 @@ class GraphView(SessionFollower, QGraphicsView):
     def _grad_text(self, i, state):
         if state == "partial":  # a sum still growing: not cached
             lines = box_lines(self.session.grad(i))
-            return tuple(lines[:-1]) + (lines[-1] + " (partial)",)
+            return tuple(lines[:-1]) + (lines[-1] + " so far",)  # short: it fits a box
         key = ("g", i, self.session.graph.version)
         text = self._text_cache.get(key)
         if text is None:

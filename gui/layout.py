@@ -262,11 +262,14 @@ def wrap_rows(boxes: dict, routes: list, ends: list, max_width: float, bands: in
 
 def best_wrap(boxes: dict, routes: list, ends: list, view_w: float, view_h: float,
               max_scale: float, margin: float = 40.0, min_gain: float = 1.2, max_bands: int = 40,
-              comfortable: float = 0.9, min_scale: float = 0.0):
+              comfortable: float = 0.9, min_scale: float = 0.0, whole_from: float = 0.0):
     """``(max_width, bands)`` for :func:`wrap_rows` that shows the layout biggest in a
     ``view_w`` x ``view_h`` window (zoom capped at ``max_scale``), or None when one row is
     as good (within a factor ``min_gain``) or already shown at a ``comfortable`` zoom.
-    Fewer bands win a near tie (within 12%), unless they need a zoom below ``min_scale``."""
+    Fewer bands win a near tie (within 12%), unless they need a zoom below ``min_scale``.
+    When no folding shows the whole graph at ``whole_from`` or more (the view then shows
+    part of it at ``min_scale`` and scrolls), the fewest bands whose width fits the window
+    at ``min_scale`` win: the student scrolls down only, never sideways as well."""
     if not boxes or view_w <= 0 or view_h <= 0:
         return None
 
@@ -285,15 +288,20 @@ def best_wrap(boxes: dict, routes: list, ends: list, view_w: float, view_h: floa
     # at least two columns per band: a lone box on a row of its own reads badly
     lo, hi = max(2, int(ideal / 2)), min(len(slabs) // 2, max_bands, int(ideal * 2) + 2)
     best, best_scale = None, one_row
+    fits_across = None  # the fewest bands as wide as the window at min_scale
     for k in range(lo, hi + 1):
         limit = balanced_width(slabs, k)
         wrap = wrap_rows(boxes, routes, ends, limit, k)
         scale = scale_of(wrap.width, wrap.height)
+        if fits_across is None and (wrap.width + 2 * margin) * min_scale <= view_w:
+            fits_across = (limit, k)
         better = scale > best_scale * 1.12 or (best_scale < min_scale and scale > best_scale)
         if better or (best is None and scale > best_scale):
             best, best_scale = (limit, k), scale
-        if scale < best_scale * 0.6:
+        if scale < best_scale * 0.6 and (fits_across is not None or best_scale >= whole_from):
             break  # far too tall already: more bands only get worse
+    if best_scale < whole_from and fits_across is not None:
+        return fits_across
     if best is None or best_scale < one_row * min_gain:
         return None
     return best

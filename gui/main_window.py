@@ -596,11 +596,11 @@ class MainWindow(SessionFollower, QMainWindow):
             if self.mine:  # the student's gates for x * y, max(x, y), sigmoid(x), ...
                 from gradgraph import exercises
 
-                with exercises.mine():
+                with exercises.mine() as report:
                     output = build(text, values)
             else:
-                output = build(text, values)
-            session = GraphSession(output)
+                output, report = build(text, values), None
+            session = GraphSession(output, mine=report)
         except ExpressionError as error:
             box.show_result(str(error))
             self.statusBar().showMessage(f"expression: {error}", 10000)

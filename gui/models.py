@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from gradgraph.graph import Flow, Stepper, collapsed, gradcheck, step_ledger
-from gradgraph.graph.fmt import SMALL, fmt_number, matrix_lines  # one format for boxes, ledger, DOT
+from gradgraph.graph.fmt import (SMALL, fmt_number, fmt_value, is_small, matrix_lines,  # one format for boxes,
+                                 side_by_side)  # ledger, DOT
 from gradgraph.graph.layout import layout
 from gradgraph.graph.ledger import ledger
 
@@ -18,6 +19,7 @@ from gradgraph.graph.ledger import ledger
 NODE_W, NODE_H = 150.0, 66.0
 GROUP_W, GROUP_H = 200.0, 92.0
 DOT_MAX_BOXES = 120  # dot needs ~9 s for 500 boxes; the engine's built-in layout ~0.6 s
+YOURS_COLOUR = "#0f766e"  # the student's own gate: its tag on the box and its line in the inspector
 SMALL_GRAPH = 24  # up to this many nodes every node is shown; above, one box per layer
 TITLE_ROOM = 16.0  # extra height per box when expanded groups are framed (room for the frames' titles)
 
@@ -79,11 +81,15 @@ class GraphSession:
     Node numbers are indices into ``graph.nodes``. Values and gradients are
     read through the stepper, so a view shows exactly what is known at the
     current position (gradients may be partial: some contributions arrived).
+
+    ``mine``: the :class:`gradgraph.exercises.MineReport` of a graph built with the
+    student's exercise gates (:meth:`yours` says which gates are theirs), else None.
     """
 
-    def __init__(self, output):
+    def __init__(self, output, mine=None):
         from gradgraph.graph import Graph
 
+        self.mine = mine
         self.graph = Graph(output)
         self.nodes = list(self.graph.nodes)
         self.parents = [[p.index for p in n.parents] for n in self.nodes]
@@ -119,6 +125,18 @@ class GraphSession:
         if n.gate is None:
             return {"parameter": "param", "constant": "const"}.get(n.kind, "input")
         return n.gate.symbol or n.gate.name
+
+    def yours(self, i) -> str:
+        """"" for a leaf or a built-in gate; for a gate built from the student's exercise class,
+        e.g. ``"your Multiply (exercise 1.1, FAILS its check)"``."""
+        if self.mine is None or self.nodes[i].op is None:
+            return ""
+        exercise = self.mine.exercise_of(self.nodes[i].op)
+        if exercise is None:
+            return ""
+        check = self.mine.checks.get(exercise.id)
+        verdict = {"passed": ", passes its check", "failed": ", FAILS its check"}.get(getattr(check, "status", ""), "")
+        return f"your {exercise.name} (exercise {exercise.id}{verdict})"
 
     def gate_name(self, i) -> str:
         g = self.nodes[i].gate
@@ -159,6 +177,30 @@ class GraphSession:
         from gradgraph.graph.stepper import expression
 
         return expression(self.nodes[i])
+
+    def subexpression(self, i, longest: int = 60) -> str:
+        """Node ``i`` written in its leaves, ``max(x * y, z)`` for ``maximum_0`` (a typed
+        expression's nodes are named ``mul_0``, ``add_1``, …); "" for a leaf, when it says
+        no more than :meth:`expression`, or when longer than ``longest`` characters."""
+        from gradgraph.graph.stepper import _INFIX, expression
+
+        visits = [0]  # a node shared by many paths is written once per path: stop a big graph early
+
+        def plain(node):
+            visits[0] += 1
+            if node.kind == "constant" and np.size(self.graph.value(node)) == 1:
+                return fmt_number(np.asarray(self.graph.value(node)).reshape(-1)[0])  # 2 * x, not c_0 * x
+            if node.op is None or visits[0] > longest:
+                return node.name
+            infix = node.gate.symbol in _INFIX
+            return expression(node, lambda p: f"({plain(p)})" if infix and p.op is not None
+                              and p.gate.symbol in _INFIX else plain(p))
+
+        node = self.nodes[i]
+        if node.op is None:
+            return ""
+        text = plain(node)
+        return text if text != expression(node) and len(text) <= longest else ""
 
     # -- stepping ----------------------------------------------------------------------
     @property
@@ -235,10 +277,14 @@ class GraphSession:
     def ledger_for(self, i) -> list:
         """The backward pass's chain-rule lines that send a gradient to or through node ``i``,
         among the steps done so far."""
+        return [line.text for line in self.ledger_lines_for(i)]
+
+    def ledger_lines_for(self, i) -> list:
+        """:meth:`ledger_for` as the engine's LedgerLine objects (with their operands)."""
         name = self.name(i)
         full = self._cached("ledger", lambda: ledger(self.graph))
         pos = self.position
-        return [line.text for line in full
+        return [line for line in full
                 if (line.target == name or line.via == name) and (line.step is None or line.step < pos)]
 
     def step(self):
@@ -363,6 +409,8 @@ class GraphSession:
         small = small_shape(shape)
         if small is not None:
             return max(NODE_W, wanted, CHAR_W * (9 * small[1] + 7) + 16)  # "grad [" + ~7 per entry + gaps
+        if len(self.nodes[i].out_edges) > 1:  # its gradient is a sum: room for "grad -0.1234 so far"
+            wanted = max(wanted, CHAR_W * len("grad -0.00001234 so far") + 12)
         return max(NODE_W, min(2 * NODE_W, wanted))
 
     def node_height(self, i) -> float:
@@ -414,7 +462,44 @@ class SessionFollower:
             self._unsubscribe = session.subscribe(self._on_step)
 
 
+INFIX = ("+", "-", "*", "/", "@")  # gates written between their two operands
+
+
+def fmt_header_value(value) -> str:
+    """A value in a one-line ledger header: a small tensor is named by its shape only, as
+    its entries are written out in the lines below the header; else as :func:`fmt_value`."""
+    if is_small(value):
+        if np.ndim(value) == 1:
+            return f"the vector below ({np.size(value)} entries)"
+        return f"the {fmt_shape(np.shape(value))} matrix below"
+    return fmt_value(value)
+
+
+def forward_lines(session: GraphSession) -> list:
+    """The lines of a forward step: what was computed, and for a small tensor its entries
+    written out with the operands' (``XW = X @ W`` above ``[..] @ [..] = [..]``) so the
+    step can be checked by hand."""
+    step = session.stepper.current
+    node = step.node
+    formula, _ = session.formula(node.index)
+    lines = ["forward: " + step.describe(fmt_header_value) + (f"      [{formula}]" if formula else "")]
+    value = session.graph.value(node)
+    operands = [(p.name, session.graph.value(p)) for p in node.parents]
+    if np.size(value) > 1 and not is_small(value) or not (is_small(value) or any(is_small(v) for _, v in operands)):
+        return lines
+    if step.kind == "leaf" or any(v is None or (np.size(v) > 1 and not is_small(v)) for _, v in operands):
+        return lines + ["  " + row for row in side_by_side([(node.name, value)])]
+    symbol = node.symbol if node.symbol in INFIX and len(operands) == 2 else ","
+    terms = [operands[0]]
+    for operand in operands[1:]:
+        terms += [symbol, operand]
+    if symbol == ",":  # a function of its inputs: name it, then its arguments
+        terms = [node.symbol or node.gate.name, "("] + terms + [")"]
+    return lines + ["  " + row for row in side_by_side(terms + ["=", (node.name, value)])]
+
+
 def format_ledger_header(session: GraphSession) -> str:
     pos, total = session.position, session.length
-    text = session.current_text()
+    step = session.stepper.current
+    text = "" if step is None else step.describe(fmt_header_value)
     return f"step {pos}/{total} · {session.phase}" + (f" · {text}" if text else "")

@@ -5,13 +5,14 @@ import traceback
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton,
                                QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
 
 from gradgraph.graph.ledger import element_terms
 
-from .models import GraphSession, SessionFollower, fmt_number, format_ledger_header
+from .models import (YOURS_COLOUR, GraphSession, SessionFollower, fmt_number, format_ledger_header,
+                     forward_lines)
 from .tensor_view import TensorView
 
 HISTOGRAM_FROM = 64  # a histogram of fewer numbers is noise: they are shown as numbers instead
@@ -22,6 +23,56 @@ def _mono(size=9.5) -> QFont:
     f.setStyleHint(QFont.Monospace)
     f.setPointSizeF(size)
     return f
+
+
+def side_by_side_blocks(lines: list, rows: int, columns: int, gap: int = 4) -> list:
+    """``lines`` as they are when they fit in ``rows``; else their blocks (a block starts at
+    an unindented line) placed next to each other while they fit in ``columns`` characters,
+    so the whole step shows at once. Blocks that do not fit side by side stay below."""
+    if len(lines) <= rows:
+        return list(lines)
+    blocks: list = []
+    for line in lines:
+        if not blocks or (line and not line[0].isspace()):
+            blocks.append([])
+        blocks[-1].append(line)
+    out, band, width = [], [], 0
+    for block in blocks + [None]:
+        block_width = max((len(line) for line in block), default=0) if block is not None else 0
+        if block is None or (band and width + gap + block_width > columns):
+            height = max(len(b) for b, _ in band)
+            for r in range(height):
+                out.append((" " * gap).join((b[r] if r < len(b) else "").ljust(w) for b, w in band).rstrip())
+            band, width = [], 0
+        if block is not None:
+            band.append((block, block_width))
+            width += block_width + (gap if len(band) > 1 else 0)
+    return out
+
+
+def narrow_lines(lines: list) -> list:
+    """Chain-rule lines (the engine's LedgerLines) for a narrow panel: a line's bracketed
+    general form (``dL/dX = dL/dXW · Wᵀ   [dZ/dX: d_out @ W^T]``) goes on a line of its own,
+    and the matrices of a small-tensor step are stacked one under the other, each with its
+    label, instead of side by side."""
+    from gradgraph.graph.fmt import side_by_side
+
+    out = []
+    for line in lines:
+        text = getattr(line, "text", line)
+        first, *rest = text.split("\n")
+        head, gap, form = first.partition("   [")
+        if gap and form.endswith("]"):
+            out += [head.rstrip(), "    [" + form]
+        else:
+            out.append(first)
+        operands = getattr(line, "operands", ())
+        if not operands:
+            out += rest
+            continue
+        for term in operands:  # an operator, or a block: its label above its matrix
+            out += ["  " + term] if isinstance(term, str) else ["  " + row for row in side_by_side([term])]
+    return out
 
 
 class LedgerPanel(SessionFollower, QWidget):
@@ -49,7 +100,21 @@ class LedgerPanel(SessionFollower, QWidget):
 
     def show_step(self, header: str, lines: list[str]):
         self.header.setText(header)
-        self.text.setPlainText("\n".join(lines))
+        self.step_lines = "\n".join(lines).split("\n") if lines else []  # an entry may hold several lines
+        self._lay_out()
+
+    def _lay_out(self):
+        """The lines one under the other, or, when they are taller than the panel and its
+        width allows, their blocks side by side (lesson 5's two matmul gradients at once)."""
+        fm = QFontMetricsF(self.text.font())
+        rows = max(1, int(self.text.viewport().height() / fm.lineSpacing()))
+        columns = max(20, int(self.text.viewport().width() / fm.horizontalAdvance("m")) - 1)
+        self.text.setPlainText("\n".join(side_by_side_blocks(self.step_lines, rows, columns)))
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if getattr(self, "step_lines", None):
+            self._lay_out()
 
     # -- model -> view: the panel subscribes to the session it shows ----------------------------
     def set_session(self, session):
@@ -67,8 +132,7 @@ class LedgerPanel(SessionFollower, QWidget):
             lines = ["start: nothing is computed yet.",
                      "Step (→ or Space) to compute the values one by one; B jumps to the backward pass."]
         elif not lines and cur is not None and s.position <= s.backward_start:
-            formula, _ = s.formula(cur)
-            lines = ["forward: " + s.current_text() + (f"      [{formula}]" if formula else "")]
+            lines = forward_lines(s)
         if s.position >= s.length > s.backward_start:
             lines = lines + ["", "gradient flow: " + s.flow()[3].replace("\n", "\n  ")]
         self.show_step(format_ledger_header(s), lines)
@@ -106,7 +170,9 @@ class Inspector(SessionFollower, QWidget):
         self.lines = QPlainTextEdit()
         self.lines.setReadOnly(True)
         self.lines.setFont(_mono(9))
-        self.lines.setLineWrapMode(QPlainTextEdit.NoWrap)  # matrices keep their columns aligned
+        # the panel is narrow: long lines wrap (the ledger below shows them unwrapped)
+        self.lines.setLineWrapMode(QPlainTextEdit.WidgetWidth)
+        self.lines.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.lines.setMinimumHeight(80)
 
         # leaf editor
@@ -222,6 +288,10 @@ class Inspector(SessionFollower, QWidget):
 
             lines = [f"gate <b>{s.gate_name(i)}</b>: <code>{html.escape(s.name(i))} = "
                      f"{html.escape(s.expression(i))}</code>"]
+            if s.subexpression(i):
+                lines.append(f"that is <code>{html.escape(s.name(i))} = {html.escape(s.subexpression(i))}</code>")
+            if s.yours(i):
+                lines.insert(0, f"<span style='color:{YOURS_COLOUR}'><b>yours:</b> {html.escape(s.yours(i))}</span>")
             lines += [f"<code>{html.escape(l)}</code>" for l in local]
             if formula:
                 lines.append(f"<span style='color:#6e7781'>general form: {html.escape(formula)}</span>")
@@ -249,7 +319,7 @@ class Inspector(SessionFollower, QWidget):
             empty = "(none yet: the backward pass has not reached this node)"
         else:
             empty = "(no gradient flows through this node)"
-        self.lines.setPlainText("\n".join(s.ledger_for(i)) or empty)
+        self.lines.setPlainText("\n".join(narrow_lines(s.ledger_lines_for(i))) or empty)
         leaf = s.is_leaf(i) and s.kind(i) in ("input", "parameter")
         self.editor.setVisible(leaf)
         self.edit_error.clear()

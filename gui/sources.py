@@ -56,7 +56,7 @@ def build_lesson(lesson, mine: bool = False, options=None, module=None):
     else:
         output, report = build(**(options or {})), None
     yield "laying out the graph…"
-    session = GraphSession(output)
+    session = GraphSession(output, mine=report)
     session.layout(session.view(session.default_expanded()))  # Graphviz runs here, not on the GUI thread
     return Built(lesson, module, loaded, session, report)
 

@@ -22,7 +22,7 @@ import types
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from gradgraph import inspect as inspect_model
@@ -44,6 +44,8 @@ PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#d
 
 #: options whose default is None but which take a whole number: (highest, step); 0 reads "off"
 OPTIONAL_INTS = {"patience": (1000, 1), "limit": (1_000_000, 100)}
+#: trainer() options shown side by side (more wrap to the next row: a laptop's width holds four)
+EXTRAS_PER_ROW = 4
 #: float options that are a fraction in [0, 1): spin boxes in steps of 0.05
 FRACTIONS = ("dropout", "val_fraction", "momentum", "weight_decay")
 OPTION_TIPS = {
@@ -338,7 +340,9 @@ class TrainPanel(QWidget):
         controls.addStretch(1)
         for b in (self.start_button, self.pause_button, self.stop_button):
             controls.addWidget(b)
-        self.extras_row = QHBoxLayout()  # the lesson's own trainer() options (hidden units, activation, ...)
+        # the lesson's own trainer() options (hidden units, activation, ...), EXTRAS_PER_ROW to a row
+        self.extras_row = QGridLayout()
+        self.extras_row.setHorizontalSpacing(6)
         self.extras: dict = {}
         extras_line = QHBoxLayout()
         self.extras_label = QLabel("lesson options:")
@@ -525,9 +529,10 @@ class TrainPanel(QWidget):
             if tip:
                 label.setToolTip(tip)
                 w.setToolTip(tip)
-            self.extras_row.addWidget(label)
-            self.extras_row.addWidget(w)
-            self.extras_row.addSpacing(6)
+            label.setMinimumWidth(label.sizeHint().width())  # a label is never cut ("val fractio")
+            row, column = divmod(len(self.extras), EXTRAS_PER_ROW)
+            self.extras_row.addWidget(label, row, 2 * column, Qt.AlignRight)
+            self.extras_row.addWidget(w, row, 2 * column + 1)
             self.extras[name] = get
         self.extras_label.setVisible(bool(self.extras))
 

@@ -150,6 +150,17 @@ def test_flow_vanishing_is_judged_along_the_path():
     assert flow["x"].path_max == 1e4
 
 
+def test_flow_does_not_call_a_small_factor_inside_the_net_vanishing():
+    """A softmax's normaliser gets a tiny gradient by design; only learnable leaves are judged."""
+    scores = gg.Tensor(np.array([3.2, 5.1, -1.7]), name="s")
+    e = named(scores.exp(), "e")
+    total = named(e.sum(), "total")              # d/dtotal = -e_y / total^2: small, as it should be
+    loss = named(-(e[0] / total).log(), "L")
+    flow = Flow(Graph(loss))
+    assert flow["total"].magnitude < 1e-3 * flow["total"].path_max
+    assert flow.vanishing == []
+
+
 def test_flow_finds_the_first_nan():
     x = gg.Tensor(np.array([1.0, -1.0]), name="x")
     with np.errstate(all="ignore"):

@@ -338,6 +338,11 @@ def test_wrapped_layout_keeps_every_box_within_the_width():
     assert plan is not None and plan[1] >= 3
     small = {n: boxes[n] for n in names[:3]}
     assert best_wrap(small, routes[:2], ends[:2], 900, 600, max_scale=1.6) is None
+    # a window too small for the whole chain at a readable zoom: the rows fit across it, so
+    # the student scrolls down only (not sideways too)
+    limit, bands = best_wrap(boxes, routes, ends, 760, 420, max_scale=1.6, margin=40, min_scale=0.85,
+                             whole_from=0.78)
+    assert (wrap_rows(boxes, routes, ends, limit, bands).width + 2 * 40) * 0.85 <= 760
 
 
 def _visible_scene_rect(view):
@@ -886,3 +891,83 @@ def test_filters_are_drawn_around_zero_and_maps_in_greys(qtbot):
     assert signed.pixelColor(1, 1).name() == "#ffffff"          # 0 is white
     assert signed.pixelColor(0, 0).blue() > signed.pixelColor(0, 0).red()   # negative is blue
     assert grey.pixelColor(1, 1).name() == "#000000"            # the smallest activation is black
+
+
+def test_a_small_tensor_step_is_written_out_in_the_ledger_not_as_statistics(window):
+    """Lesson 5: the header names the matrix shown below it; a forward step writes the operands."""
+    assert window.open_lesson("5")
+    s = window.session
+    while s.current() is None or s.name(s.current()) != "XW":
+        s.step()
+    header = window.ledger.header.text()
+    assert header.endswith("XW = X @ W = the 2×2 matrix below") and "mean" not in header
+    text = window.ledger.text.toPlainText()
+    assert "[1   2  -1] @ [  2   0] = [5.5  -2]" in text  # X @ W = XW, entry by entry
+    s.to_backward()
+    while s.current() is None or s.name(s.current()) != "XW" or s.position <= s.backward_start:
+        s.step()
+    header = window.ledger.header.text()
+    assert "upstream dL/dXW = the 2×2 matrix below" in header and "mean" not in header
+    assert "dL/dX = dL/dXW · Wᵀ" in window.ledger.text.toPlainText()
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1366, 768)])
+def test_every_train_tab_label_is_readable_on_a_laptop(qtbot, size):
+    """Lesson 12 has eight trainer() options: they wrap into rows instead of cutting labels."""
+    from PySide6.QtWidgets import QLabel
+
+    from gradgraph_gui.main_window import MainWindow
+
+    w = MainWindow(screenshot_mode=True)
+    qtbot.addWidget(w)
+    w.show_at_size(*size)
+    w.load_lessons()
+    assert w.open_lesson("12")
+    w.tabs.setCurrentIndex(2)
+    qtbot.wait(50)
+    labels = [lab for lab in w.train_panel.findChildren(QLabel) if lab.isVisible() and lab.text()]
+    assert "val fraction" in [lab.text() for lab in labels]
+    cut = [lab.text() for lab in labels if len(lab.text()) < 40 and lab.width() < lab.sizeHint().width()]
+    assert cut == []
+
+
+def test_the_ledger_puts_tall_blocks_side_by_side_and_the_inspector_wraps(window):
+    from gradgraph_gui.panels import narrow_lines, side_by_side_blocks
+
+    lines = ["a = 1", "  x", "  y", "b = 22", "  zz"]
+    assert side_by_side_blocks(lines, 10, 80) == lines  # fits: unchanged
+    assert side_by_side_blocks(lines, 3, 80) == ["a = 1    b = 22", "  x        zz", "  y"]
+    assert side_by_side_blocks(lines, 3, 12) == lines  # too narrow to go side by side
+    assert narrow_lines(["dL/dX = dL/dXW · Wᵀ   [dZ/dX: d_out @ W^T]", "  [1  0]"]) == \
+        ["dL/dX = dL/dXW · Wᵀ", "    [dZ/dX: d_out @ W^T]", "  [1  0]"]
+    window.show_at_size(1280, 800)
+    assert window.open_lesson("5")
+    s = window.session
+    while s.position < s.length:
+        s.step()
+    text = window.ledger.text.toPlainText().splitlines()
+    assert any("dL/dX = dL/dXW · Wᵀ" in line and "dL/dW = Xᵀ · dL/dXW" in line for line in text)
+    window.graph_view.nodeClicked.emit(s.current())
+    from PySide6.QtWidgets import QPlainTextEdit
+    assert window.inspector.lines.lineWrapMode() == QPlainTextEdit.WidgetWidth
+    shown = window.inspector.lines.toPlainText().splitlines()
+    assert "    [dZ/dX: d_out @ W^T]" in shown
+    k = shown.index("dL/dX = dL/dXW · Wᵀ")  # its matrices stacked: dL/dXW, ·, Wᵀ, =, dL/dX
+    assert [row.strip() for row in shown[k + 2:k + 9]] == \
+        ["dL/dXW", "[1  0]", "[0  1]", "·", "Wᵀ", "[0.5  2  -1]", "[ -1  0   1]"]
+
+
+def test_a_partial_gradient_in_a_box_is_marked_so_far_and_fits_the_box(window):
+    """x in max(x * y, z) + sigmoid(x): after sigmoid's step only one of its two paths has sent."""
+    from PySide6.QtGui import QFontMetricsF
+
+    assert window.open_expression("max(x * y, z) + sigmoid(x)", "x=1.5, y=-2, z=0.5")
+    s, view = window.session, window.graph_view
+    x = [i for i in range(len(s)) if s.name(i) == "x"][0]
+    while s.grad_state(x) != "partial":
+        s.step()
+    box = view.node_items[x]
+    grad_line = box.state[4][-1]
+    assert grad_line == "0.1491 so far"
+    width = QFontMetricsF(view.fonts.body).horizontalAdvance("grad " + grad_line)
+    assert width <= box.rect.width() - 12  # not elided

@@ -86,6 +86,30 @@ def test_the_toggle_rebuilds_with_the_students_gates_and_gradcheck_blames_them(a
     assert grad_of(app_window.session, "x") == -4
 
 
+def test_the_students_gates_are_tagged_yours_on_the_boxes_and_in_the_inspector(app_window, lessons_copy):
+    lessons_copy("1.1", "return d_out * self.x, d_out * self.y")
+    assert app_window.open_lesson("1")
+    s = app_window.session
+    f = names(s).index("f")
+    assert s.yours(f) == "" and not app_window.graph_view.node_items[f].yours  # built-in gates
+    app_window.set_mine(True)  # model -> view
+    app_window.wait_for(app_window.builder)
+    s = app_window.session
+    f, q = names(s).index("f"), names(s).index("q")
+    assert s.yours(f) == "your Multiply (exercise 1.1, FAILS its check)"
+    assert s.yours(q) == "" and s.yours(names(s).index("x")) == ""  # the built-in Add, a leaf
+    boxes = app_window.graph_view.node_items
+    assert boxes[f].yours and not boxes[q].yours and "your Multiply" in boxes[f].toolTip()
+    app_window.graph_view.nodeClicked.emit(f)  # view -> model -> inspector
+    assert "yours:" in app_window.inspector.gate.text() and "your Multiply" in app_window.inspector.gate.text()
+    app_window.graph_view.nodeClicked.emit(q)
+    assert "yours:" not in app_window.inspector.gate.text()
+    assert app_window.open_expression("a * b + c", "a=1, b=2, c=3")  # the expression box too
+    s = app_window.session
+    tagged = [i for i in range(len(s)) if app_window.graph_view.node_items[i].yours]
+    assert [s.gate_name(i) for i in tagged] == ["Multiply"]
+
+
 def test_an_error_in_the_students_gate_shows_their_line_first(app_window, lessons_copy):
     lessons_copy("1.1", "return d_out * self.y, d_out * self.x / self.missing")
     app_window.set_mine(True)
@@ -227,3 +251,17 @@ def test_an_expression_is_built_with_my_gates_when_the_toggle_is_on(app_window, 
     assert grad_of(app_window.session, "x") == 2  # the swapped backward: d_out * x instead of d_out * y
     app_window.your_code.mine_action.trigger()  # off: the expression is built again
     assert not app_window.mine and grad_of(app_window.session, "x") == 5
+
+
+def test_a_typed_expressions_nodes_say_what_they_stand_for(app_window):
+    assert app_window.open_expression("max(x * y, z) + sigmoid(x) - 2 * x", "x=1.5, y=-2, z=0.5")
+    s = app_window.session
+    at = {s.name(i): i for i in range(len(s))}
+    assert s.subexpression(at["maximum_0"]) == "max(x * y, z)"
+    assert s.subexpression(at["mul_1"]) == "2 * x"  # a constant is written as its number
+    assert s.subexpression(at["f"]) == "(max(x * y, z) + σ(x)) - (2 * x)"
+    assert s.subexpression(at["mul_0"]) == "" and s.subexpression(at["x"]) == ""  # nothing to add
+    box = app_window.graph_view.node_items[at["maximum_0"]]
+    assert "maximum_0 = max(x * y, z)" in box.toolTip()
+    app_window.graph_view.nodeClicked.emit(at["maximum_0"])  # view -> inspector
+    assert "that is <code>maximum_0 = max(x * y, z)</code>" in app_window.inspector.gate.text()

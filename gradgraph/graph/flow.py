@@ -11,7 +11,9 @@ largest 1) for colouring. Warnings (``NodeFlow.flags``, each explained in
   gradient met on the way back from the output to this node: the gradient
   that came in shrank on this path;
 * **exploding**: at least ``exploding`` (1e3) × the smallest gradient met on
-  that way: it grew on this path;
+  that way: it grew on this path. Both are judged for the inputs and
+  parameters, where a gradient is used to learn: inside the net a gate may
+  scale its gradient by a small factor by design (the sum in a softmax);
 * **routed**: the gradient is exactly zero because a gate sends nothing to
   this input by design (the loser of a max: "routed: lost the max"; the input
   of a ReLU that is off), or because everything it feeds was routed so. Such a
@@ -172,6 +174,8 @@ class Flow(Mapping):
                 continue
             if m == 0:
                 info.routed = self._routing(node)
+            if not (node.is_leaf and node.requires_grad):
+                continue  # inside the net a small factor is just a derivative (a softmax's sum)
             if info.routed is None and high[i] and m <= vanishing * high[i]:
                 info.vanishing = True
             if low[i] and m >= exploding * low[i]:

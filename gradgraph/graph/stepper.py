@@ -43,12 +43,13 @@ from .graph import Graph
 _INFIX = {"+", "-", "*", "/", "@"}
 
 
-def expression(node) -> str:
+def expression(node, name=None) -> str:
     """The right-hand side of a node's forward formula with its inputs' names:
-    ``x + y``, ``relu(h)``, ``q^2``, ``max(x, y)``."""
+    ``x + y``, ``relu(h)``, ``q^2``, ``max(x, y)``. ``name(parent)``, if given, writes
+    an input instead of its name (a view can write the input's own expression)."""
     if node.op is None:
         return node.name
-    args = [p.name for p in node.parents]
+    args = [p.name if name is None else name(p) for p in node.parents]
     symbol = node.gate.symbol
     if symbol in _INFIX and len(args) == 2:
         return f"{args[0]} {symbol} {args[1]}"
@@ -128,16 +129,21 @@ class Step:
 
     @property
     def text(self) -> str:
+        return self.describe()
+
+    def describe(self, fmt=fmt_value) -> str:
+        """:attr:`text` with each value written by ``fmt`` (a view that shows the matrices of a
+        small tensor below its header passes one that only names their shape)."""
         node, graph = self.node, self.graph
         out = graph.output.name
         if self.phase == "forward":
-            value = fmt_value(graph.value(node))
+            value = fmt(graph.value(node))
             if self.kind == "leaf":
                 return f"{node.name} = {value}" + ("" if node.kind == "input" else f"   ({node.kind})")
             return f"{node.name} = {expression(node)} = {value}"
         if self.kind == "seed":
-            return f"d{out}/d{out} = {fmt_value(graph.seed)}   (the seed: the output's gradient with respect to itself)"
-        upstream = fmt_value(graph.grad(node))
+            return f"d{out}/d{out} = {fmt(graph.seed)}   (the seed: the output's gradient with respect to itself)"
+        upstream = fmt(graph.grad(node))
         return f"back through {node.name} = {expression(node)}, upstream d{out}/d{node.name} = {upstream}"
 
     def __repr__(self) -> str:
