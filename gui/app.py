@@ -6,8 +6,8 @@
     gradgraph gui --lesson 2 --mine                            # with your exercise gates
 
 Heavy imports (matplotlib, numba) are deferred: the window shows first, the
-last lesson opens right after, and the Numba kernels warm up in a worker
-thread with a status-bar message.
+last lesson opens right after; Numba kernels a lesson needs compile in a child
+process (numpy runs them meanwhile) with progress in the status bar.
 """
 from __future__ import annotations
 
@@ -69,13 +69,10 @@ def open_source(window, args, wait: bool = True) -> bool:
 
 
 def screenshot(args, app, window) -> int:
-    from .compile_progress import no_compiling
-
     if not getattr(args, "lesson", None):
         args.lesson = "1"
     ok = open_source(window, args)
-    with no_compiling():  # a cold start compiles nothing for a picture
-        take_steps(window, getattr(args, "steps", 0) or 0, bool(getattr(args, "backward", False)))
+    take_steps(window, getattr(args, "steps", 0) or 0, bool(getattr(args, "backward", False)))
     train_steps = int(getattr(args, "train_steps", 0) or 0)
     if train_steps and window.train_panel is not None and window.tabs.isTabEnabled(2):
         window.tabs.setCurrentIndex(2)
@@ -222,7 +219,7 @@ def main(args=None) -> int:
         if open_source(window, args, wait=bool(steps or backward)):  # the build runs on a worker
             take_steps(window, steps, backward)
         QTimer.singleShot(300, window.browser.update_status)
-        QTimer.singleShot(800, window.start_warmup)
 
+    window.start_warmup()  # compile progress in the status bar, from the lesson's first conv on
     QTimer.singleShot(0, lambda: window.load_lessons(then=after_listing))
     return int(app.exec() or 0)

@@ -1,127 +1,79 @@
-"""Kernel compilation, kept away from the GUI: progress for the status bar, and a backend
-that needs no compiling while the fast kernels are cold.
+"""Kernel compile progress in the status bar: the app's thin view of the engine's compiler.
 
-Numba compiles in long stretches that hold Python's global lock: compiled on a
-thread of the app, the event loop stalled for up to 1.7 s at a time (measured
-with benchmarks/bench_gui_coldstart.py). So :func:`warm_kernels` compiles in a
-child process, which fills the on-disk cache, and afterwards loads that cache
-in the app (milliseconds). It is a generator for a
-:class:`~.worker.GeneratorWorker`: it yields one status line per kernel the
-child has compiled ("Numba kernels: 5 of 28 compiled (conv2d_forward, float32),
-23 left…") and returns the last line to show.
+The engine does all the work (``gradgraph/kernels/compiler.py``): under the default
+backend, "auto", a convolution whose Numba kernel is not compiled yet runs on numpy
+while a child process compiles that kernel (so Numba never holds this process's
+global lock and the event loop stays responsive), and the kernel is switched on
+when ready. Nothing in the app has to start, wait for or avoid compiling.
 
-Meanwhile the app runs convolutions on a backend that needs no compiling (the
-engine's vectorized numpy backend when it has one, else the readable reference
-loops: about 2 s for LeNet-5's graph) and switches back to the fast kernels
-when they are ready; :func:`no_compiling` does the same for one block (a
-lesson's ``build()``, the steps of a screenshot).
-
-This is the one file that knows how the engine reports compile progress: the
-child forwards ``kernels.warmup(progress=...)`` reports and watches which
-kernel signatures exist; when the engine's API changes, adapt it here.
+What is left for the app is to show it. :class:`CompileProgress` subscribes to
+``kernels.subscribe``; the engine calls it on its compiler thread, so every event
+crosses to the GUI thread through a queued signal and becomes one status line
+(:func:`status_line`), e.g. "Compiling conv2d_forward (float32) — 2 of 5, 3 left…".
 """
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import subprocess
-import sys
+from PySide6.QtCore import QObject, Qt, Signal
 
-# Runs in the child: report every (kernel, dtype) as it is compiled, then every warm-up message.
-_CHILD = r'''
-import json, sys, threading, time
 from gradgraph import kernels
-from gradgraph.kernels import _compile
-
-def say(*report):
-    print(json.dumps([str(r) if not isinstance(r, int) else r for r in report]), flush=True)
-
-total = len(_compile.KERNELS) * len(_compile.WARM_DTYPES)
-seen = set()
-def watch():
-    while True:
-        for kernel in list(_compile.KERNELS):
-            for signature in list(getattr(kernel, "signatures", ())):
-                dtype = next((d for d in _compile.WARM_DTYPES if d in str(signature)), "")
-                name = getattr(kernel, "py_func", kernel).__name__
-                key = (name, dtype)
-                if key not in seen:
-                    seen.add(key)
-                    say(f"{name}, {dtype}" if dtype else name, min(len(seen), total), total)
-        time.sleep(0.1)
-
-threading.Thread(target=watch, daemon=True).start()
-kernels.warmup(progress=say)
-'''
 
 
-def describe(*report) -> str:
-    """One status line from a progress report: a message, or ``(kernel, done, total)``."""
-    if len(report) == 3 and all(isinstance(n, int) for n in report[1:]):
-        kernel, done, total = report
-        return f"Numba kernels: {done} of {total} compiled ({kernel}), {total - done} left…"
-    return " ".join(str(part) for part in report)
+def short_name(kernel: str) -> str:
+    """``"conv2d_forward (float32, stride 1)"`` -> ``"conv2d_forward (float32)"``: the variant
+    (stride, which gradients) means nothing to a student."""
+    head, _, rest = kernel.partition(" (")
+    return f"{head} ({rest.split(',')[0].rstrip(')')})" if rest else head
 
 
-def _cold() -> bool:
-    from gradgraph import kernels
-    from gradgraph.kernels import _compile
+def status_line(event: kernels.CompileEvent) -> str | None:
+    """The status bar's text for ``event``: a line, ``""`` to clear it, or None to leave it.
 
-    return _compile.jit_enabled() and not kernels.is_warm()
-
-
-def warm_kernels():
-    """Compile the fast kernels in a child process (yielding status lines), then load them."""
-    from gradgraph import kernels
-
-    if not _cold():
-        kernels.warmup()  # loads the cached machine code: milliseconds
+    Only real compiles are shown; loading a kernel from the disk cache takes milliseconds.
+    """
+    if event.kind == "started" and not event.cached:
+        left = event.total - event.done - 1
+        return (f"Compiling {short_name(event.kernel)} — {event.done + 1} of {event.total}, "
+                f"{left} left (numpy runs it meanwhile; first run only)…")
+    if event.kind in ("failed", "fallback"):
+        return str(event)
+    if event.kind in ("idle", "stopped"):
         return ""
-    yield "compiling the Numba kernels in the background (first start only)…"
-    slow = kernels.get_backend() == "fast"
-    if slow:  # until the fast kernels are ready, stepping and training use one that needs no compiling
-        kernels.use_backend(_fallback())
-    try:
-        yield from _compile_in_child()
-    finally:
-        if slow:
-            kernels.use_backend("fast")
-    kernels.warmup()  # load what the child compiled
-    return "Kernels ready."
+    return None
 
 
-def _compile_in_child():
-    child = subprocess.Popen([sys.executable, "-c", _CHILD], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env=dict(os.environ))
-    try:
-        for line in child.stdout:
-            try:
-                yield describe(*json.loads(line))
-            except ValueError:
-                continue  # not a report: a library printed something
-        error = child.stderr.read()
-        if child.wait() != 0:
-            raise RuntimeError(f"compiling the kernels failed: {error.strip().splitlines()[-1:] or '?'}")
-    finally:
-        if child.poll() is None:  # the app is closing: let the child finish filling the cache
-            child.stdout.close()
+class CompileProgress(QObject):
+    """Turns the engine's compile events into ``message(text, timeout_ms)`` on the GUI thread.
 
+    ``text`` is empty when there is nothing to show any more (``timeout_ms`` is then 0).
+    Lives as long as its parent (the main window); unsubscribes when deleted.
+    """
 
-def _fallback() -> str:
-    from gradgraph import kernels
+    message = Signal(str, int)
+    _event = Signal(object)  # compiler thread -> GUI thread (queued)
 
-    return "numpy" if "numpy" in kernels.BACKENDS else "reference"
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.compiled = 0  # kernels really compiled (not loaded) since the last idle
+        self._event.connect(self._on_event, Qt.QueuedConnection)
+        self._unsubscribe = kernels.subscribe(self._event.emit)
+        self.destroyed.connect(lambda *_: self._unsubscribe())
+        status = kernels.compile_status()
+        if status.compiling:  # subscribed while a kernel compiles: say so right away
+            self._event.emit(kernels.CompileEvent("started", status.compiling, status.done, status.total,
+                                                  cached=False))
 
+    def close(self):
+        """Stop listening (the window is closing)."""
+        self._unsubscribe()
 
-@contextlib.contextmanager
-def no_compiling():
-    """Inside the block, convolutions use a backend that needs no compiling if the fast
-    kernels are still cold (they are being compiled elsewhere: see :func:`warm_kernels`)."""
-    from gradgraph import kernels
-
-    if kernels.get_backend() != "fast" or not _cold():
-        yield
-        return
-    with kernels.use_backend(_fallback()):
-        yield
+    def _on_event(self, event):
+        if event.kind == "started" and not event.cached:
+            self.compiled += 1
+        line = status_line(event)
+        if line is None:
+            return
+        if event.kind == "idle" and self.compiled:
+            line, self.compiled = f"Numba kernels ready: {self.compiled} compiled, in use from now on.", 0
+            self.message.emit(line, 5000)
+        else:
+            self.message.emit(line, 8000 if event.kind in ("failed", "fallback") else 0)

@@ -6,8 +6,9 @@ thread. Errors of a lesson (or of the student's code in it) go to the error
 panel and the window stays usable.
 
 Slow work never runs on the GUI thread: loading and building a lesson, the
-gradient check and the kernel warm-up each run on a
-:class:`~.worker.GeneratorWorker` whose signals arrive on the main thread.
+gradient check and training each run on a :class:`~.worker.GeneratorWorker`
+whose signals arrive on the main thread; Numba kernels compile in a child process
+(the engine's doing; compile_progress.py shows it in the status bar).
 """
 from __future__ import annotations
 
@@ -285,6 +286,7 @@ class MainWindow(SessionFollower, QMainWindow):
         self.train_holder = QWidget()
         QVBoxLayout(self.train_holder).setContentsMargins(0, 0, 0, 0)
         self.train_panel = None
+        self.compile_progress = None  # kernel compile progress in the status bar: start_warmup()
         self.figures_holder = QTabWidget()
         self.tabs.addTab(self.graph_view, "Graph")
         self.tabs.addTab(self.lesson_view, "Lesson && code")
@@ -897,24 +899,23 @@ class MainWindow(SessionFollower, QMainWindow):
             self.train_holder.layout().addWidget(self.train_panel)
         return self.train_panel
 
-    # -- Numba warm-up -----------------------------------------------------------------------------
+    # -- Numba compile progress ---------------------------------------------------------------------
     def start_warmup(self):
-        """Compile (or load from cache) the Numba kernels on a worker; the status bar shows
-        which kernel is compiling and how many are left (see compile_progress.py)."""
-        from .compile_progress import warm_kernels
+        """Show kernel compile progress in the status bar (see compile_progress.py).
 
-        self.warmup_worker = worker = GeneratorWorker(warm_kernels, name="warmup")
-        worker.yielded.connect(self._on_warmup_progress)
-        worker.returned.connect(self._on_warmup_done)
-        worker.errored.connect(lambda error: self._on_warmup_done(f"kernel warm-up failed: {error}"))
-        worker.start()
+        Nothing to start: the engine compiles each kernel in a child process when it is
+        first used (numpy runs it meanwhile); this only subscribes to its progress.
+        Idempotent.
+        """
+        from .compile_progress import CompileProgress
 
-    def _on_warmup_progress(self, text):
-        self.statusBar().showMessage(text)
+        if self.compile_progress is None:
+            self.compile_progress = CompileProgress(self)
+            self.compile_progress.message.connect(self._on_compile_progress)
 
-    def _on_warmup_done(self, text):
+    def _on_compile_progress(self, text, timeout_ms):
         if text:
-            self.statusBar().showMessage(text, 5000)
+            self.statusBar().showMessage(text, timeout_ms)
         elif self.statusBar().currentMessage().startswith("Compiling"):
             self.statusBar().clearMessage()
 

@@ -18,7 +18,6 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QToolBar
 
-from .compile_progress import no_compiling
 from .expression import ExpressionBar
 
 
@@ -51,12 +50,11 @@ def build_lesson(lesson, mine: bool = False, options=None, module=None):
     if not callable(build):
         return Built(lesson, module, loaded)
     yield f"building the graph of {lesson.path.name}" + (" with your exercise gates…" if mine else "…")
-    with no_compiling():  # cold kernels compile in another process meanwhile
-        if mine:
-            with exercises.mine() as report:
-                output = build(**(options or {}))
-        else:
-            output, report = build(**(options or {})), None
+    if mine:  # cold conv kernels run on numpy while a child process compiles them (gradgraph.kernels)
+        with exercises.mine() as report:
+            output = build(**(options or {}))
+    else:
+        output, report = build(**(options or {})), None
     yield "laying out the graph…"
     session = GraphSession(output, mine=report)
     session.layout(session.view(session.default_expanded()))  # Graphviz runs here, not on the GUI thread

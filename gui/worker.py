@@ -19,7 +19,7 @@ paused worker waits there, a quitting one closes the generator (its ``finally``
 blocks run) and emits ``finished`` without ``returned``. A function that wants
 to stop sooner yields more often.
 
-The app uses it for building lessons, the gradient check, the kernel warm-up
+The app uses it for building lessons, the gradient check
 and training.
 """
 from __future__ import annotations

@@ -190,6 +190,31 @@ def test_ctrl_c_always_ends_cleanly_with_exit_130(tmp_path):
         assert all(p.exists() for p in _named_paths(out + err))
 
 
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT", "0") != "0", reason="nothing compiles without the JIT")
+def test_ctrl_c_to_the_process_group_while_a_kernel_compiles_in_a_child(tmp_path):
+    """The terminal sends Ctrl-C to every process of the group, the compile child too:
+    the command still ends with "interrupted" and 130, and no process is left over."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "gradgraph", "train", "lenet", "--epochs", "30", "--limit", "3000",
+         "--runs-dir", str(tmp_path / "runs")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+        start_new_session=True)  # its own process group, as in a terminal
+    seen = []
+    for line in child.stderr:  # an empty cache: a kernel is soon compiling in the child process
+        seen.append(line)
+        if "compiling kernel" in line:
+            break
+    time.sleep(0.5)
+    os.killpg(child.pid, signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    err = "".join(seen) + err
+    assert child.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("interrupted"), err[-3000:]
+    with pytest.raises(ProcessLookupError):  # the compile process is gone too
+        os.killpg(child.pid, 0)
+
+
 def _importing_numpy(pid) -> bool:
     """Whether the process has got as far as loading numpy (gradgraph imports it first thing)."""
     return "_multiarray_umath" in Path(f"/proc/{pid}/maps").read_text()

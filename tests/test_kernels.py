@@ -543,9 +543,10 @@ def test_compiler_reports_every_step_and_counts():
     unsubscribe = worker.subscribe(events.append)
     one, two = ("conv2d_forward", "stride 1", "float32"), ("max_pool2d_forward", "2x2", "float32")
     build = fake_build(0.05, cached={two})
-    worker.request(one, build)
-    worker.request(two, build)
-    worker.request(one, build)  # asked twice, compiled once
+    with worker.lock:  # all three asked before the thread starts on the first
+        worker.request(one, build)
+        worker.request(two, build)
+        worker.request(one, build)  # asked twice, compiled once
     assert worker.wait(10)
     unsubscribe()
     assert [(e.kind, e.kernel, e.done, e.total) for e in events if e.kind != "queued"] == [

@@ -11,8 +11,9 @@ All three have the same functions with the same signatures, and the argument and
 shape checks of ``shapes.py``.  The module-level functions below dispatch to the
 selected backend.  The default, ``"auto"``, never makes you wait for a compiler:
 each call runs on its Numba kernel if that is compiled (or loaded from the disk
-cache) for this dtype, and otherwise on numpy while a background thread compiles
-it (``compiler.py``); from the next call on it runs on Numba.  Only the kernels
+cache) for this dtype, and otherwise on numpy while a child process compiles it
+into the disk cache and a background thread then loads it (``compiler.py``);
+from the next call on it runs on Numba.  Only the kernels
 and dtypes actually used are compiled.  Under ``NUMBA_DISABLE_JIT=1`` "auto"
 stays on numpy.
 
@@ -143,7 +144,17 @@ def _build(task):
     _fast().compile_task(task)
 
 
+def _child_problem() -> str:
+    """Why a child process cannot compile the kernels for us ("" if it can; see compiler.py)."""
+    if os.environ.get("GRADGRAPH_COMPILE_IN_CHILD", "").strip() == "0":
+        return "GRADGRAPH_COMPILE_IN_CHILD=0"
+    _fast()  # declares the kernels
+    return importlib.import_module("._compile", __name__).disk_cache_problem()
+
+
 _build.is_cached = lambda task: _fast().is_cached(task)
+_build.child = "gradgraph.kernels.fast:compile_task"  # the child runs the same code: same specialisation
+_build.child_problem = _child_problem
 
 
 def _run(op, task, *args):

@@ -32,8 +32,8 @@ import warnings
 
 import numba
 
-__all__ = ["KERNELS", "kernel", "jit_enabled", "kernel_is_warm", "start_thread_pool",
-           "CONV_FASTMATH"]
+__all__ = ["KERNELS", "kernel", "jit_enabled", "kernel_is_warm", "disk_cache_problem",
+           "start_thread_pool", "CONV_FASTMATH"]
 
 #: Every kernel declared with :func:`kernel`, in declaration order.
 KERNELS: list = []
@@ -111,6 +111,20 @@ def kernel_is_warm(dispatcher, dtypes=WARM_DTYPES) -> bool:
     except Exception:  # pragma: no cover - depends on numba internals
         return False
     return _dtypes_covered(signatures, dtypes)
+
+
+def disk_cache_problem() -> str:
+    """Why kernels compiled in another process cannot reach this one ("" if they can).
+
+    The background compiler (``compiler.py``) compiles in a child process that hands
+    the machine code over through Numba's disk cache; that needs a cache on disk
+    for every kernel (a kernel declared without one gets Numba's ``NullCache``).
+    """
+    if not jit_enabled():
+        return "NUMBA_DISABLE_JIT=1"
+    if any(type(getattr(k, "_cache", None)).__name__ == "NullCache" for k in KERNELS):
+        return "no writable folder for Numba's disk cache (set NUMBA_CACHE_DIR to one)"
+    return ""
 
 
 def start_thread_pool() -> None:
