@@ -488,6 +488,22 @@ def test_auto_runs_numpy_until_the_kernel_is_ready(monkeypatch):
     assert asked == [task]
 
 
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"), reason="needs Numba")
+def test_compile_task_covers_both_stride_1_forwards(tmp_path):
+    """The tiny run of the stride-1 forward compiles the wide-row and the batch-rows
+    kernels, so a fresh cache holds every kernel that task lists."""
+    task = ("conv2d_forward", "stride 1", "float32")
+    code = ("from gradgraph.kernels import fast;"
+            f"fast.compile_task({task!r});"
+            f"print(fast.is_cached({task!r}))")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=root,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True"]
+
+
 def test_auto_never_compiles_without_jit():
     code = ("import numpy as np, gradgraph.kernels as k;"
             "k.conv2d_forward(np.ones((1, 1, 4, 4)), np.ones((1, 1, 2, 2)));"
