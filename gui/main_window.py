@@ -16,17 +16,18 @@ import sys
 import traceback
 
 from PySide6.QtCore import QEventLoop, QFileSystemWatcher, QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QKeySequence, QPainter
-from PySide6.QtWidgets import (QDockWidget, QLabel, QListView, QListWidget, QListWidgetItem, QMainWindow,
-                               QSlider, QStatusBar, QStyle, QStyledItemDelegate, QTabWidget, QToolBar,
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
+from PySide6.QtWidgets import (QDockWidget, QListView, QListWidget, QListWidgetItem, QMainWindow,
+                               QStatusBar, QStyle, QStyledItemDelegate, QTabWidget,
                                QVBoxLayout, QWidget)
 
-from .build_options import BuildOptions
 from .code_view import LessonView
+from .gradcheck_overlay import GradcheckOverlay
 from .graph_view import GraphView
 from .models import GraphSession, SessionFollower
 from .panels import ErrorPanel, Inspector, LedgerPanel
 from .settings import settings
+from .step_toolbar import StepToolbar
 from .sources import YourCode, build_lesson, student_first
 from .worker import GeneratorWorker
 
@@ -273,8 +274,6 @@ class MainWindow(SessionFollower, QMainWindow):
         self.builder = None           # the GeneratorWorker building the open lesson, if any
         self.expression = None        # (expression, values) while a typed expression is shown
         self._build_token = 0
-        self._gradcheck_token = 0
-        self.gradcheck_running = False
         self.first_paint_callbacks = []
 
         # central tabs
@@ -315,14 +314,16 @@ class MainWindow(SessionFollower, QMainWindow):
         self.share_room(1400, 900)
 
         self.graph_view.nodeClicked.connect(self._on_node_clicked)
-        self.graph_view.layoutChanged.connect(self._on_layout_changed)
 
-        self._build_toolbar()
+        self.gradcheck = GradcheckOverlay(self)  # the Gradcheck button's check and colours
+        self.step_toolbar = StepToolbar(self)
+        self.actions, self.speed = self.step_toolbar.actions, self.step_toolbar.speed
+        self.build_options = self.step_toolbar.build_options
+        self.build_options_action = self.step_toolbar.build_options_action
+        self.build_options.changed.connect(self._on_build_options_changed)
         self.your_code = YourCode(self)  # File → Open, "use my exercise gates", the expression box
         self._build_view_menu()
         self.setStatusBar(QStatusBar())
-        self.play_timer = QTimer(self)
-        self.play_timer.timeout.connect(self._on_play_tick)
         self.watcher = QFileSystemWatcher(self)
         self.watcher.fileChanged.connect(self._on_file_changed)
         self._reload_timer = QTimer(self, singleShot=True, interval=400)
@@ -338,65 +339,20 @@ class MainWindow(SessionFollower, QMainWindow):
             if state is not None:
                 self.restoreState(state)
 
+    @property
+    def gradcheck_running(self) -> bool:
+        return self.gradcheck.running
+
+    @property
+    def gradcheck_worker(self):
+        return self.gradcheck.worker
+
     def _dock(self, title, widget, area, name):
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
-
-    def _build_toolbar(self):
-        tb = QToolBar("Step")
-        tb.setObjectName("steptoolbar")
-        self.addToolBar(tb)
-        self.actions = {}
-
-        style = self.style()
-        icons = {"reset": QStyle.SP_MediaSkipBackward, "back": QStyle.SP_MediaSeekBackward,
-                 "step": QStyle.SP_MediaSeekForward, "play": QStyle.SP_MediaPlay,
-                 "backward": QStyle.SP_ArrowLeft, "reload": QStyle.SP_BrowserReload}
-        tb.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
-
-        def act(key, text, tip, shortcuts, slot, checkable=False):
-            a = QAction(text, self)
-            if key in icons:
-                a.setIcon(style.standardIcon(icons[key]))
-            a.setToolTip(f"{tip} ({', '.join(shortcuts)})" if shortcuts else tip)
-            a.setShortcuts([QKeySequence(s) for s in shortcuts])
-            a.setShortcutContext(Qt.WindowShortcut)
-            a.setCheckable(checkable)
-            (a.toggled if checkable else a.triggered).connect(slot)
-            tb.addAction(a)
-            self.actions[key] = a
-            return a
-
-        act("reset", "Reset", "Back to the start", ["Home"], lambda: self._do("reset"))
-        act("back", "Back", "One step back", ["Left"], lambda: self._do("back"))
-        act("step", "Step", "One step forward", ["Right", "Space"], lambda: self._do("step"))
-        act("play", "Play", "Play / pause", ["P"], self.toggle_play, checkable=True)
-        tb.addWidget(QLabel(" speed "))
-        self.speed = QSlider(Qt.Horizontal)
-        self.speed.setRange(1, 30)
-        self.speed.setValue(4)
-        self.speed.setFixedWidth(110)
-        self.speed.setToolTip("steps per second")
-        self.speed.valueChanged.connect(self._on_speed_changed)
-        tb.addWidget(self.speed)
-        act("backward", "To backward", "Jump to the start of the backward pass", ["B", "End"],
-            lambda: self._do("backward"))
-        tb.addSeparator()
-        act("fit", "Fit", "Fit the graph in the window", ["F"], self.graph_view.fit)
-        act("gradcheck", "Gradcheck", "Colour nodes by analytic vs numerical gradient: green matches "
-            "(< 1e-7), yellow matches within the tolerance of its precision, red differs",
-            ["G"], self._on_gradcheck_toggled, checkable=True)
-        act("reload", "Reload", "Reload the lesson file", ["Ctrl+R"], self.reload_lesson)
-        self.build_options = BuildOptions()
-        self.build_options.changed.connect(self._on_build_options_changed)
-        self.build_options_action = tb.addWidget(self.build_options)  # shown for lessons with variants
-        self.build_options_action.setVisible(False)
-        self.step_label = QLabel("")
-        self.step_label.setStyleSheet("padding-left: 12px; font-weight: bold")
-        tb.addWidget(self.step_label)
 
     def _build_view_menu(self):
         """View menu: reopen a closed panel (each dock's own show/hide action)."""
@@ -631,91 +587,37 @@ class MainWindow(SessionFollower, QMainWindow):
 
     def set_session(self, session):
         self.follow(session)
-        self._gradcheck_token += 1  # a check of the previous graph is no longer wanted
-        self._gradcheck_finished()
+        self.gradcheck.forget()  # a check of the previous graph is no longer wanted
         self.graph_view.set_session(session)  # the views subscribe to the session themselves
         self.inspector.set_session(session)
         self.ledger.set_session(session)
-        self._update_step_ui()
-        if session is not None and self.actions["gradcheck"].isChecked():
-            self.start_gradcheck()
+        self.step_toolbar.update()
+        if session is not None and self.gradcheck.wanted():
+            self.gradcheck.start()
 
-    # -- stepping ----------------------------------------------------------------------
+    # -- stepping (the toolbar does it) ----------------------------------------------------
     def _do(self, what):
-        s = self.session
-        if s is None:
-            return
-        try:
-            if what == "step":
-                s.step()
-            elif what == "back":
-                s.back()
-            elif what == "reset":
-                s.reset()
-            elif what == "backward":
-                s.to_backward()
-        except Exception as error:
-            self.stop_play()
-            self.show_error(f"step ({what})", error, student_first(error, *self.student_files()))
+        self.step_toolbar.do(what)
+
+    def toggle_play(self, on=None):
+        self.step_toolbar.toggle_play(on)
+
+    def stop_play(self):
+        self.step_toolbar.stop_play()
 
     def _on_step(self, event=None):
         """Stepper callback: the window's own parts of a step."""
-        self._update_step_ui()
-
-    def _update_step_ui(self):
-        """The window's own parts of a step: the toolbar's step label, and the current box kept
-        in view while playing (the canvas, the inspector and the ledger follow the session
-        themselves)."""
-        s = self.session
-        if s is None:
-            self.step_label.setText("")
-            return
-        self.step_label.setText(f"step {s.position}/{s.length} · {s.phase}")
-        if self.play_timer.isActive() or self.screenshot_mode:
-            self.graph_view.ensure_current_visible()
-
-    def toggle_play(self, on=None):
-        if on is None:
-            on = not self.play_timer.isActive()
-        was_playing = self.play_timer.isActive()
-        if on and self.session is not None:
-            self.play_timer.start(int(1000 / self.speed.value()))
-            self.statusBar().showMessage("playing… (P or Space pauses)")
-        else:
-            self.play_timer.stop()
-            if was_playing:
-                self.statusBar().showMessage("paused (P plays on)")
-        a = self.actions["play"]
-        a.blockSignals(True)
-        a.setChecked(self.play_timer.isActive())
-        a.blockSignals(False)
-
-    def stop_play(self):
-        self.toggle_play(False)
-
-    def _on_play_tick(self):
-        s = self.session
-        if s is None or s.position >= s.length:
-            self.stop_play()
-            return
-        self._do("step")
-
-    def _on_speed_changed(self, value):
-        if self.play_timer.isActive():
-            self.play_timer.setInterval(int(1000 / value))
+        self.step_toolbar.update()
 
     # -- inspecting and editing ----------------------------------------------------------
     def _on_node_clicked(self, index):
         self.inspector.show_node(index)
 
-    def _on_layout_changed(self):
-        pass
-
     def _on_value_edited(self, index, value):
         s = self.session
         if s is None:
             return
-        if self.gradcheck_running:
+        if self.gradcheck.running:
             self.statusBar().showMessage("wait for the gradient check to finish before editing values", 5000)
             self.inspector.show_node(index)
             return
@@ -725,85 +627,8 @@ class MainWindow(SessionFollower, QMainWindow):
             self.show_error(f"setting {s.name(index)}", error)
             return
         self.graph_view.invalidate_texts()  # the views redrew themselves on the graph's "values" event
-        if self.actions["gradcheck"].isChecked():
-            self.start_gradcheck()  # new values: the old check no longer applies
-
-    def _on_gradcheck_toggled(self, on):
-        if on:
-            self.start_gradcheck()
-        else:
-            self._gradcheck_token += 1  # a check still running is ignored when it ends
-            self._gradcheck_finished()
-            self.graph_view.set_overlay("none")
-            if self.statusBar().currentMessage().startswith("checking gradients"):
-                self.statusBar().clearMessage()
-
-    def start_gradcheck(self):
-        """Colour the nodes by gradcheck error: the check runs in a worker thread (it replays
-        the forward pass twice per checked element: about a second for LeNet), the colours
-        appear when it is done."""
-        s = self.session
-        if s is None:
-            return
-        self.graph_view.set_overlay("gradcheck")
-        if s.gradcheck_result() is not None:
-            self._report_gradcheck(s)
-            return
-        self._gradcheck_token += 1
-        token = self._gradcheck_token
-        self.gradcheck_running = True
-        self.inspector.set_editable(False, "wait: the gradient check is running")
-        self.statusBar().showMessage("checking gradients… (the overlay appears when it is done)")
-
-        self.gradcheck_worker = worker = GeneratorWorker(s.compute_gradcheck, name="gradcheck")
-        worker.returned.connect(lambda result: self._on_gradcheck_done((token, s, *result, None)))
-        worker.errored.connect(lambda error: self._on_gradcheck_done((token, s, None, None, error)))
-        worker.start()
-
-    def _gradcheck_finished(self):
-        self.gradcheck_running = False
-        self.inspector.set_editable(True)
-
-    def _on_gradcheck_done(self, payload):
-        token, s, version, pair, error = payload
-        if token != self._gradcheck_token or s is not self.session:
-            return  # switched off, or another lesson since
-        self._gradcheck_finished()
-        if error is not None:
-            self._set_gradcheck_checked(False)
-            self.graph_view.set_overlay("none")
-            self.show_error("gradcheck", error)
-            return
-        if not s.store_gradcheck(version, pair):
-            self.start_gradcheck()  # the values changed meanwhile: check again
-            return
-        self.graph_view.refresh()
-        self._report_gradcheck(s)
-
-    def _report_gradcheck(self, s):
-        errors, blamed, failed = s.gradcheck_result()
-        bad = sorted(failed) if failed is not None else [i for i, e in errors.items() if e != e or e > 1e-2]
-        rough = s.low_precision()
-        if not bad:
-            text = f"gradcheck: all {len(errors)} nodes agree with the numerical gradient"
-            if rough:
-                text += " (float32: yellow means within float32's tolerance)"
-        else:
-            names = ", ".join(s.name(i) for i in bad[:4]) + ("…" if len(bad) > 4 else "")
-            text = f"gradcheck: {len(bad)} of {len(errors)} nodes differ ({names})"
-            if blamed:
-                text += (" · suspect: " if rough else " · wrong backward in ") + \
-                    ", ".join(s.name(i) for i in sorted(blamed))
-            if rough:
-                text += (" · float32 graph: a nudge of 1e-3 can cross a ReLU or max-pool kink, "
-                         "so this may be a kink rather than a bug (lesson 4)")
-        self.statusBar().showMessage(text, 20000)
-
-    def _set_gradcheck_checked(self, on):
-        a = self.actions["gradcheck"]
-        a.blockSignals(True)
-        a.setChecked(on)
-        a.blockSignals(False)
+        if self.gradcheck.wanted():
+            self.gradcheck.start()  # new values: the old check no longer applies
 
     def check_exercises(self):
         """Run gradgraph.exercises.check for the lesson's exercises; show pass/fail and hints."""
@@ -957,7 +782,7 @@ class MainWindow(SessionFollower, QMainWindow):
     def closeEvent(self, event):
         self.stop_play()
         self._build_token += 1  # a build or a check still running is no longer wanted
-        self._gradcheck_token += 1
+        self.gradcheck.forget()
         if self.train_panel is not None:
             self.train_panel.shutdown()
         if not self.screenshot_mode:
