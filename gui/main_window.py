@@ -15,20 +15,19 @@ from __future__ import annotations
 import sys
 import traceback
 
-from PySide6.QtCore import QEventLoop, QFileSystemWatcher, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (QDockWidget, QListView, QListWidget, QListWidgetItem, QMainWindow,
-                               QStatusBar, QStyle, QStyledItemDelegate, QTabWidget,
-                               QVBoxLayout, QWidget)
+                               QStatusBar, QStyle, QStyledItemDelegate)
 
-from .code_view import LessonView
 from .gradcheck_overlay import GradcheckOverlay
-from .graph_view import GraphView
+from .lesson_loader import LessonLoader, wait_for
+from .lesson_tabs import LessonTabs
 from .models import GraphSession, SessionFollower
 from .panels import ErrorPanel, Inspector, LedgerPanel
 from .settings import settings
+from .sources import YourCode
 from .step_toolbar import StepToolbar
-from .sources import YourCode, build_lesson, student_first
 from .worker import GeneratorWorker
 
 STATUS_WORDS = {"passed": "passed", "failed": "failed", "todo": "to do"}
@@ -72,19 +71,6 @@ def exercise_badge(ids, counts=None) -> tuple:
         return f"{head}: failed", state
     parts = [f"{counts[k]} {STATUS_WORDS[k]}" for k in ("passed", "failed", "todo") if counts.get(k)]
     return f"{head}: " + ", ".join(parts), state
-
-
-def _figure_title(fig) -> str:
-    """A figure's own title (its suptitle), else the first title of its axes."""
-    try:
-        sup = fig.get_suptitle() if hasattr(fig, "get_suptitle") else getattr(getattr(fig, "_suptitle", None),
-                                                                               "get_text", lambda: "")()
-    except Exception:
-        sup = ""
-    if sup and sup.strip():
-        return " ".join(sup.split())
-    titles = [ax.get_title() for ax in fig.get_axes() if ax.get_title()]
-    return titles[0] if titles else ""
 
 
 TITLE_ROLE, SUMMARY_ROLE, BADGE_ROLE = Qt.UserRole + 1, Qt.UserRole + 2, Qt.UserRole + 3
@@ -271,27 +257,17 @@ class MainWindow(SessionFollower, QMainWindow):
         self.module = None
         self._unsubscribe = None
         self.mine = False             # build lessons with the student's exercise gates
-        self.builder = None           # the GeneratorWorker building the open lesson, if any
         self.expression = None        # (expression, values) while a typed expression is shown
-        self._build_token = 0
         self.first_paint_callbacks = []
 
         # central tabs
-        self.tabs = QTabWidget()
-        self.graph_view = GraphView()
-        self.lesson_view = LessonView()
+        self.lesson_tabs = LessonTabs(self)
+        self.tabs, self.graph_view = self.lesson_tabs.tabs, self.lesson_tabs.graph_view
+        self.lesson_view, self.figures_holder = self.lesson_tabs.lesson_view, self.lesson_tabs.figures_holder
+        self.train_holder = self.lesson_tabs.train_holder
         self.lesson_view.reloadRequested.connect(self.reload_lesson)
         self.lesson_view.checkRequested.connect(self.check_exercises)
-        self.train_holder = QWidget()
-        QVBoxLayout(self.train_holder).setContentsMargins(0, 0, 0, 0)
-        self.train_panel = None
         self.compile_progress = None  # kernel compile progress in the status bar: start_warmup()
-        self.figures_holder = QTabWidget()
-        self.tabs.addTab(self.graph_view, "Graph")
-        self.tabs.addTab(self.lesson_view, "Lesson && code")
-        self.tabs.addTab(self.train_holder, "Train")
-        self.tabs.addTab(self.figures_holder, "Figures")
-        self.tabs.currentChanged.connect(self._on_tab_changed)
         self.setCentralWidget(self.tabs)
 
         # docks
@@ -315,6 +291,7 @@ class MainWindow(SessionFollower, QMainWindow):
 
         self.graph_view.nodeClicked.connect(self._on_node_clicked)
 
+        self.loader = LessonLoader(self)  # listing, building and reloading lessons
         self.gradcheck = GradcheckOverlay(self)  # the Gradcheck button's check and colours
         self.step_toolbar = StepToolbar(self)
         self.actions, self.speed = self.step_toolbar.actions, self.step_toolbar.speed
@@ -324,10 +301,6 @@ class MainWindow(SessionFollower, QMainWindow):
         self.your_code = YourCode(self)  # File → Open, "use my exercise gates", the expression box
         self._build_view_menu()
         self.setStatusBar(QStatusBar())
-        self.watcher = QFileSystemWatcher(self)
-        self.watcher.fileChanged.connect(self._on_file_changed)
-        self._reload_timer = QTimer(self, singleShot=True, interval=400)
-        self._reload_timer.timeout.connect(self.reload_lesson)
 
         if not screenshot_mode:
             geometry = self.settings.value("window/geometry")
@@ -347,6 +320,13 @@ class MainWindow(SessionFollower, QMainWindow):
     def gradcheck_worker(self):
         return self.gradcheck.worker
 
+    @property
+    def train_panel(self):
+        return self.lesson_tabs.train_panel
+
+    def _ensure_train_panel(self):
+        return self.lesson_tabs.ensure_train_panel()
+
     def _dock(self, title, widget, area, name):
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
@@ -361,27 +341,12 @@ class MainWindow(SessionFollower, QMainWindow):
             menu.addAction(dock.toggleViewAction())
         self.view_menu = menu
 
-    # -- lessons --------------------------------------------------------------------
+    # -- lessons (the loader does it) -----------------------------------------------------
     def load_lessons(self, then=None):
         """List the lessons in the browser; the listing reads every lesson file, so it runs on a
         worker. Without ``then`` wait for it (event loop running) and return the lessons; with
         ``then``, return at once and call ``then()`` when the list is shown."""
-        from gradgraph import lessons as lessons_module
-
-        worker = GeneratorWorker(lessons_module.list_lessons, name="list-lessons")
-        worker.returned.connect(self._on_lessons_listed)
-        worker.errored.connect(lambda error: self.show_error("listing lessons", error))
-        if then is not None:
-            worker.finished.connect(then)
-        worker.start()
-        if then is None:
-            self.wait_for(worker)
-        return self.browser.lessons
-
-    def _on_lessons_listed(self, lessons):
-        self.browser.populate(lessons)
-        if self.lesson is not None:
-            self.browser.select_id(self.lesson.id)
+        return self.loader.list_lessons(then)
 
     def open_lesson(self, key, wait: bool = True) -> bool:
         """Open a lesson by id/slug/Lesson, or any Python file defining ``build()`` by its path.
@@ -391,131 +356,24 @@ class MainWindow(SessionFollower, QMainWindow):
         screenshots); the window's own controls pass False and return at once. Errors
         go to the error panel, the student's own frame first.
         """
-        from gradgraph import lessons as lessons_module
-
-        self.stop_play()
-        try:
-            lesson = lessons_module.find_lesson(key)
-        except Exception as error:
-            self.show_error("opening lesson", error)
-            return False
-        self._watch(lesson.path)
-        self.lesson, self.expression = lesson, None
-        self.browser.select_id(lesson.id)
-        self.setWindowTitle(f"gradgraph — {lesson.id} {lesson.title}")
-        if not self.screenshot_mode and lesson.number:  # a script of one's own is not a "last lesson"
-            self.settings.setValue("last_lesson", lesson.id)
-        ok = self._load_current(wait)
-        self.lessonOpened.emit(lesson.id)
-        return ok
+        return self.loader.open(key, wait)
 
     def reload_lesson(self, wait: bool = False):
-        if self.lesson is None:
-            return
-        from gradgraph import lessons as lessons_module
+        self.loader.reload(wait)
 
-        try:  # the title, summary or exercises may have changed
-            self.lesson = lessons_module.find_lesson(str(self.lesson.path))
-        except LookupError as error:  # renamed or removed meanwhile: keep showing the file we have
-            self.statusBar().showMessage(f"reload: {error}", 5000)
-        self._watch(self.lesson.path)
-        self._load_current(wait)
-        self.statusBar().showMessage(f"reloading {self.lesson.path.name}…", 3000)
-
-    def _watch(self, path):
-        """Reload when the open file changes on disk (an editor's save may replace the file:
-        the watcher then forgets it, so it is added again on every load)."""
-        watched = self.watcher.files()
-        if self.lesson is not None and str(self.lesson.path) in watched and self.lesson.path != path:
-            self.watcher.removePath(str(self.lesson.path))
-        if path is not None and str(path) not in self.watcher.files():
-            self.watcher.addPath(str(path))
-
-    def _load_current(self, wait: bool = True) -> bool:
-        lesson = self.lesson
-        try:
-            source = lesson.path.read_text(encoding="utf-8")
-        except OSError as error:
-            source = f"# cannot read {lesson.path}: {error}"
-        self.lesson_view.show_lesson(lesson.text, source, lesson.path, lesson.exercises)
-        self.set_session(None)
-        self.module = None
-        self._reset_figures()
-        if self.train_panel is not None:
-            self.train_panel.set_lesson(None, None)
-        self.tabs.setTabEnabled(2, False)
-        self.tabs.setTabEnabled(3, False)
-        self.build_options.set_build(None)  # the new file's switches come when it is loaded
-        self.build_options_action.setVisible(False)
-        return self._build_in_background(lesson, wait)
-
-    # -- building graphs off the GUI thread ------------------------------------------------
-    def _build_in_background(self, lesson, wait: bool, module=None) -> bool:
-        """Load and build ``lesson`` on a worker (see sources.build_lesson; ``module``: already
-        loaded, build it again with the chosen switches); a newer build makes an older one's
-        result unwanted."""
-        self._build_token += 1
-        token = self._build_token
-        if self.builder is not None:
-            self.builder.quit()
-        phase = ["loading"]
-        worker = GeneratorWorker(build_lesson, lesson, self.mine, self.build_options.values(), module, name="build")
-
-        def on_progress(text):
-            phase[0] = text
-            if token == self._build_token:
-                self.statusBar().showMessage(text)
-
-        worker.yielded.connect(on_progress)
-        worker.returned.connect(lambda built: self._on_built(token, built))
-        worker.errored.connect(lambda error: self._on_build_failed(token, lesson, phase[0], error))
-        self.builder = worker
-        self.build_ok = None
-        worker.start()
-        if wait:
-            self.wait_for(worker)
-            return bool(self.build_ok)
-        return True
-
-    def wait_for(self, worker) -> None:
+    @staticmethod
+    def wait_for(worker) -> None:
         """Run the event loop until ``worker`` (if any) has finished (the window stays responsive)."""
-        if worker is None or worker.is_finished:
-            return
-        loop = QEventLoop()
-        worker.finished.connect(loop.quit)
-        loop.exec()  # its finished signal can only arrive inside an event loop: no race
+        wait_for(worker)
 
-    def _on_built(self, token, built):
-        if token != self._build_token:
-            return  # another lesson was opened meanwhile
-        self.builder = None
-        self.module = module = built.module
-        self.tabs.setTabEnabled(2, callable(getattr(module, "trainer", None)))
-        self.tabs.setTabEnabled(3, callable(getattr(module, "figures", None)))
-        if self.tabs.isTabEnabled(2):
-            self._ensure_train_panel().set_lesson(self.lesson, module)
-        if built.loaded:  # a freshly loaded file: offer its build() switches (a rebuild keeps them)
-            build = getattr(module, "build", None)
-            self.build_options.set_build(build if callable(build) else None, getattr(module, "BUILD_OPTIONS", None))
-            self.build_options_action.setVisible(bool(self.build_options.boxes))
-        self.build_ok = True
-        self.statusBar().clearMessage()
-        if built.session is None:
-            self.ledger.show_step("this lesson has no build(): nothing to step through", [])
-            return
-        self.set_session(built.session)
-        self.errors.clear()
-        if built.report is not None:
-            self.statusBar().showMessage("your exercise gates: " + str(built.report).replace("\n", "; "), 30000)
+    @property
+    def builder(self):
+        """The GeneratorWorker building the open lesson, if any."""
+        return self.loader.builder
 
-    def _on_build_failed(self, token, lesson, phase, error):
-        if token != self._build_token:
-            return
-        self.builder = None
-        self.build_ok = False
-        what = "failed to load" if phase.startswith("loading") else "build() raised"
-        where = f"lesson {lesson.id} ({lesson.path.name}) {what}" if lesson.number else f"{lesson.path.name}: {what}"
-        self.show_error(where, error, student_first(error, *self.student_files()))
+    @property
+    def watcher(self):
+        return self.loader.watcher
 
     def student_files(self) -> list:
         """The files the student wrote that the open graph runs: the lesson or script, and with
@@ -537,7 +395,7 @@ class MainWindow(SessionFollower, QMainWindow):
             return
         self.mine = on
         if self.lesson is not None:
-            self._load_current(wait=False)
+            self.loader.load_current(wait=False)
         elif self.expression is not None:
             self.open_expression(*self.expression)
 
@@ -564,17 +422,13 @@ class MainWindow(SessionFollower, QMainWindow):
         box.show_result("")
         self.expression = (text, values)
         self.stop_play()
-        self._build_token += 1  # a lesson still building is no longer wanted
-        self._watch(None)
+        self.loader.cancel()  # a lesson still building is no longer wanted
+        self.loader.watch(None)
         self.lesson, self.module = None, None
         self.browser.clearSelection()
         self.setWindowTitle(f"gradgraph — f = {text.strip()}")
         self.lesson_view.show_lesson(f"# f = {text.strip()}\n\nwith {values.strip()}", "", None)
-        self._reset_figures()
-        if self.train_panel is not None:
-            self.train_panel.set_lesson(None, None)
-        self.tabs.setTabEnabled(2, False)
-        self.tabs.setTabEnabled(3, False)
+        self.lesson_tabs.clear()
         self.tabs.setCurrentWidget(self.graph_view)
         self.set_session(session)
         self.errors.clear()
@@ -583,7 +437,7 @@ class MainWindow(SessionFollower, QMainWindow):
     def _on_build_options_changed(self):
         if self.module is not None and callable(getattr(self.module, "build", None)):
             self.stop_play()
-            self._build_in_background(self.lesson, wait=False, module=self.module)
+            self.loader.build(self.lesson, wait=False, module=self.module)
 
     def set_session(self, session):
         self.follow(session)
@@ -659,7 +513,7 @@ class MainWindow(SessionFollower, QMainWindow):
         self.lesson_view.exercise_result.setText("<br>".join(lines))
         self.browser.update_status()
 
-    # -- errors, files, figures ----------------------------------------------------------------
+    # -- errors ----------------------------------------------------------------
     def show_error(self, where, error, tb=None):
         self.errors.show_error(where, error, tb)
         self.errors_dock.show()
@@ -667,62 +521,6 @@ class MainWindow(SessionFollower, QMainWindow):
         self.statusBar().showMessage(f"{where}: {type(error).__name__}: {error}", 10000)
         if not self.screenshot_mode and "pytest" not in sys.modules:
             traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
-
-    def _on_file_changed(self, path):
-        if self.lesson is not None and path == str(self.lesson.path):
-            self._reload_timer.start()
-
-    def _on_tab_changed(self, index):
-        widget = self.tabs.widget(index)
-        if widget is self.figures_holder and self.figures_holder.count() == 0:
-            self._load_figures()
-        # the inspector and the ledger belong to the graph: give the other tabs the room
-        on_graph = widget is self.graph_view
-        for dock in (self.inspector_dock, self.ledger_dock):
-            if on_graph:
-                if dock.property("autoHidden"):
-                    dock.setProperty("autoHidden", False)
-                    dock.show()
-            elif dock.isVisible():
-                dock.setProperty("autoHidden", True)
-                dock.hide()
-
-    def _reset_figures(self):
-        while self.figures_holder.count():
-            w = self.figures_holder.widget(0)
-            self.figures_holder.removeTab(0)
-            w.deleteLater()
-
-    def _load_figures(self):
-        figures = getattr(self.module, "figures", None)
-        if not callable(figures):
-            return
-        self.statusBar().showMessage("drawing the lesson's figures…")
-        try:
-            try:
-                figs = figures(quick=True)
-            except TypeError:
-                figs = figures()
-        except Exception as error:
-            self.show_error(f"lesson {self.lesson.id}: figures() raised", error)
-            return
-        from .plots import canvas_for
-
-        for k, fig in enumerate(figs or []):
-            title = _figure_title(fig) or f"Figure {k + 1}"
-            tab = self.figures_holder.addTab(canvas_for(fig), (title[:32] + "…") if len(title) > 33 else title)
-            self.figures_holder.setTabToolTip(tab, title)
-        self.statusBar().clearMessage()
-
-    def _ensure_train_panel(self):
-        if self.train_panel is None:
-            from .training_view import TrainPanel
-
-            self.train_panel = TrainPanel(self)
-            self.train_panel.errorRaised.connect(self.show_error)
-            self.train_panel.statusMessage.connect(self.statusBar().showMessage)
-            self.train_holder.layout().addWidget(self.train_panel)
-        return self.train_panel
 
     # -- Numba compile progress ---------------------------------------------------------------------
     def start_warmup(self):
@@ -781,7 +579,7 @@ class MainWindow(SessionFollower, QMainWindow):
 
     def closeEvent(self, event):
         self.stop_play()
-        self._build_token += 1  # a build or a check still running is no longer wanted
+        self.loader.cancel()  # a build or a check still running is no longer wanted
         self.gradcheck.forget()
         if self.train_panel is not None:
             self.train_panel.shutdown()
