@@ -1,9 +1,15 @@
 """The main window: lesson browser | graph, lesson text and code, training, figures.
 
-Views subscribe to the Qt-free models: the stepper calls ``_on_step``; the
-training worker's records arrive in ``TrainPanel._on_record`` on the main
-thread. Errors of a lesson (or of the student's code in it) go to the error
-panel and the window stays usable.
+Views subscribe to the Qt-free models: the canvas, inspector and ledger follow the
+session themselves; the training worker's records arrive in ``TrainPanel`` on the main
+thread. Errors of a lesson (or of the student's code in it) go to the error panel and
+the window stays usable.
+
+:class:`MainWindow` composes collaborators, each with one job: :class:`~.step_toolbar.StepToolbar`
+(stepping and playing), :class:`~.gradcheck_overlay.GradcheckOverlay` (the gradient check),
+:class:`~.lesson_loader.LessonLoader` (listing, building and reloading lessons),
+:class:`~.lesson_tabs.LessonTabs` (the central tabs, figures, the train panel) and
+:class:`~.sources.YourCode` (File → Open, the student's gates, typed expressions).
 
 Slow work never runs on the GUI thread: loading and building a lesson, the
 gradient check and training each run on a :class:`~.worker.GeneratorWorker`
@@ -71,6 +77,31 @@ def exercise_badge(ids, counts=None) -> tuple:
         return f"{head}: failed", state
     parts = [f"{counts[k]} {STATUS_WORDS[k]}" for k in ("passed", "failed", "todo") if counts.get(k)]
     return f"{head}: " + ", ".join(parts), state
+
+
+def exercise_report(ids) -> str:
+    """The check of each exercise in ``ids``, one HTML line each: ✓ passed, ○ to do or
+    ✗ not yet, with the checker's message (what is missing, a hint)."""
+    import html
+
+    from gradgraph import exercises
+
+    lines = []
+    marks = {"passed": ("#15803d", "✓ passed"), "todo": ("#b45309", "○ to do"), "failed": ("#b91c1c", "✗ not yet")}
+    for ex in ids:
+        try:
+            result = exercises.check(ex)
+            ok, message = bool(result.passed), str(getattr(result, "message", "") or "").strip()
+            state = "passed" if ok else str(getattr(result, "status", "failed"))
+        except Exception as error:
+            ok, message, state = False, f"{type(error).__name__}: {error}", "failed"
+        colour, mark = marks.get(state, marks["failed"])
+        if message.lower().startswith(f"exercise {ex.lower()} "):  # "Exercise 1.1 is not done yet: ..."
+            text = "exercise " + message[len("exercise "):]
+        else:
+            text = f"exercise {ex}: {message}"
+        lines.append(f"<b style='color:{colour}'>{mark}</b>&nbsp; {html.escape(text)[:400]}")
+    return "<br>".join(lines)
 
 
 TITLE_ROLE, SUMMARY_ROLE, BADGE_ROLE = Qt.UserRole + 1, Qt.UserRole + 2, Qt.UserRole + 3
@@ -387,52 +418,12 @@ class MainWindow(SessionFollower, QMainWindow):
 
     def set_mine(self, on: bool) -> None:
         """Build lessons with the student's exercise gates (or the built-in ones again)."""
-        on = bool(on)
-        if self.your_code.mine_action.isChecked() != on:
-            self.your_code.mine_action.setChecked(on)  # calls back here
-            return
-        if on == self.mine:
-            return
-        self.mine = on
-        if self.lesson is not None:
-            self.loader.load_current(wait=False)
-        elif self.expression is not None:
-            self.open_expression(*self.expression)
+        self.your_code.set_mine(on)
 
     def open_expression(self, text: str, values: str) -> bool:
         """Build the graph of a typed expression (``(x + y) * z``, ``x=-2, y=5, z=-4``) and show it;
-        a refused expression says why under the box. It is tiny: built right here."""
-        from gradgraph.expr import ExpressionError, build
-
-        box = self.your_code.expression
-        box.set_text(text, values)
-        try:
-            if self.mine:  # the student's gates for x * y, max(x, y), sigmoid(x), ...
-                from gradgraph import exercises
-
-                with exercises.mine() as report:
-                    output = build(text, values)
-            else:
-                output, report = build(text, values), None
-            session = GraphSession(output, mine=report)
-        except ExpressionError as error:
-            box.show_result(str(error))
-            self.statusBar().showMessage(f"expression: {error}", 10000)
-            return False
-        box.show_result("")
-        self.expression = (text, values)
-        self.stop_play()
-        self.loader.cancel()  # a lesson still building is no longer wanted
-        self.loader.watch(None)
-        self.lesson, self.module = None, None
-        self.browser.clearSelection()
-        self.setWindowTitle(f"gradgraph — f = {text.strip()}")
-        self.lesson_view.show_lesson(f"# f = {text.strip()}\n\nwith {values.strip()}", "", None)
-        self.lesson_tabs.clear()
-        self.tabs.setCurrentWidget(self.graph_view)
-        self.set_session(session)
-        self.errors.clear()
-        return True
+        a refused expression says why under the box."""
+        return self.your_code.open_expression(text, values)
 
     def _on_build_options_changed(self):
         if self.module is not None and callable(getattr(self.module, "build", None)):
@@ -488,29 +479,7 @@ class MainWindow(SessionFollower, QMainWindow):
         """Run gradgraph.exercises.check for the lesson's exercises; show pass/fail and hints."""
         if self.lesson is None or not self.lesson.exercises:
             return
-        import html
-
-        try:
-            from gradgraph import exercises
-        except Exception as error:
-            self.show_error("exercises", error)
-            return
-        lines = []
-        marks = {"passed": ("#15803d", "✓ passed"), "todo": ("#b45309", "○ to do"), "failed": ("#b91c1c", "✗ not yet")}
-        for ex in self.lesson.exercises:
-            try:
-                result = exercises.check(ex)
-                ok, message = bool(result.passed), str(getattr(result, "message", "") or "").strip()
-                state = "passed" if ok else str(getattr(result, "status", "failed"))
-            except Exception as error:
-                ok, message, state = False, f"{type(error).__name__}: {error}", "failed"
-            colour, mark = marks.get(state, marks["failed"])
-            if message.lower().startswith(f"exercise {ex.lower()} "):  # "Exercise 1.1 is not done yet: ..."
-                text = "exercise " + message[len("exercise "):]
-            else:
-                text = f"exercise {ex}: {message}"
-            lines.append(f"<b style='color:{colour}'>{mark}</b>&nbsp; {html.escape(text)[:400]}")
-        self.lesson_view.exercise_result.setText("<br>".join(lines))
+        self.lesson_view.exercise_result.setText(exercise_report(self.lesson.exercises))
         self.browser.update_status()
 
     # -- errors ----------------------------------------------------------------
