@@ -135,6 +135,28 @@ def test_lenet_shapes_match_reference(backend):
         assert_close(g, r, np.float32, s)
 
 
+@pytest.mark.parametrize("x_shape,w_shape,padding,dilation,batch_rows", [
+    ((130, 3, 9, 8), (5, 3, 3, 3), (1, 0), (2, 1), True),  # three blocks of 64, odd F
+    ((1, 2, 7, 7), (3, 2, 5, 5), 0, 1, True),               # one image
+    ((3, 1, 28, 28), (6, 1, 5, 5), 2, 1, False),            # C1: the wide row's junk is small
+])
+def test_fast_forward_on_batch_rows_and_wide_rows(monkeypatch, x_shape, w_shape, padding,
+                                                  dilation, batch_rows):
+    """fast's stride-1 forward takes the path its docstring says, and both match the reference."""
+    calls = []
+    for name in ("_conv_fwd_s1", "_conv_fwd_s1_batch"):
+        kernel = getattr(fast, name)
+        monkeypatch.setattr(fast, name, lambda *a, _k=kernel, _n=name: calls.append(_n) or _k(*a))
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(x_shape)
+    w = rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0])
+    out = fast.conv2d_forward(x, w, b, 1, padding, dilation)
+    assert_close(out, reference.conv2d_forward(x, w, b, 1, padding, dilation), np.float64, 30.0)
+    expected = ["_conv_fwd_s1_batch"] * -(-x_shape[0] // 64) if batch_rows else ["_conv_fwd_s1"]
+    assert calls == expected
+
+
 def test_non_contiguous_and_integer_inputs():
     rng = np.random.default_rng(1)
     x = np.asfortranarray(rng.standard_normal((2, 3, 6, 5)))
@@ -464,6 +486,22 @@ def test_auto_runs_numpy_until_the_kernel_is_ready(monkeypatch):
     with pytest.raises(ValueError, match="larger than the padded input"):
         kernels.avg_pool2d_forward(x, 7)  # a mistake is reported, and asks for nothing
     assert asked == [task]
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"), reason="needs Numba")
+def test_compile_task_covers_both_stride_1_forwards(tmp_path):
+    """The tiny run of the stride-1 forward compiles the wide-row and the batch-rows
+    kernels, so a fresh cache holds every kernel that task lists."""
+    task = ("conv2d_forward", "stride 1", "float32")
+    code = ("from gradgraph.kernels import fast;"
+            f"fast.compile_task({task!r});"
+            f"print(fast.is_cached({task!r}))")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=root,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True"]
 
 
 def test_auto_never_compiles_without_jit():

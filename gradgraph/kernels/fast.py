@@ -18,6 +18,23 @@ filters at a time: each pass over the two accumulator rows does eight
 multiply-adds per element, which keeps the loop busy computing rather than
 loading and storing ``acc``.
 
+**The forward's rows run over the batch.**  The wide row wastes the junk
+columns (a quarter of LeNet's C3: rows of 136 for 100 outputs) and its sweeps
+are short.  The forward therefore first copies the input to a batch-innermost
+layout ``xt[c, h, v, n]``.  There the ``OW`` pixels of one input row, for every
+image, are one contiguous run of ``OW*N`` numbers, and so is one output row of
+every image: ``out[:, f, p, :] += w[f,c,i,j] * xt[c, p + i*D_h, j*D_w : j*D_w + OW, :]``,
+a long AXPY with no junk at all (640 numbers for C3 at batch 64).  Measured
+against torch on C3 this took the forward from about 2.2x to 1.5x torch's time:
+the two copies (in, and back to NCHW) cost less than the junk did.  Where the
+junk is small (C1's 32-wide padded rows: 892 for 784 outputs) the copies cost
+more than they save, so ``conv2d_forward`` keeps the wide row when the junk is
+under a sixth of it, and otherwise calls the batch rows on blocks of 64 images
+(larger blocks make rows that no longer stay in L1 cache).  Variants that
+were no faster than the wide row: rows rounded up to 16, eight taps or four
+filters per sweep, a whole 5x5 channel per sweep, ``fastmath=True``; filters
+innermost with transposed weights were 3x slower (LLVM left them scalar).
+
 The backward pass reuses the same views with a *wide* copy of ``d_out`` (junk
 columns set to zero so they contribute nothing):
 
@@ -155,6 +172,34 @@ def _tap_offsets(C, Hp, Wp, KH, KW, dh, dw):
 # ----------------------------------------------------------------------------
 
 
+@kernel(fastmath=CONV_FASTMATH)
+def _sweep_two_filters(a0, a1, xf, base, step, offs, wf, f0, f1):
+    """The inner loop of both stride-1 forwards: for every tap k, with the row
+    ``x_k = xf[base + step*offs[k]:][:len(a0)]``, ``a0 += wf[f0, k] * x_k`` and
+    ``a1 += wf[f1, k] * x_k``.  Four taps per sweep over the rows: eight
+    multiply-adds per element for each load and store of ``a0``, ``a1``."""
+    R = a0.shape[0]
+    K = offs.shape[0]
+    K4 = K - K % 4
+    for k in range(0, K4, 4):
+        w0, w1, w2, w3 = wf[f0, k], wf[f0, k + 1], wf[f0, k + 2], wf[f0, k + 3]
+        v0, v1, v2, v3 = wf[f1, k], wf[f1, k + 1], wf[f1, k + 2], wf[f1, k + 3]
+        o0, o1 = base + step * offs[k], base + step * offs[k + 1]
+        o2, o3 = base + step * offs[k + 2], base + step * offs[k + 3]
+        x0, x1, x2, x3 = xf[o0:o0 + R], xf[o1:o1 + R], xf[o2:o2 + R], xf[o3:o3 + R]
+        for t in range(R):
+            e0, e1, e2, e3 = x0[t], x1[t], x2[t], x3[t]
+            a0[t] += w0 * e0 + w1 * e1 + w2 * e2 + w3 * e3
+            a1[t] += v0 * e0 + v1 * e1 + v2 * e2 + v3 * e3
+    for k in range(K4, K):
+        w0, v0 = wf[f0, k], wf[f1, k]
+        o0 = base + step * offs[k]
+        x0 = xf[o0:o0 + R]
+        for t in range(R):
+            a0[t] += w0 * x0[t]
+            a1[t] += v0 * x0[t]
+
+
 @kernel(parallel=True, fastmath=CONV_FASTMATH)
 def _conv_fwd_s1(xp, w, b, offs, dh, dw):
     N, C, Hp, Wp = xp.shape
@@ -162,7 +207,6 @@ def _conv_fwd_s1(xp, w, b, offs, dh, dw):
     OH, OW = Hp - dh * (KH - 1), Wp - dw * (KW - 1)
     L = (OH - 1) * Wp + OW
     K = C * KH * KW
-    K4 = K - K % 4
     image = C * Hp * Wp
     xf = xp.reshape(N * image)
     wf = w.reshape(F, K)
@@ -179,23 +223,7 @@ def _conv_fwd_s1(xp, w, b, offs, dh, dw):
         for t in range(L):
             a0[t] = b0
             a1[t] = b1
-        base = n * image
-        for k in range(0, K4, 4):  # four taps per sweep over the wide row
-            w0, w1, w2, w3 = wf[f0, k], wf[f0, k + 1], wf[f0, k + 2], wf[f0, k + 3]
-            v0, v1, v2, v3 = wf[f1, k], wf[f1, k + 1], wf[f1, k + 2], wf[f1, k + 3]
-            o0, o1, o2, o3 = base + offs[k], base + offs[k + 1], base + offs[k + 2], base + offs[k + 3]
-            x0, x1, x2, x3 = xf[o0:o0 + L], xf[o1:o1 + L], xf[o2:o2 + L], xf[o3:o3 + L]
-            for t in range(L):
-                e0, e1, e2, e3 = x0[t], x1[t], x2[t], x3[t]
-                a0[t] += w0 * e0 + w1 * e1 + w2 * e2 + w3 * e3
-                a1[t] += v0 * e0 + v1 * e1 + v2 * e2 + v3 * e3
-        for k in range(K4, K):
-            w0, v0 = wf[f0, k], wf[f1, k]
-            o0 = base + offs[k]
-            x0 = xf[o0:o0 + L]
-            for t in range(L):
-                a0[t] += w0 * x0[t]
-                a1[t] += v0 * x0[t]
+        _sweep_two_filters(a0, a1, xf, n * image, 1, offs, wf, f0, f1)
         r0 = (n * F + f0) * OH * OW
         r1 = (n * F + f1) * OH * OW
         for p in range(OH):  # drop the junk columns
@@ -207,6 +235,48 @@ def _conv_fwd_s1(xp, w, b, offs, dh, dw):
                 o0[q] = s0[q]
                 o1[q] = s1[q]
     return out
+
+
+@kernel(parallel=True, fastmath=CONV_FASTMATH)
+def _conv_fwd_s1_batch(xp, w, b, offs, dh, dw, out):
+    """Forward into ``out`` on rows that run over the batch (see "The forward's rows
+    run over the batch")."""
+    N, C, Hp, Wp = xp.shape
+    F, _, KH, KW = w.shape
+    OH, OW = Hp - dh * (KH - 1), Wp - dw * (KW - 1)
+    K = C * KH * KW
+    xt = np.empty((C, Hp, Wp, N), xp.dtype)  # xt[c, h, v, n] = xp[n, c, h, v]
+    for ch in prange(C * Hp):
+        c = ch // Hp
+        h = ch % Hp
+        dst = xt[c, h]
+        for n in range(N):
+            src = xp[n, c, h]
+            for v in range(Wp):
+                dst[v, n] = src[v]
+    xf = xt.reshape(C * Hp * Wp * N)
+    wf = w.reshape(F, K)
+    R = OW * N  # one output row of every image: the long row each tap sweeps
+    npairs = (F + 1) // 2
+    for job in prange(OH * npairs):  # one job = one output row p, two filters
+        p = job // npairs
+        f0 = 2 * (job % npairs)
+        f1 = min(f0 + 1, F - 1)  # F odd: the last pair computes f0 twice
+        a0 = np.empty(R, xp.dtype)  # a0[q*N + n] = out[n, f0, p, q]
+        a1 = np.empty(R, xp.dtype)
+        b0, b1 = b[f0], b[f1]
+        for t in range(R):
+            a0[t] = b0
+            a1[t] = b1
+        # offs[k] is the tap's start in one NCHW image, (c*Hp + i*dh)*Wp + j*dw;
+        # in xt every pixel holds N numbers, so the start moves to N times that
+        _sweep_two_filters(a0, a1, xf, p * Wp * N, N, offs, wf, f0, f1)
+        for n in range(N):  # back to NCHW
+            d0 = out[n, f0, p]
+            d1 = out[n, f1, p]
+            for q in range(OW):
+                d0[q] = a0[q * N + n]
+                d1[q] = a1[q * N + n]
 
 
 @kernel(parallel=True, fastmath=CONV_FASTMATH)
@@ -408,6 +478,10 @@ def _conv_dx_any(d_out, w, Hp, Wp, ph, pw, sh, sw, dh, dw, H, W):
 # ----------------------------------------------------------------------------
 
 
+#: Images per call of _conv_fwd_s1_batch: rows of OW * 64 numbers stay in L1 cache.
+_BATCH_BLOCK = 64
+
+
 def _nchunks(n):
     return max(1, min(n, numba.get_num_threads()))
 
@@ -421,7 +495,13 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     if sh == 1 and sw == 1:
         Hp, Wp = xp.shape[2], xp.shape[3]
         offs = _tap_offsets(w.shape[1], Hp, Wp, w.shape[2], w.shape[3], dh, dw)
-        return _conv_fwd_s1(xp, w, b, offs, dh, dw)
+        if 5 * ((OH - 1) * Wp + OW) <= 6 * OH * OW:  # junk under a sixth of the wide row
+            return _conv_fwd_s1(xp, w, b, offs, dh, dw)
+        out = np.empty((x.shape[0], w.shape[0], OH, OW), x.dtype)
+        for n0 in range(0, x.shape[0], _BATCH_BLOCK):  # blocks keep the rows in cache
+            n1 = n0 + _BATCH_BLOCK
+            _conv_fwd_s1_batch(xp[n0:n1], w, b, offs, dh, dw, out[n0:n1])
+        return out
     return _conv_fwd_any(xp, w, b, sh, sw, dh, dw, OH, OW)
 
 
@@ -658,7 +738,7 @@ def pool_variant(kernel):
 
 #: The Numba functions each (public function, variant) runs.
 TASK_KERNELS = {
-    ("conv2d_forward", "stride 1"): (_pad, _tap_offsets, _conv_fwd_s1),
+    ("conv2d_forward", "stride 1"): (_pad, _tap_offsets, _conv_fwd_s1, _conv_fwd_s1_batch),
     ("conv2d_forward", "strided"): (_pad, _conv_fwd_any),
     ("conv2d_backward", "stride 1"): (_pad, _bias_grad, _widen, _tap_offsets, _conv_dw_s1, _conv_dx_s1),
     ("conv2d_backward", "strided"): (_pad, _bias_grad, _conv_dw_any, _conv_dx_any),
@@ -713,6 +793,8 @@ def _run_tiny(task):
     kernel = 2 if variant == "2x2" else 3
     if op == "conv2d_forward":
         conv2d_forward(x, w, w[:, 0, 0, 0].copy(), stride, 1, 1)
+        if stride == 1:  # a 1x1 kernel has no junk columns: the wide-row forward
+            conv2d_forward(x, np.ascontiguousarray(w[:, :, :1, :1]), w[:, 0, 0, 0].copy(), 1, 1, 1)
     elif op == "conv2d_backward":
         d_out = np.ones((2, 3) + check_conv_shapes(x.shape, w.shape, None, stride, 1, 1), dtype)
         conv2d_backward(d_out, x, w, stride, 1, 1, need_dx="d_x" in variant, need_dw="d_w" in variant)
