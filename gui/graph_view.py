@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsScene,
 import numpy as np
 
 from .layout import best_wrap, wrap_rows
-from .models import ROW_H, YOURS_COLOUR, GraphSession, SessionFollower, box_lines, fmt_shape
+from .models import (ROW_H, YOURS_COLOUR, GraphSession, SessionFollower, box_lines, fmt_shape, matrix_rows,
+                     title_room)
 
 KIND_FILL = {
     "input": QColor("#dbeafe"),
@@ -153,7 +154,7 @@ class NodeItem(QGraphicsItem):
         # value and gradient: a line each, or every entry of a small tensor, a row per line
         p.setFont(f.body)
         fm = QFontMetricsF(f.body)
-        rows = max(1, s.matrix_rows(i))
+        rows = max(1, matrix_rows(s, i))
         y = 24.0
         for word, lines, known, colour in (("val  ", value_text, v_known, VALUE_TEXT),
                                            ("grad ", grad_text, g_known, GRAD_TEXT)):
@@ -545,7 +546,7 @@ class GraphView(SessionFollower, QGraphicsView):
         if self.wrap is not None:
             folded = wrap_rows(boxes, routes, ends, *self.wrap)
             boxes, routes = folded.boxes, folded.routes
-        pad = s.title_room(view)  # room above each box for a group frame's title
+        pad = title_room(view)  # room above each box for a group frame's title
         for v in view.nodes:
             x, y, w, h = boxes[v.name]
             rect = QRectF(x, y + pad / 2, w, h - pad)

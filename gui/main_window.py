@@ -1,9 +1,15 @@
 """The main window: lesson browser | graph, lesson text and code, training, figures.
 
-Views subscribe to the Qt-free models: the stepper calls ``_on_step``; the
-training worker's records arrive in ``TrainPanel._on_record`` on the main
-thread. Errors of a lesson (or of the student's code in it) go to the error
-panel and the window stays usable.
+Views subscribe to the Qt-free models: the canvas, inspector and ledger follow the
+session themselves; the training worker's records arrive in ``TrainPanel`` on the main
+thread. Errors of a lesson (or of the student's code in it) go to the error panel and
+the window stays usable.
+
+:class:`MainWindow` composes collaborators, each with one job: :class:`~.step_toolbar.StepToolbar`
+(stepping and playing), :class:`~.gradcheck_overlay.GradcheckOverlay` (the gradient check),
+:class:`~.lesson_loader.LessonLoader` (listing, building and reloading lessons),
+:class:`~.lesson_tabs.LessonTabs` (the central tabs, figures, the train panel) and
+:class:`~.sources.YourCode` (File → Open, the student's gates, typed expressions).
 
 Slow work never runs on the GUI thread: loading and building a lesson, the
 gradient check and training each run on a :class:`~.worker.GeneratorWorker`
@@ -15,19 +21,19 @@ from __future__ import annotations
 import sys
 import traceback
 
-from PySide6.QtCore import QEventLoop, QFileSystemWatcher, QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QKeySequence, QPainter
-from PySide6.QtWidgets import (QDockWidget, QLabel, QListView, QListWidget, QListWidgetItem, QMainWindow,
-                               QSlider, QStatusBar, QStyle, QStyledItemDelegate, QTabWidget, QToolBar,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
+from PySide6.QtWidgets import (QDockWidget, QListView, QListWidget, QListWidgetItem, QMainWindow,
+                               QStatusBar, QStyle, QStyledItemDelegate)
 
-from .build_options import BuildOptions
-from .code_view import LessonView
-from .graph_view import GraphView
+from .gradcheck_overlay import GradcheckOverlay
+from .lesson_loader import LessonLoader, wait_for
+from .lesson_tabs import LessonTabs
 from .models import GraphSession, SessionFollower
 from .panels import ErrorPanel, Inspector, LedgerPanel
 from .settings import settings
-from .sources import YourCode, build_lesson, student_first
+from .sources import YourCode
+from .step_toolbar import StepToolbar
 from .worker import GeneratorWorker
 
 STATUS_WORDS = {"passed": "passed", "failed": "failed", "todo": "to do"}
@@ -73,17 +79,29 @@ def exercise_badge(ids, counts=None) -> tuple:
     return f"{head}: " + ", ".join(parts), state
 
 
-def _figure_title(fig) -> str:
-    """A figure's own title (its suptitle), else the first title of its axes."""
-    try:
-        sup = fig.get_suptitle() if hasattr(fig, "get_suptitle") else getattr(getattr(fig, "_suptitle", None),
-                                                                               "get_text", lambda: "")()
-    except Exception:
-        sup = ""
-    if sup and sup.strip():
-        return " ".join(sup.split())
-    titles = [ax.get_title() for ax in fig.get_axes() if ax.get_title()]
-    return titles[0] if titles else ""
+def exercise_report(ids) -> str:
+    """The check of each exercise in ``ids``, one HTML line each: ✓ passed, ○ to do or
+    ✗ not yet, with the checker's message (what is missing, a hint)."""
+    import html
+
+    from gradgraph import exercises
+
+    lines = []
+    marks = {"passed": ("#15803d", "✓ passed"), "todo": ("#b45309", "○ to do"), "failed": ("#b91c1c", "✗ not yet")}
+    for ex in ids:
+        try:
+            result = exercises.check(ex)
+            ok, message = bool(result.passed), str(getattr(result, "message", "") or "").strip()
+            state = "passed" if ok else str(getattr(result, "status", "failed"))
+        except Exception as error:
+            ok, message, state = False, f"{type(error).__name__}: {error}", "failed"
+        colour, mark = marks.get(state, marks["failed"])
+        if message.lower().startswith(f"exercise {ex.lower()} "):  # "Exercise 1.1 is not done yet: ..."
+            text = "exercise " + message[len("exercise "):]
+        else:
+            text = f"exercise {ex}: {message}"
+        lines.append(f"<b style='color:{colour}'>{mark}</b>&nbsp; {html.escape(text)[:400]}")
+    return "<br>".join(lines)
 
 
 TITLE_ROLE, SUMMARY_ROLE, BADGE_ROLE = Qt.UserRole + 1, Qt.UserRole + 2, Qt.UserRole + 3
@@ -270,29 +288,17 @@ class MainWindow(SessionFollower, QMainWindow):
         self.module = None
         self._unsubscribe = None
         self.mine = False             # build lessons with the student's exercise gates
-        self.builder = None           # the GeneratorWorker building the open lesson, if any
         self.expression = None        # (expression, values) while a typed expression is shown
-        self._build_token = 0
-        self._gradcheck_token = 0
-        self.gradcheck_running = False
         self.first_paint_callbacks = []
 
         # central tabs
-        self.tabs = QTabWidget()
-        self.graph_view = GraphView()
-        self.lesson_view = LessonView()
+        self.lesson_tabs = LessonTabs(self)
+        self.tabs, self.graph_view = self.lesson_tabs.tabs, self.lesson_tabs.graph_view
+        self.lesson_view, self.figures_holder = self.lesson_tabs.lesson_view, self.lesson_tabs.figures_holder
+        self.train_holder = self.lesson_tabs.train_holder
         self.lesson_view.reloadRequested.connect(self.reload_lesson)
         self.lesson_view.checkRequested.connect(self.check_exercises)
-        self.train_holder = QWidget()
-        QVBoxLayout(self.train_holder).setContentsMargins(0, 0, 0, 0)
-        self.train_panel = None
         self.compile_progress = None  # kernel compile progress in the status bar: start_warmup()
-        self.figures_holder = QTabWidget()
-        self.tabs.addTab(self.graph_view, "Graph")
-        self.tabs.addTab(self.lesson_view, "Lesson && code")
-        self.tabs.addTab(self.train_holder, "Train")
-        self.tabs.addTab(self.figures_holder, "Figures")
-        self.tabs.currentChanged.connect(self._on_tab_changed)
         self.setCentralWidget(self.tabs)
 
         # docks
@@ -315,18 +321,17 @@ class MainWindow(SessionFollower, QMainWindow):
         self.share_room(1400, 900)
 
         self.graph_view.nodeClicked.connect(self._on_node_clicked)
-        self.graph_view.layoutChanged.connect(self._on_layout_changed)
 
-        self._build_toolbar()
+        self.loader = LessonLoader(self)  # listing, building and reloading lessons
+        self.gradcheck = GradcheckOverlay(self)  # the Gradcheck button's check and colours
+        self.step_toolbar = StepToolbar(self)
+        self.actions, self.speed = self.step_toolbar.actions, self.step_toolbar.speed
+        self.build_options = self.step_toolbar.build_options
+        self.build_options_action = self.step_toolbar.build_options_action
+        self.build_options.changed.connect(self._on_build_options_changed)
         self.your_code = YourCode(self)  # File → Open, "use my exercise gates", the expression box
         self._build_view_menu()
         self.setStatusBar(QStatusBar())
-        self.play_timer = QTimer(self)
-        self.play_timer.timeout.connect(self._on_play_tick)
-        self.watcher = QFileSystemWatcher(self)
-        self.watcher.fileChanged.connect(self._on_file_changed)
-        self._reload_timer = QTimer(self, singleShot=True, interval=400)
-        self._reload_timer.timeout.connect(self.reload_lesson)
 
         if not screenshot_mode:
             geometry = self.settings.value("window/geometry")
@@ -338,65 +343,27 @@ class MainWindow(SessionFollower, QMainWindow):
             if state is not None:
                 self.restoreState(state)
 
+    @property
+    def gradcheck_running(self) -> bool:
+        return self.gradcheck.running
+
+    @property
+    def gradcheck_worker(self):
+        return self.gradcheck.worker
+
+    @property
+    def train_panel(self):
+        return self.lesson_tabs.train_panel
+
+    def _ensure_train_panel(self):
+        return self.lesson_tabs.ensure_train_panel()
+
     def _dock(self, title, widget, area, name):
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
-
-    def _build_toolbar(self):
-        tb = QToolBar("Step")
-        tb.setObjectName("steptoolbar")
-        self.addToolBar(tb)
-        self.actions = {}
-
-        style = self.style()
-        icons = {"reset": QStyle.SP_MediaSkipBackward, "back": QStyle.SP_MediaSeekBackward,
-                 "step": QStyle.SP_MediaSeekForward, "play": QStyle.SP_MediaPlay,
-                 "backward": QStyle.SP_ArrowLeft, "reload": QStyle.SP_BrowserReload}
-        tb.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
-
-        def act(key, text, tip, shortcuts, slot, checkable=False):
-            a = QAction(text, self)
-            if key in icons:
-                a.setIcon(style.standardIcon(icons[key]))
-            a.setToolTip(f"{tip} ({', '.join(shortcuts)})" if shortcuts else tip)
-            a.setShortcuts([QKeySequence(s) for s in shortcuts])
-            a.setShortcutContext(Qt.WindowShortcut)
-            a.setCheckable(checkable)
-            (a.toggled if checkable else a.triggered).connect(slot)
-            tb.addAction(a)
-            self.actions[key] = a
-            return a
-
-        act("reset", "Reset", "Back to the start", ["Home"], lambda: self._do("reset"))
-        act("back", "Back", "One step back", ["Left"], lambda: self._do("back"))
-        act("step", "Step", "One step forward", ["Right", "Space"], lambda: self._do("step"))
-        act("play", "Play", "Play / pause", ["P"], self.toggle_play, checkable=True)
-        tb.addWidget(QLabel(" speed "))
-        self.speed = QSlider(Qt.Horizontal)
-        self.speed.setRange(1, 30)
-        self.speed.setValue(4)
-        self.speed.setFixedWidth(110)
-        self.speed.setToolTip("steps per second")
-        self.speed.valueChanged.connect(self._on_speed_changed)
-        tb.addWidget(self.speed)
-        act("backward", "To backward", "Jump to the start of the backward pass", ["B", "End"],
-            lambda: self._do("backward"))
-        tb.addSeparator()
-        act("fit", "Fit", "Fit the graph in the window", ["F"], self.graph_view.fit)
-        act("gradcheck", "Gradcheck", "Colour nodes by analytic vs numerical gradient: green matches "
-            "(< 1e-7), yellow matches within the tolerance of its precision, red differs",
-            ["G"], self._on_gradcheck_toggled, checkable=True)
-        act("reload", "Reload", "Reload the lesson file", ["Ctrl+R"], self.reload_lesson)
-        self.build_options = BuildOptions()
-        self.build_options.changed.connect(self._on_build_options_changed)
-        self.build_options_action = tb.addWidget(self.build_options)  # shown for lessons with variants
-        self.build_options_action.setVisible(False)
-        self.step_label = QLabel("")
-        self.step_label.setStyleSheet("padding-left: 12px; font-weight: bold")
-        tb.addWidget(self.step_label)
 
     def _build_view_menu(self):
         """View menu: reopen a closed panel (each dock's own show/hide action)."""
@@ -405,27 +372,12 @@ class MainWindow(SessionFollower, QMainWindow):
             menu.addAction(dock.toggleViewAction())
         self.view_menu = menu
 
-    # -- lessons --------------------------------------------------------------------
+    # -- lessons (the loader does it) -----------------------------------------------------
     def load_lessons(self, then=None):
         """List the lessons in the browser; the listing reads every lesson file, so it runs on a
         worker. Without ``then`` wait for it (event loop running) and return the lessons; with
         ``then``, return at once and call ``then()`` when the list is shown."""
-        from gradgraph import lessons as lessons_module
-
-        worker = GeneratorWorker(lessons_module.list_lessons, name="list-lessons")
-        worker.returned.connect(self._on_lessons_listed)
-        worker.errored.connect(lambda error: self.show_error("listing lessons", error))
-        if then is not None:
-            worker.finished.connect(then)
-        worker.start()
-        if then is None:
-            self.wait_for(worker)
-        return self.browser.lessons
-
-    def _on_lessons_listed(self, lessons):
-        self.browser.populate(lessons)
-        if self.lesson is not None:
-            self.browser.select_id(self.lesson.id)
+        return self.loader.list_lessons(then)
 
     def open_lesson(self, key, wait: bool = True) -> bool:
         """Open a lesson by id/slug/Lesson, or any Python file defining ``build()`` by its path.
@@ -435,131 +387,24 @@ class MainWindow(SessionFollower, QMainWindow):
         screenshots); the window's own controls pass False and return at once. Errors
         go to the error panel, the student's own frame first.
         """
-        from gradgraph import lessons as lessons_module
-
-        self.stop_play()
-        try:
-            lesson = lessons_module.find_lesson(key)
-        except Exception as error:
-            self.show_error("opening lesson", error)
-            return False
-        self._watch(lesson.path)
-        self.lesson, self.expression = lesson, None
-        self.browser.select_id(lesson.id)
-        self.setWindowTitle(f"gradgraph — {lesson.id} {lesson.title}")
-        if not self.screenshot_mode and lesson.number:  # a script of one's own is not a "last lesson"
-            self.settings.setValue("last_lesson", lesson.id)
-        ok = self._load_current(wait)
-        self.lessonOpened.emit(lesson.id)
-        return ok
+        return self.loader.open(key, wait)
 
     def reload_lesson(self, wait: bool = False):
-        if self.lesson is None:
-            return
-        from gradgraph import lessons as lessons_module
+        self.loader.reload(wait)
 
-        try:  # the title, summary or exercises may have changed
-            self.lesson = lessons_module.find_lesson(str(self.lesson.path))
-        except LookupError as error:  # renamed or removed meanwhile: keep showing the file we have
-            self.statusBar().showMessage(f"reload: {error}", 5000)
-        self._watch(self.lesson.path)
-        self._load_current(wait)
-        self.statusBar().showMessage(f"reloading {self.lesson.path.name}…", 3000)
-
-    def _watch(self, path):
-        """Reload when the open file changes on disk (an editor's save may replace the file:
-        the watcher then forgets it, so it is added again on every load)."""
-        watched = self.watcher.files()
-        if self.lesson is not None and str(self.lesson.path) in watched and self.lesson.path != path:
-            self.watcher.removePath(str(self.lesson.path))
-        if path is not None and str(path) not in self.watcher.files():
-            self.watcher.addPath(str(path))
-
-    def _load_current(self, wait: bool = True) -> bool:
-        lesson = self.lesson
-        try:
-            source = lesson.path.read_text(encoding="utf-8")
-        except OSError as error:
-            source = f"# cannot read {lesson.path}: {error}"
-        self.lesson_view.show_lesson(lesson.text, source, lesson.path, lesson.exercises)
-        self.set_session(None)
-        self.module = None
-        self._reset_figures()
-        if self.train_panel is not None:
-            self.train_panel.set_lesson(None, None)
-        self.tabs.setTabEnabled(2, False)
-        self.tabs.setTabEnabled(3, False)
-        self.build_options.set_build(None)  # the new file's switches come when it is loaded
-        self.build_options_action.setVisible(False)
-        return self._build_in_background(lesson, wait)
-
-    # -- building graphs off the GUI thread ------------------------------------------------
-    def _build_in_background(self, lesson, wait: bool, module=None) -> bool:
-        """Load and build ``lesson`` on a worker (see sources.build_lesson; ``module``: already
-        loaded, build it again with the chosen switches); a newer build makes an older one's
-        result unwanted."""
-        self._build_token += 1
-        token = self._build_token
-        if self.builder is not None:
-            self.builder.quit()
-        phase = ["loading"]
-        worker = GeneratorWorker(build_lesson, lesson, self.mine, self.build_options.values(), module, name="build")
-
-        def on_progress(text):
-            phase[0] = text
-            if token == self._build_token:
-                self.statusBar().showMessage(text)
-
-        worker.yielded.connect(on_progress)
-        worker.returned.connect(lambda built: self._on_built(token, built))
-        worker.errored.connect(lambda error: self._on_build_failed(token, lesson, phase[0], error))
-        self.builder = worker
-        self.build_ok = None
-        worker.start()
-        if wait:
-            self.wait_for(worker)
-            return bool(self.build_ok)
-        return True
-
-    def wait_for(self, worker) -> None:
+    @staticmethod
+    def wait_for(worker) -> None:
         """Run the event loop until ``worker`` (if any) has finished (the window stays responsive)."""
-        if worker is None or worker.is_finished:
-            return
-        loop = QEventLoop()
-        worker.finished.connect(loop.quit)
-        loop.exec()  # its finished signal can only arrive inside an event loop: no race
+        wait_for(worker)
 
-    def _on_built(self, token, built):
-        if token != self._build_token:
-            return  # another lesson was opened meanwhile
-        self.builder = None
-        self.module = module = built.module
-        self.tabs.setTabEnabled(2, callable(getattr(module, "trainer", None)))
-        self.tabs.setTabEnabled(3, callable(getattr(module, "figures", None)))
-        if self.tabs.isTabEnabled(2):
-            self._ensure_train_panel().set_lesson(self.lesson, module)
-        if built.loaded:  # a freshly loaded file: offer its build() switches (a rebuild keeps them)
-            build = getattr(module, "build", None)
-            self.build_options.set_build(build if callable(build) else None, getattr(module, "BUILD_OPTIONS", None))
-            self.build_options_action.setVisible(bool(self.build_options.boxes))
-        self.build_ok = True
-        self.statusBar().clearMessage()
-        if built.session is None:
-            self.ledger.show_step("this lesson has no build(): nothing to step through", [])
-            return
-        self.set_session(built.session)
-        self.errors.clear()
-        if built.report is not None:
-            self.statusBar().showMessage("your exercise gates: " + str(built.report).replace("\n", "; "), 30000)
+    @property
+    def builder(self):
+        """The GeneratorWorker building the open lesson, if any."""
+        return self.loader.builder
 
-    def _on_build_failed(self, token, lesson, phase, error):
-        if token != self._build_token:
-            return
-        self.builder = None
-        self.build_ok = False
-        what = "failed to load" if phase.startswith("loading") else "build() raised"
-        where = f"lesson {lesson.id} ({lesson.path.name}) {what}" if lesson.number else f"{lesson.path.name}: {what}"
-        self.show_error(where, error, student_first(error, *self.student_files()))
+    @property
+    def watcher(self):
+        return self.loader.watcher
 
     def student_files(self) -> list:
         """The files the student wrote that the open graph runs: the lesson or script, and with
@@ -573,149 +418,51 @@ class MainWindow(SessionFollower, QMainWindow):
 
     def set_mine(self, on: bool) -> None:
         """Build lessons with the student's exercise gates (or the built-in ones again)."""
-        on = bool(on)
-        if self.your_code.mine_action.isChecked() != on:
-            self.your_code.mine_action.setChecked(on)  # calls back here
-            return
-        if on == self.mine:
-            return
-        self.mine = on
-        if self.lesson is not None:
-            self._load_current(wait=False)
-        elif self.expression is not None:
-            self.open_expression(*self.expression)
+        self.your_code.set_mine(on)
 
     def open_expression(self, text: str, values: str) -> bool:
         """Build the graph of a typed expression (``(x + y) * z``, ``x=-2, y=5, z=-4``) and show it;
-        a refused expression says why under the box. It is tiny: built right here."""
-        from gradgraph.expr import ExpressionError, build
-
-        box = self.your_code.expression
-        box.set_text(text, values)
-        try:
-            if self.mine:  # the student's gates for x * y, max(x, y), sigmoid(x), ...
-                from gradgraph import exercises
-
-                with exercises.mine() as report:
-                    output = build(text, values)
-            else:
-                output, report = build(text, values), None
-            session = GraphSession(output, mine=report)
-        except ExpressionError as error:
-            box.show_result(str(error))
-            self.statusBar().showMessage(f"expression: {error}", 10000)
-            return False
-        box.show_result("")
-        self.expression = (text, values)
-        self.stop_play()
-        self._build_token += 1  # a lesson still building is no longer wanted
-        self._watch(None)
-        self.lesson, self.module = None, None
-        self.browser.clearSelection()
-        self.setWindowTitle(f"gradgraph — f = {text.strip()}")
-        self.lesson_view.show_lesson(f"# f = {text.strip()}\n\nwith {values.strip()}", "", None)
-        self._reset_figures()
-        if self.train_panel is not None:
-            self.train_panel.set_lesson(None, None)
-        self.tabs.setTabEnabled(2, False)
-        self.tabs.setTabEnabled(3, False)
-        self.tabs.setCurrentWidget(self.graph_view)
-        self.set_session(session)
-        self.errors.clear()
-        return True
+        a refused expression says why under the box."""
+        return self.your_code.open_expression(text, values)
 
     def _on_build_options_changed(self):
         if self.module is not None and callable(getattr(self.module, "build", None)):
             self.stop_play()
-            self._build_in_background(self.lesson, wait=False, module=self.module)
+            self.loader.build(self.lesson, wait=False, module=self.module)
 
     def set_session(self, session):
         self.follow(session)
-        self._gradcheck_token += 1  # a check of the previous graph is no longer wanted
-        self._gradcheck_finished()
+        self.gradcheck.forget()  # a check of the previous graph is no longer wanted
         self.graph_view.set_session(session)  # the views subscribe to the session themselves
         self.inspector.set_session(session)
         self.ledger.set_session(session)
-        self._update_step_ui()
-        if session is not None and self.actions["gradcheck"].isChecked():
-            self.start_gradcheck()
+        self.step_toolbar.update()
+        if session is not None and self.gradcheck.wanted():
+            self.gradcheck.start()
 
-    # -- stepping ----------------------------------------------------------------------
+    # -- stepping (the toolbar does it) ----------------------------------------------------
     def _do(self, what):
-        s = self.session
-        if s is None:
-            return
-        try:
-            if what == "step":
-                s.step()
-            elif what == "back":
-                s.back()
-            elif what == "reset":
-                s.reset()
-            elif what == "backward":
-                s.to_backward()
-        except Exception as error:
-            self.stop_play()
-            self.show_error(f"step ({what})", error, student_first(error, *self.student_files()))
+        self.step_toolbar.do(what)
+
+    def toggle_play(self, on=None):
+        self.step_toolbar.toggle_play(on)
+
+    def stop_play(self):
+        self.step_toolbar.stop_play()
 
     def _on_step(self, event=None):
         """Stepper callback: the window's own parts of a step."""
-        self._update_step_ui()
-
-    def _update_step_ui(self):
-        """The window's own parts of a step: the toolbar's step label, and the current box kept
-        in view while playing (the canvas, the inspector and the ledger follow the session
-        themselves)."""
-        s = self.session
-        if s is None:
-            self.step_label.setText("")
-            return
-        self.step_label.setText(f"step {s.position}/{s.length} · {s.phase}")
-        if self.play_timer.isActive() or self.screenshot_mode:
-            self.graph_view.ensure_current_visible()
-
-    def toggle_play(self, on=None):
-        if on is None:
-            on = not self.play_timer.isActive()
-        was_playing = self.play_timer.isActive()
-        if on and self.session is not None:
-            self.play_timer.start(int(1000 / self.speed.value()))
-            self.statusBar().showMessage("playing… (P or Space pauses)")
-        else:
-            self.play_timer.stop()
-            if was_playing:
-                self.statusBar().showMessage("paused (P plays on)")
-        a = self.actions["play"]
-        a.blockSignals(True)
-        a.setChecked(self.play_timer.isActive())
-        a.blockSignals(False)
-
-    def stop_play(self):
-        self.toggle_play(False)
-
-    def _on_play_tick(self):
-        s = self.session
-        if s is None or s.position >= s.length:
-            self.stop_play()
-            return
-        self._do("step")
-
-    def _on_speed_changed(self, value):
-        if self.play_timer.isActive():
-            self.play_timer.setInterval(int(1000 / value))
+        self.step_toolbar.update()
 
     # -- inspecting and editing ----------------------------------------------------------
     def _on_node_clicked(self, index):
         self.inspector.show_node(index)
 
-    def _on_layout_changed(self):
-        pass
-
     def _on_value_edited(self, index, value):
         s = self.session
         if s is None:
             return
-        if self.gradcheck_running:
+        if self.gradcheck.running:
             self.statusBar().showMessage("wait for the gradient check to finish before editing values", 5000)
             self.inspector.show_node(index)
             return
@@ -725,116 +472,17 @@ class MainWindow(SessionFollower, QMainWindow):
             self.show_error(f"setting {s.name(index)}", error)
             return
         self.graph_view.invalidate_texts()  # the views redrew themselves on the graph's "values" event
-        if self.actions["gradcheck"].isChecked():
-            self.start_gradcheck()  # new values: the old check no longer applies
-
-    def _on_gradcheck_toggled(self, on):
-        if on:
-            self.start_gradcheck()
-        else:
-            self._gradcheck_token += 1  # a check still running is ignored when it ends
-            self._gradcheck_finished()
-            self.graph_view.set_overlay("none")
-            if self.statusBar().currentMessage().startswith("checking gradients"):
-                self.statusBar().clearMessage()
-
-    def start_gradcheck(self):
-        """Colour the nodes by gradcheck error: the check runs in a worker thread (it replays
-        the forward pass twice per checked element: about a second for LeNet), the colours
-        appear when it is done."""
-        s = self.session
-        if s is None:
-            return
-        self.graph_view.set_overlay("gradcheck")
-        if s.gradcheck_result() is not None:
-            self._report_gradcheck(s)
-            return
-        self._gradcheck_token += 1
-        token = self._gradcheck_token
-        self.gradcheck_running = True
-        self.inspector.set_editable(False, "wait: the gradient check is running")
-        self.statusBar().showMessage("checking gradients… (the overlay appears when it is done)")
-
-        self.gradcheck_worker = worker = GeneratorWorker(s.compute_gradcheck, name="gradcheck")
-        worker.returned.connect(lambda result: self._on_gradcheck_done((token, s, *result, None)))
-        worker.errored.connect(lambda error: self._on_gradcheck_done((token, s, None, None, error)))
-        worker.start()
-
-    def _gradcheck_finished(self):
-        self.gradcheck_running = False
-        self.inspector.set_editable(True)
-
-    def _on_gradcheck_done(self, payload):
-        token, s, version, pair, error = payload
-        if token != self._gradcheck_token or s is not self.session:
-            return  # switched off, or another lesson since
-        self._gradcheck_finished()
-        if error is not None:
-            self._set_gradcheck_checked(False)
-            self.graph_view.set_overlay("none")
-            self.show_error("gradcheck", error)
-            return
-        if not s.store_gradcheck(version, pair):
-            self.start_gradcheck()  # the values changed meanwhile: check again
-            return
-        self.graph_view.refresh()
-        self._report_gradcheck(s)
-
-    def _report_gradcheck(self, s):
-        errors, blamed, failed = s.gradcheck_result()
-        bad = sorted(failed) if failed is not None else [i for i, e in errors.items() if e != e or e > 1e-2]
-        rough = s.low_precision()
-        if not bad:
-            text = f"gradcheck: all {len(errors)} nodes agree with the numerical gradient"
-            if rough:
-                text += " (float32: yellow means within float32's tolerance)"
-        else:
-            names = ", ".join(s.name(i) for i in bad[:4]) + ("…" if len(bad) > 4 else "")
-            text = f"gradcheck: {len(bad)} of {len(errors)} nodes differ ({names})"
-            if blamed:
-                text += (" · suspect: " if rough else " · wrong backward in ") + \
-                    ", ".join(s.name(i) for i in sorted(blamed))
-            if rough:
-                text += (" · float32 graph: a nudge of 1e-3 can cross a ReLU or max-pool kink, "
-                         "so this may be a kink rather than a bug (lesson 4)")
-        self.statusBar().showMessage(text, 20000)
-
-    def _set_gradcheck_checked(self, on):
-        a = self.actions["gradcheck"]
-        a.blockSignals(True)
-        a.setChecked(on)
-        a.blockSignals(False)
+        if self.gradcheck.wanted():
+            self.gradcheck.start()  # new values: the old check no longer applies
 
     def check_exercises(self):
         """Run gradgraph.exercises.check for the lesson's exercises; show pass/fail and hints."""
         if self.lesson is None or not self.lesson.exercises:
             return
-        import html
-
-        try:
-            from gradgraph import exercises
-        except Exception as error:
-            self.show_error("exercises", error)
-            return
-        lines = []
-        marks = {"passed": ("#15803d", "✓ passed"), "todo": ("#b45309", "○ to do"), "failed": ("#b91c1c", "✗ not yet")}
-        for ex in self.lesson.exercises:
-            try:
-                result = exercises.check(ex)
-                ok, message = bool(result.passed), str(getattr(result, "message", "") or "").strip()
-                state = "passed" if ok else str(getattr(result, "status", "failed"))
-            except Exception as error:
-                ok, message, state = False, f"{type(error).__name__}: {error}", "failed"
-            colour, mark = marks.get(state, marks["failed"])
-            if message.lower().startswith(f"exercise {ex.lower()} "):  # "Exercise 1.1 is not done yet: ..."
-                text = "exercise " + message[len("exercise "):]
-            else:
-                text = f"exercise {ex}: {message}"
-            lines.append(f"<b style='color:{colour}'>{mark}</b>&nbsp; {html.escape(text)[:400]}")
-        self.lesson_view.exercise_result.setText("<br>".join(lines))
+        self.lesson_view.exercise_result.setText(exercise_report(self.lesson.exercises))
         self.browser.update_status()
 
-    # -- errors, files, figures ----------------------------------------------------------------
+    # -- errors ----------------------------------------------------------------
     def show_error(self, where, error, tb=None):
         self.errors.show_error(where, error, tb)
         self.errors_dock.show()
@@ -842,62 +490,6 @@ class MainWindow(SessionFollower, QMainWindow):
         self.statusBar().showMessage(f"{where}: {type(error).__name__}: {error}", 10000)
         if not self.screenshot_mode and "pytest" not in sys.modules:
             traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
-
-    def _on_file_changed(self, path):
-        if self.lesson is not None and path == str(self.lesson.path):
-            self._reload_timer.start()
-
-    def _on_tab_changed(self, index):
-        widget = self.tabs.widget(index)
-        if widget is self.figures_holder and self.figures_holder.count() == 0:
-            self._load_figures()
-        # the inspector and the ledger belong to the graph: give the other tabs the room
-        on_graph = widget is self.graph_view
-        for dock in (self.inspector_dock, self.ledger_dock):
-            if on_graph:
-                if dock.property("autoHidden"):
-                    dock.setProperty("autoHidden", False)
-                    dock.show()
-            elif dock.isVisible():
-                dock.setProperty("autoHidden", True)
-                dock.hide()
-
-    def _reset_figures(self):
-        while self.figures_holder.count():
-            w = self.figures_holder.widget(0)
-            self.figures_holder.removeTab(0)
-            w.deleteLater()
-
-    def _load_figures(self):
-        figures = getattr(self.module, "figures", None)
-        if not callable(figures):
-            return
-        self.statusBar().showMessage("drawing the lesson's figures…")
-        try:
-            try:
-                figs = figures(quick=True)
-            except TypeError:
-                figs = figures()
-        except Exception as error:
-            self.show_error(f"lesson {self.lesson.id}: figures() raised", error)
-            return
-        from .plots import canvas_for
-
-        for k, fig in enumerate(figs or []):
-            title = _figure_title(fig) or f"Figure {k + 1}"
-            tab = self.figures_holder.addTab(canvas_for(fig), (title[:32] + "…") if len(title) > 33 else title)
-            self.figures_holder.setTabToolTip(tab, title)
-        self.statusBar().clearMessage()
-
-    def _ensure_train_panel(self):
-        if self.train_panel is None:
-            from .training_view import TrainPanel
-
-            self.train_panel = TrainPanel(self)
-            self.train_panel.errorRaised.connect(self.show_error)
-            self.train_panel.statusMessage.connect(self.statusBar().showMessage)
-            self.train_holder.layout().addWidget(self.train_panel)
-        return self.train_panel
 
     # -- Numba compile progress ---------------------------------------------------------------------
     def start_warmup(self):
@@ -956,8 +548,8 @@ class MainWindow(SessionFollower, QMainWindow):
 
     def closeEvent(self, event):
         self.stop_play()
-        self._build_token += 1  # a build or a check still running is no longer wanted
-        self._gradcheck_token += 1
+        self.loader.cancel()  # a build or a check still running is no longer wanted
+        self.gradcheck.forget()
         if self.train_panel is not None:
             self.train_panel.shutdown()
         if not self.screenshot_mode:

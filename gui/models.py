@@ -127,16 +127,8 @@ class GraphSession:
         return n.gate.symbol or n.gate.name
 
     def yours(self, i) -> str:
-        """"" for a leaf or a built-in gate; for a gate built from the student's exercise class,
-        e.g. ``"your Multiply (exercise 1.1, FAILS its check)"``."""
-        if self.mine is None or self.nodes[i].op is None:
-            return ""
-        exercise = self.mine.exercise_of(self.nodes[i].op)
-        if exercise is None:
-            return ""
-        check = self.mine.checks.get(exercise.id)
-        verdict = {"passed": ", passes its check", "failed": ", FAILS its check"}.get(getattr(check, "status", ""), "")
-        return f"your {exercise.name} (exercise {exercise.id}{verdict})"
+        """Whose gate node ``i`` is (see :func:`yours`)."""
+        return yours(self, i)
 
     def gate_name(self, i) -> str:
         g = self.nodes[i].gate
@@ -179,28 +171,8 @@ class GraphSession:
         return expression(self.nodes[i])
 
     def subexpression(self, i, longest: int = 60) -> str:
-        """Node ``i`` written in its leaves, ``max(x * y, z)`` for ``maximum_0`` (a typed
-        expression's nodes are named ``mul_0``, ``add_1``, …); "" for a leaf, when it says
-        no more than :meth:`expression`, or when longer than ``longest`` characters."""
-        from gradgraph.graph.stepper import _INFIX, expression
-
-        visits = [0]  # a node shared by many paths is written once per path: stop a big graph early
-
-        def plain(node):
-            visits[0] += 1
-            if node.kind == "constant" and np.size(self.graph.value(node)) == 1:
-                return fmt_number(np.asarray(self.graph.value(node)).reshape(-1)[0])  # 2 * x, not c_0 * x
-            if node.op is None or visits[0] > longest:
-                return node.name
-            infix = node.gate.symbol in _INFIX
-            return expression(node, lambda p: f"({plain(p)})" if infix and p.op is not None
-                              and p.gate.symbol in _INFIX else plain(p))
-
-        node = self.nodes[i]
-        if node.op is None:
-            return ""
-        text = plain(node)
-        return text if text != expression(node) and len(text) <= longest else ""
+        """Node ``i`` written in its leaves (see :func:`subexpression`)."""
+        return subexpression(self, i, longest)
 
     # -- stepping ----------------------------------------------------------------------
     @property
@@ -314,21 +286,8 @@ class GraphSession:
     # -- analyses ----------------------------------------------------------------------------
     def flow(self):
         """(node levels {index: [0, 1]}, edge levels {(source, target): [0, 1]}, flags {index: [notes]},
-        summary). The notes are the engine's words (``routed: lost the max``), with node names."""
-        def compute():
-            flow = Flow(self.graph)
-            nodes, flags = {}, {}
-            for n in self.nodes:
-                info = flow[n.name]
-                nodes[n.index] = info.level
-                if info.notes:
-                    flags[n.index] = list(info.notes)
-            edges = {}
-            for e, ef in zip(self.graph.edges, flow.edges):
-                key = (e.source.index, e.target.index)
-                edges[key] = max(edges.get(key, 0.0), ef.level)
-            return nodes, edges, flags, flow.summary()
-        return self._cached("flow", compute)
+        summary): :func:`flow_levels` of the current values."""
+        return self._cached("flow", lambda: flow_levels(self.graph))
 
     def gradcheck(self) -> dict:
         """{node index: worst relative error} (analytic vs centred differences). Computed here,
@@ -394,55 +353,116 @@ class GraphSession:
         """The engine's GraphView: groups not in ``expanded`` drawn as one box each."""
         return collapsed(self.graph, expanded)
 
-    def matrix_rows(self, i) -> int:
-        """How many matrix rows the box of node ``i`` shows for its value (0: one line)."""
-        small = small_shape(self.shape(i))
-        return 0 if small is None else small[0]
-
-    def node_width(self, i) -> float:
-        """A box wide enough for the node's name, its shape and its gate symbol (estimated from
-        character counts, generously: a bold title letter is up to ~8 points wide), and for
-        every entry of a small tensor (about 7 characters per column)."""
-        shape = self.shape(i)
-        shape_text = fmt_shape(shape) if shape and int(np.prod(shape)) > 1 else ""
-        wanted = 8.2 * len(self.name(i)) + 7.0 * len(shape_text) + 7.0 * len(self.gate_symbol(i)) + 56
-        small = small_shape(shape)
-        if small is not None:
-            return max(NODE_W, wanted, CHAR_W * (9 * small[1] + 7) + 16)  # "grad [" + ~7 per entry + gaps
-        if len(self.nodes[i].out_edges) > 1:  # its gradient is a sum: room for "grad -0.1234 so far"
-            wanted = max(wanted, CHAR_W * len("grad -0.00001234 so far") + 12)
-        return max(NODE_W, min(2 * NODE_W, wanted))
-
-    def node_height(self, i) -> float:
-        """The box height: two lines (value, gradient), or two matrices for a small tensor."""
-        rows = self.matrix_rows(i)
-        return NODE_H if rows <= 1 else NODE_H + 2 * (rows - 1) * ROW_H
-
-    def title_room(self, view) -> float:
-        """Extra height the layout gives each box of ``view`` (half above, half below) when
-        it shows expanded groups, so a frame's title never covers the box above it."""
-        shown = [v.node.group for v in view.nodes if not v.is_group]
-        for path in view.expanded or ():
-            inside = sum(1 for g in shown if g and (g == path or g.startswith(path + "/")))
-            if 0 < inside < len(shown):  # the view draws a frame for this group
-                return TITLE_ROOM
-        return 0.0
-
     def layout(self, view):
         """Positions for ``view`` from the engine (Graphviz dot when available, else its
         built-in layered layout). Called once per view, never per step. Box heights include
-        :meth:`title_room`."""
+        :func:`title_room`."""
         key = "full" if view.expanded is None else view.expanded  # the groups drawn open
         if key in self._layouts:  # laid out already (on the build worker)
             return self._layouts[key]
-        pad = self.title_room(view)
+        pad = title_room(view)
         sizes = {v.name: (GROUP_W, GROUP_H + pad) if v.is_group
-                 else (self.node_width(v.node.index), self.node_height(v.node.index) + pad)
+                 else (box_width(self, v.node.index), box_height(self, v.node.index) + pad)
                  for v in view.nodes}
         engine = "auto" if len(view.nodes) <= DOT_MAX_BOXES else "builtin"
         positions = layout(view, engine=engine, sizes=sizes)
         self._layouts[key] = positions
         return positions
+
+
+# -- what a node and the graph say (no Qt) ----------------------------------------------------
+
+def yours(session: GraphSession, i) -> str:
+    """"" for a leaf or a built-in gate; for a gate built from the student's exercise class,
+    e.g. ``"your Multiply (exercise 1.1, FAILS its check)"``."""
+    if session.mine is None or session.nodes[i].op is None:
+        return ""
+    exercise = session.mine.exercise_of(session.nodes[i].op)
+    if exercise is None:
+        return ""
+    check = session.mine.checks.get(exercise.id)
+    verdict = {"passed": ", passes its check", "failed": ", FAILS its check"}.get(getattr(check, "status", ""), "")
+    return f"your {exercise.name} (exercise {exercise.id}{verdict})"
+
+
+def flow_levels(graph) -> tuple:
+    """The engine's :class:`~gradgraph.graph.Flow` of ``graph`` by node index: (node levels
+    {index: [0, 1]}, edge levels {(source, target): [0, 1]}, flags {index: [notes]}, summary).
+    The notes are the engine's words (``routed: lost the max``), with node names."""
+    flow = Flow(graph)
+    nodes, flags = {}, {}
+    for n in graph.nodes:
+        info = flow[n.name]
+        nodes[n.index] = info.level
+        if info.notes:
+            flags[n.index] = list(info.notes)
+    edges = {}
+    for e, ef in zip(graph.edges, flow.edges):
+        key = (e.source.index, e.target.index)
+        edges[key] = max(edges.get(key, 0.0), ef.level)
+    return nodes, edges, flags, flow.summary()
+
+
+# -- the boxes of the canvas (sizes the layout needs; no Qt) ----------------------------------
+
+def matrix_rows(session: GraphSession, i) -> int:
+    """How many matrix rows the box of node ``i`` shows for its value (0: one line)."""
+    small = small_shape(session.shape(i))
+    return 0 if small is None else small[0]
+
+def box_width(session: GraphSession, i) -> float:
+    """A box wide enough for the node's name, its shape and its gate symbol (estimated from
+    character counts, generously: a bold title letter is up to ~8 points wide), and for
+    every entry of a small tensor (about 7 characters per column)."""
+    shape = session.shape(i)
+    shape_text = fmt_shape(shape) if shape and int(np.prod(shape)) > 1 else ""
+    wanted = 8.2 * len(session.name(i)) + 7.0 * len(shape_text) + 7.0 * len(session.gate_symbol(i)) + 56
+    small = small_shape(shape)
+    if small is not None:
+        return max(NODE_W, wanted, CHAR_W * (9 * small[1] + 7) + 16)  # "grad [" + ~7 per entry + gaps
+    if len(session.nodes[i].out_edges) > 1:  # its gradient is a sum: room for "grad -0.1234 so far"
+        wanted = max(wanted, CHAR_W * len("grad -0.00001234 so far") + 12)
+    return max(NODE_W, min(2 * NODE_W, wanted))
+
+def box_height(session: GraphSession, i) -> float:
+    """The box height: two lines (value, gradient), or two matrices for a small tensor."""
+    rows = matrix_rows(session, i)
+    return NODE_H if rows <= 1 else NODE_H + 2 * (rows - 1) * ROW_H
+
+def title_room(view) -> float:
+    """Extra height the layout gives each box of ``view`` (half above, half below) when
+    it shows expanded groups, so a frame's title never covers the box above it."""
+    shown = [v.node.group for v in view.nodes if not v.is_group]
+    for path in view.expanded or ():
+        inside = sum(1 for g in shown if g and (g == path or g.startswith(path + "/")))
+        if 0 < inside < len(shown):  # the view draws a frame for this group
+            return TITLE_ROOM
+    return 0.0
+
+
+def subexpression(session: GraphSession, i, longest: int = 60) -> str:
+    """Node ``i`` written in its leaves, ``max(x * y, z)`` for ``maximum_0`` (a typed
+    expression's nodes are named ``mul_0``, ``add_1``, …); "" for a leaf, when it says
+    no more than ``session.expression(i)``, or when longer than ``longest`` characters."""
+    from gradgraph.graph.stepper import _INFIX, expression
+
+    visits = [0]  # a node shared by many paths is written once per path: stop a big graph early
+
+    def plain(node):
+        visits[0] += 1
+        if node.kind == "constant" and np.size(session.graph.value(node)) == 1:
+            return fmt_number(np.asarray(session.graph.value(node)).reshape(-1)[0])  # 2 * x, not c_0 * x
+        if node.op is None or visits[0] > longest:
+            return node.name
+        infix = node.gate.symbol in _INFIX
+        return expression(node, lambda p: f"({plain(p)})" if infix and p.op is not None
+                          and p.gate.symbol in _INFIX else plain(p))
+
+    node = session.nodes[i]
+    if node.op is None:
+        return ""
+    text = plain(node)
+    return text if text != expression(node) and len(text) <= longest else ""
 
 
 class SessionFollower:

@@ -19,6 +19,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QToolBar
 
 from .expression import ExpressionBar
+from .models import GraphSession
 
 
 @dataclass
@@ -85,8 +86,8 @@ class YourCode(QObject):
     """The student's code in the window: File → Open…, "Use my exercise gates", the expression box.
 
     The window provides ``open_lesson(key)`` (a path opens any Python file defining
-    ``build()``), ``open_expression(text, values)`` and ``set_mine(on)``; this object
-    only adds the controls and forwards to them.
+    ``build()``) and holds what is shown: ``lesson`` or ``expression``, and ``mine``.
+    This object adds the controls, switches ``mine`` and builds typed expressions.
     """
 
     def __init__(self, window):
@@ -102,14 +103,14 @@ class YourCode(QObject):
         self.mine_action.setToolTip("Build the lessons with your own exercise gates (multiply, add, max, sigmoid, "
                                     "…) so a wrong backward shows in the numbers and in the gradcheck; an "
                                     "unfinished exercise keeps the built-in gate")
-        self.mine_action.toggled.connect(window.set_mine)
+        self.mine_action.toggled.connect(self.set_mine)
 
         menu = window.menuBar().addMenu("&File")
         menu.addAction(self.open_action)
         menu.addAction(self.mine_action)
 
         self.expression = ExpressionBar()
-        self.expression.submitted.connect(window.open_expression)
+        self.expression.submitted.connect(self.open_expression)
         self.toolbar = QToolBar("Your code")
         self.toolbar.setObjectName("yourcodetoolbar")
         self.toolbar.addAction(self.mine_action)
@@ -124,3 +125,54 @@ class YourCode(QObject):
                                               "Python files (*.py)")
         if path:
             self.window.open_lesson(path)
+
+    def set_mine(self, on: bool) -> None:
+        """Build with the student's exercise gates (or the built-in ones again): the open
+        lesson or expression is built again."""
+        w = self.window
+        on = bool(on)
+        if self.mine_action.isChecked() != on:
+            self.mine_action.setChecked(on)  # calls back here
+            return
+        if on == w.mine:
+            return
+        w.mine = on
+        if w.lesson is not None:
+            w.loader.load_current(wait=False)
+        elif w.expression is not None:
+            self.open_expression(*w.expression)
+
+    def open_expression(self, text: str, values: str) -> bool:
+        """Build the graph of a typed expression (``(x + y) * z``, ``x=-2, y=5, z=-4``) and show it
+        in the window; a refused expression says why under the box. It is tiny: built right here."""
+        from gradgraph.expr import ExpressionError, build
+
+        w, box = self.window, self.expression
+        box.set_text(text, values)
+        try:
+            if w.mine:  # the student's gates for x * y, max(x, y), sigmoid(x), ...
+                from gradgraph import exercises
+
+                with exercises.mine() as report:
+                    output = build(text, values)
+            else:
+                output, report = build(text, values), None
+            session = GraphSession(output, mine=report)
+        except ExpressionError as error:
+            box.show_result(str(error))
+            w.statusBar().showMessage(f"expression: {error}", 10000)
+            return False
+        box.show_result("")
+        w.expression = (text, values)
+        w.stop_play()
+        w.loader.cancel()  # a lesson still building is no longer wanted
+        w.loader.watch(None)
+        w.lesson, w.module = None, None
+        w.browser.clearSelection()
+        w.setWindowTitle(f"gradgraph — f = {text.strip()}")
+        w.lesson_view.show_lesson(f"# f = {text.strip()}\n\nwith {values.strip()}", "", None)
+        w.lesson_tabs.clear()
+        w.tabs.setCurrentWidget(w.graph_view)
+        w.set_session(session)
+        w.errors.clear()
+        return True

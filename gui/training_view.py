@@ -8,88 +8,40 @@ touch the model while training runs. Each record and snapshot it yields
 arrives on the main thread (``_on_event``); the panel keeps them and a QTimer
 redraws at most a few times per second, so the event loop never waits for
 training. Pause and resume are the worker's (training waits after a step).
+
+:class:`TrainPanel` owns the run (start, pause, stop, explore a model) and composes
+its parts: :class:`~.train_options.TrainOptions` (the form),
+:class:`~.train_views.TrainingCurves` and :class:`~.train_views.ModelViews` (the live views).
 """
 from __future__ import annotations
 
 import copy
-import inspect
-import math
 import threading
 import time
 import traceback
 import types
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
-                               QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from gradgraph import inspect as inspect_model
 from gradgraph.nn import Module
-from gradgraph.optim import OPTIMIZERS, default_lr
 
-from .cnn_views import TileDialog, TileGrid
-from .lineplot import LinePlot, Series
+from .train_options import TrainOptions
+from .train_views import ModelViews, TrainingCurves
 from .worker import GeneratorWorker
 
-IMAGE_DATASETS = ["fashion-mnist-starter", "fashion-mnist", "mnist"]
-TOY_DATASETS = ["xor", "ring", "three_modes", "spiral"]
 REDRAW_INTERVAL = 0.2  # seconds between curve redraws (at most 5/s)
 SNAPSHOT_INTERVAL = 1.5  # seconds of training between snapshots (filters, feature maps)
 HEAVY_INTERVAL = 6.0  # seconds between predictions on the validation sample (confusion matrix)
-PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#db2777", "#65a30d",
-           "#475569", "#ca8a04"]
 
 
-#: options whose default is None but which take a whole number: (highest, step); 0 reads "off"
-OPTIONAL_INTS = {"patience": (1000, 1), "limit": (1_000_000, 100)}
-#: trainer() options shown side by side (more wrap to the next row: a laptop's width holds four)
-EXTRAS_PER_ROW = 4
-#: float options that are a fraction in [0, 1): spin boxes in steps of 0.05
-FRACTIONS = ("dropout", "val_fraction", "momentum", "weight_decay")
-OPTION_TIPS = {
-    "patience": "early stopping: stop when the validation loss has not improved for this many epochs "
-                "(off: train every epoch)",
-    "limit": "use only the first N training images (off: all of them)",
-    "dropout": "probability of zeroing a unit during training (0: no dropout)",
-    "val_fraction": "share of the training images kept aside to validate on",
-    "seed": "random seed: the same seed gives the same run",
-    "hidden": "hidden units (0: a linear classifier)",
-    "augment": "random changes to the training images (shift, flip, rotate, noise; standard = the first three)",
-}
+def class_names(dataset) -> list | None:
+    """The class names of a dataset by name (None for a lesson's own data)."""
+    from gradgraph.data import CLASSES
 
-
-def _choices(module, name):
-    """The allowed values of a string option: the lesson's ``NAMES`` table (``activation`` ->
-    ``ACTIVATIONS``), else the LeNet-5 tables of gradgraph.nn (activation, pool) or
-    gradgraph.data's ``AUGMENTS`` (augment)."""
-    key = name.upper() + "S"
-    table = getattr(module, key, None)
-    if isinstance(table, (dict, list, tuple)) and table:
-        return list(table)
-    try:
-        from gradgraph.data import augment
-        from gradgraph.nn import lenet
-    except Exception:
-        return None
-    table = getattr(lenet, key, None) or getattr(augment, key, None)  # augment -> AUGMENTS
-    return list(table) if isinstance(table, (dict, list, tuple)) and table else None
-
-
-def _optional_int_spin(name):
-    """A spin box for an option whose default is None: 0 reads "off" and passes None."""
-    high, step = OPTIONAL_INTS.get(name, (1_000_000, 1))
-    w = QSpinBox()
-    w.setRange(0, high)
-    w.setSingleStep(step)
-    w.setSpecialValueText("off")
-    w.setValue(0)
-    w.setMinimumWidth(72)
-
-    def get():
-        return w.value() or None
-    return w, get
+    return list(CLASSES.get(dataset, [])) or None
 
 
 # -- the worker's generator (no Qt) ----------------------------------------------------------------------
@@ -190,99 +142,6 @@ def model_snapshot(trainer, kind, eval_x, eval_y, image_index: int = 0, heavy: b
 
 # -- small painted views ---------------------------------------------------------------------------
 
-class MatrixView(QWidget):
-    """A confusion matrix: rows = true class, columns = predicted, counts in the cells."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.matrix = None
-        self.names = None
-        self.setMinimumSize(260, 220)
-
-    def set_matrix(self, matrix, names=None):
-        self.matrix, self.names = matrix, names
-        self.update()
-
-    def paintEvent(self, event):
-        p = QPainter(self)
-        p.fillRect(self.rect(), QColor("white"))
-        m = self.matrix
-        if m is None:
-            p.drawText(self.rect(), Qt.AlignCenter, "confusion matrix: start training")
-            return
-        n = len(m)
-        left, top = 90, 28
-        size = max(4.0, min((self.width() - left - 10) / n, (self.height() - top - 30) / n))
-        font = QFont()
-        font.setPointSizeF(max(6.0, min(9.0, size / 3.2)))
-        p.setFont(font)
-        total = max(1, int(m.sum()))
-        acc = np.trace(m) / total
-        p.drawText(QRectF(0, 0, self.width(), 22), Qt.AlignCenter,
-                   f"true class (rows) vs predicted (columns) · accuracy {100 * acc:.1f}% on {total}")
-        for r in range(n):
-            name = self.names[r] if self.names and r < len(self.names) else str(r)
-            p.setPen(QColor("#334155"))
-            p.drawText(QRectF(0, top + r * size, left - 4, size), Qt.AlignRight | Qt.AlignVCenter, name[:12])
-            row_total = max(1, int(m[r].sum()))
-            for c in range(n):
-                t = m[r, c] / row_total
-                colour = QColor.fromRgbF(1 - 0.8 * t, 1 - 0.55 * t, 1 - 0.2 * t) if r == c else \
-                    QColor.fromRgbF(1, 1 - 0.7 * t, 1 - 0.7 * t)
-                cell = QRectF(left + c * size, top + r * size, size - 1, size - 1)
-                p.fillRect(cell, colour)
-                if size >= 16 and m[r, c]:
-                    p.setPen(QColor("#0f172a"))
-                    p.drawText(cell, Qt.AlignCenter, str(int(m[r, c])))
-        p.setPen(QColor("#334155"))
-        for c in range(n):
-            p.drawText(QRectF(left + c * size, top + n * size + 2, size, 16), Qt.AlignCenter, str(c))
-
-
-class BoundaryView(QWidget):
-    """Decision regions of a 2-D classifier with the training points on top."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.snap = None
-        self.setMinimumSize(240, 240)
-
-    def set_snapshot(self, snap):
-        self.snap = snap
-        self.update()
-
-    def paintEvent(self, event):
-        p = QPainter(self)
-        p.fillRect(self.rect(), QColor("white"))
-        s = self.snap
-        if not s or "boundary" not in s:
-            p.setPen(QColor("#64748b"))
-            p.drawText(self.rect(), Qt.AlignCenter, "the decision boundary of a 2-D dataset\nappears here while training")
-            return
-        caption = QRectF(6, 3, self.width() - 12, 20)
-        p.setPen(QColor("#475569"))
-        p.drawText(caption, Qt.AlignCenter | Qt.TextWordWrap,
-                   "shading: predicted class · dots: training points (true class)")
-        b = s["boundary"]
-        rgb = np.zeros(b.shape + (3,), dtype=np.uint8)
-        for k in range(int(b.max()) + 1):
-            c = QColor(PALETTE[k % len(PALETTE)]).lighter(175)
-            rgb[b == k] = (c.red(), c.green(), c.blue())
-        image = QImage(np.ascontiguousarray(rgb[::-1]).data, b.shape[1], b.shape[0], 3 * b.shape[1],
-                       QImage.Format_RGB888).copy()
-        side = min(self.width(), self.height() - 26) - 10
-        target = QRectF((self.width() - side) / 2, 24 + (self.height() - 24 - side) / 2, side, side)
-        p.drawImage(target, image)
-        lo, hi = s["bounds"]
-        p.setRenderHint(QPainter.Antialiasing)
-        for (x, y), label in zip(s["points"], s["point_labels"]):
-            px = target.left() + (x - lo[0]) / (hi[0] - lo[0]) * side
-            py = target.bottom() - (y - lo[1]) / (hi[1] - lo[1]) * side
-            p.setPen(QPen(QColor("white"), 0.8))
-            p.setBrush(QColor(PALETTE[label % len(PALETTE)]))
-            p.drawEllipse(QRectF(px - 3, py - 3, 6, 6))
-
-
 # -- the panel ----------------------------------------------------------------------------------------
 
 class TrainPanel(QWidget):
@@ -300,29 +159,14 @@ class TrainPanel(QWidget):
         self.trainer = None
         self.running = False
         self.total_steps = 0
-        self.class_names = None
         self._dirty = False
         self._last_draw = 0.0
-        self._reset_history()
+        self.final_kind = None
 
-        # controls
-        self.dataset = QComboBox()
-        self.epochs = QSpinBox()
-        self.epochs.setRange(0, 1000)
-        self.epochs.setSpecialValueText("auto")  # 0: let trainer() choose (epochs=None)
-        self.epochs.setToolTip("epochs to train (auto: the lesson's choice)")
-        self.epochs.setValue(1)
-        self.batch = QSpinBox()
-        self.batch.setRange(1, 4096)
-        self.batch.setValue(64)
-        self.lr = QDoubleSpinBox()
-        self.lr.setDecimals(5)
-        self.lr.setRange(0.0, 10.0)
-        self.lr.setSingleStep(0.001)
-        self.lr.setValue(default_lr(next(iter(OPTIMIZERS))))
-        self.optimizer = QComboBox()
-        self.optimizer.addItems(list(OPTIMIZERS))
-        self.optimizer.currentTextChanged.connect(self._on_optimizer_changed)
+        # controls: the options form, then Start, Pause, Stop
+        self.form = TrainOptions()
+        self.dataset, self.epochs, self.batch = self.form.dataset, self.form.epochs, self.form.batch
+        self.lr, self.optimizer = self.form.lr, self.form.optimizer
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(lambda: self.start())
         self.pause_button = QPushButton("Pause")
@@ -333,100 +177,31 @@ class TrainPanel(QWidget):
         self.progress_bar = QProgressBar()
         self.status = QLabel("choose the settings and press Start")
         controls = QHBoxLayout()
-        for label, w in (("dataset", self.dataset), ("epochs", self.epochs), ("batch", self.batch),
-                         ("lr", self.lr), ("optimizer", self.optimizer)):
+        for label, w in self.form.fields:
             controls.addWidget(QLabel(label))
             controls.addWidget(w)
         controls.addStretch(1)
         for b in (self.start_button, self.pause_button, self.stop_button):
             controls.addWidget(b)
-        # the lesson's own trainer() options (hidden units, activation, ...), EXTRAS_PER_ROW to a row
-        self.extras_row = QGridLayout()
-        self.extras_row.setHorizontalSpacing(6)
-        self.extras: dict = {}
-        extras_line = QHBoxLayout()
-        self.extras_label = QLabel("lesson options:")
-        extras_line.addWidget(self.extras_label)
-        extras_line.addLayout(self.extras_row)
-        extras_line.addStretch(1)
         bar = QHBoxLayout()
         bar.addWidget(self.progress_bar, 2)
         bar.addWidget(self.status, 3)
 
-        # views
-        self.loss_plot = LinePlot("loss, accuracy and gradient norms (live)", "loss")
-        self.acc_plot = LinePlot("", "accuracy %", y_range=(0, 100), legend_loc="lower right")
-        self.norm_plot = LinePlot("", "‖grad‖ per layer (log)", log_y=True)
-        self.norm_plot.xlabel = "step"
-        self.curves = QWidget()
-        cv = QVBoxLayout(self.curves)
-        cv.setContentsMargins(0, 0, 0, 0)
-        cv.setSpacing(0)
-        for plot in (self.loss_plot, self.acc_plot, self.norm_plot):
-            cv.addWidget(plot)
-        self.maps = TileGrid("start training (or load a checkpoint) to see the feature maps")
-        self.filters = TileGrid("start training (or load a checkpoint) to see the filters")
-        self.tile_dialog = None
-        for grid in (self.maps, self.filters):
-            grid.tileClicked.connect(self._on_tile_clicked)
-        self.image_index = QSpinBox()
-        self.image_index.setRange(0, 499)
-        self.image_index.setPrefix("input image #")
+        # views: the curves | what the model looks like inside
+        self.curves = TrainingCurves()
+        self.views = ModelViews()
+        self.maps, self.filters, self.layer = self.views.maps, self.views.filters, self.views.layer
+        self.image_index = self.views.image_index
         self.image_index.valueChanged.connect(self._on_image_changed)
-        self.layer = QComboBox()
-        self.layer.addItem("all layers")
-        self.layer.setToolTip("show the feature maps of one layer only (larger)")
-        self.layer.currentTextChanged.connect(self._on_layer_changed)
-        self.load_button = QPushButton("Load checkpoint…")
-        self.load_button.setToolTip("look inside a saved network (.npz from gradgraph train or save_checkpoint)")
-        self.load_button.clicked.connect(self._on_load_clicked)
-        maps_box = QWidget()
-        mv = QVBoxLayout(maps_box)
-        mv.setContentsMargins(0, 0, 0, 0)
-        pick = QHBoxLayout()
-        pick.addWidget(self.image_index)
-        pick.addWidget(self.layer)
-        for text, factor in (("−", 0.8), ("+", 1.25)):
-            button = QPushButton(text)
-            button.setFixedWidth(28)
-            button.setToolTip("zoom the tiles (also Ctrl + wheel); click a tile to enlarge it")
-            button.clicked.connect(lambda _=False, f=factor: self._zoom_tiles(f))
-            pick.addWidget(button)
-        pick.addStretch(1)
-        pick.addWidget(self.load_button)
-        self.image_index.setToolTip("which validation image the feature maps are computed for "
-                                    "(any time: while training, paused, or after)")
-        mv.addLayout(pick)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.maps)
-        mv.addWidget(scroll)
-        filters_scroll = QScrollArea()
-        filters_scroll.setWidgetResizable(True)
-        filters_scroll.setWidget(self.filters)
-        self.confusion = MatrixView()
-        self.boundary = BoundaryView()
-        self.predictions = QLabel()
-        self.predictions.setWordWrap(True)
-        self.predictions.setAlignment(Qt.AlignTop | Qt.AlignLeft)
-        self.top_tabs = QTabWidget()
-        self.top_tabs.addTab(maps_box, "Feature maps")
-        self.top_tabs.addTab(filters_scroll, "Filters")
-        self.bottom_tabs = QTabWidget()
-        self.bottom_tabs.addTab(self.confusion, "Confusion matrix")
-        self.bottom_tabs.addTab(self.boundary, "Decision boundary")
-        self.bottom_tabs.addTab(self.predictions, "Predictions")
-        right = QSplitter(Qt.Vertical)
-        right.addWidget(self.top_tabs)
-        right.addWidget(self.bottom_tabs)
+        self.views.load_button.clicked.connect(self._on_load_clicked)
         split = QSplitter(Qt.Horizontal)
         split.addWidget(self.curves)
-        split.addWidget(right)
+        split.addWidget(self.views)
         split.setSizes([560, 440])
 
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
-        layout.addLayout(extras_line)
+        layout.addLayout(self.form.extras_line)
         layout.addLayout(bar)
         layout.addWidget(split, 1)
 
@@ -440,116 +215,17 @@ class TrainPanel(QWidget):
         if self.running:
             self.stop()
         self.lesson, self.module = lesson, module
-        factory = getattr(module, "trainer", None) if module is not None else None
-        self.params = {}
-        self.accepts_any = False
-        if factory is not None:
-            try:
-                sig = inspect.signature(factory)
-                self.params = {k: v.default for k, v in sig.parameters.items()
-                               if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)}
-                self.accepts_any = any(v.kind == v.VAR_KEYWORD for v in sig.parameters.values())
-            except (TypeError, ValueError):
-                self.accepts_any = True
-        default_ds = self.params.get("dataset", inspect.Parameter.empty)
-        choices = list(getattr(module, "DATASETS", []) or []) if module is not None else []
-        if not choices:
-            choices = TOY_DATASETS if default_ds in TOY_DATASETS else IMAGE_DATASETS
-        if "dataset" not in self.params:
-            choices = ["the lesson's data"]
-        elif isinstance(default_ds, str) and default_ds not in choices:
-            choices = [default_ds] + choices  # the box shows the dataset the lesson chose
-        self.dataset.clear()
-        self.dataset.addItems(choices)
-        self._build_extras(module)
-        if isinstance(default_ds, str) and default_ds in choices:
-            self.dataset.setCurrentText(default_ds)
-        for name, widget, fallback in (("epochs", self.epochs, 0), ("batch_size", self.batch, 64)):
-            d = self.params.get(name)
-            widget.setValue(d if isinstance(d, int) and not isinstance(d, bool) else fallback)
-        d = self.params.get("lr")
-        if isinstance(d, (int, float)) and not isinstance(d, bool):
-            self.lr.setValue(float(d))
-        d = self.params.get("optimizer")
-        if isinstance(d, str) and d in OPTIMIZERS:
-            self.optimizer.setCurrentText(d)
-        for name, widget in (("dataset", self.dataset), ("epochs", self.epochs), ("batch_size", self.batch),
-                             ("lr", self.lr), ("optimizer", self.optimizer)):
-            widget.setEnabled(name in self.params or (self.accepts_any and name in ("epochs", "batch_size")))
+        self.form.set_module(module)
         self.status.setText("choose the settings and press Start" if module else "")
 
-    STANDARD = ("quick", "dataset", "epochs", "batch_size", "lr", "optimizer")
-
-    def _build_extras(self, module):
-        """A widget for each other simple option of the lesson's trainer(): a combo box when the
-        lesson has a matching table (``activation`` -> ``ACTIVATIONS``), else a spin box / line
-        edit. An option whose default is None (``patience``, ``limit``) gets a spin box whose
-        lowest value reads "off" and passes None."""
-        while self.extras_row.count():
-            w = self.extras_row.takeAt(0).widget()
-            if w is not None:
-                w.deleteLater()
-        self.extras = {}
-        for name, default in self.params.items():
-            if name in self.STANDARD or isinstance(default, bool) or default is inspect.Parameter.empty:
-                continue
-            table = _choices(module, name)
-            tip = OPTION_TIPS.get(name, "")
-            if isinstance(default, str) and table and default in table:
-                w = QComboBox()
-                w.addItems([str(k) for k in table])
-                w.setCurrentText(default)
-                get = w.currentText
-            elif default is None:
-                w, get = _optional_int_spin(name)
-                tip = tip or f"{name.replace('_', ' ')}: off passes None (the lesson's default)"
-            elif isinstance(default, int):
-                w = QSpinBox()
-                w.setRange(0, 100000)
-                w.setValue(default)
-                get = w.value
-            elif isinstance(default, float):
-                w = QDoubleSpinBox()
-                if 0.0 <= default < 1.0 and name in FRACTIONS:
-                    w.setDecimals(2)
-                    w.setRange(0.0, 0.95)
-                    w.setSingleStep(0.05)
-                else:
-                    w.setDecimals(4)
-                    w.setRange(-1e6, 1e6)
-                w.setValue(default)
-                get = w.value
-            elif isinstance(default, str):
-                w = QLineEdit(default)
-                w.setMaximumWidth(90)
-                get = w.text
-            else:
-                continue
-            label = QLabel(name.replace("_", " "))
-            if tip:
-                label.setToolTip(tip)
-                w.setToolTip(tip)
-            label.setMinimumWidth(label.sizeHint().width())  # a label is never cut ("val fractio")
-            row, column = divmod(len(self.extras), EXTRAS_PER_ROW)
-            self.extras_row.addWidget(label, row, 2 * column, Qt.AlignRight)
-            self.extras_row.addWidget(w, row, 2 * column + 1)
-            self.extras[name] = get
-        self.extras_label.setVisible(bool(self.extras))
+    @property
+    def extras(self) -> dict:
+        """The lesson's own trainer() options in the form: name -> getter."""
+        return self.form.extras
 
     def options(self) -> dict:
-        wanted = {"dataset": self.dataset.currentText(), "epochs": self.epochs.value() or None,
-                  "batch_size": self.batch.value(), "lr": self.lr.value(),
-                  "optimizer": self.optimizer.currentText()}
-        # Only the lesson's own parameters: extra **options usually go on to Trainer(...),
-        # which knows epochs and batch_size but not dataset, lr or optimizer.
-        chosen = {k: v for k, v in wanted.items()
-                  if k in self.params or (self.accepts_any and k in ("epochs", "batch_size") and v is not None)}
-        chosen.update({name: get() for name, get in self.extras.items()})
-        return chosen
-
-    def _on_optimizer_changed(self, name):
-        if "lr" not in self.params or not isinstance(self.params.get("lr"), float):
-            self.lr.setValue(default_lr(name))
+        """The options ``trainer(**options)`` is called with (see TrainOptions.options)."""
+        return self.form.options()
 
     # -- running ---------------------------------------------------------------------------
     def start(self, max_steps: int | None = None, quick: bool = False, **overrides):
@@ -566,12 +242,13 @@ class TrainPanel(QWidget):
             return False
         self.trainer = trainer
         self._reset_history()
-        self.class_names = self._class_names(options.get("dataset"))
+        self.views.class_names = class_names(options.get("dataset"))
         steps_per_epoch = int(getattr(trainer, "steps_per_epoch", 0) or 0)
         epochs = int(getattr(trainer, "epochs", 1) or 1)
         self.total_steps = steps_per_epoch * epochs
         if max_steps:
             self.total_steps = min(self.total_steps or max_steps, max_steps)
+        self.curves.total_steps = self.total_steps
         self.progress_bar.setRange(0, max(1, self.total_steps))
         self.progress_bar.setValue(0)
         self.stream = TrainingStream(trainer, max_steps=max_steps, image_index=self.image_index.value())
@@ -579,9 +256,7 @@ class TrainPanel(QWidget):
         self.worker.yielded.connect(self._on_event)
         self.worker.errored.connect(self._on_error)
         self.worker.finished.connect(self._on_finished)
-        self.bottom_tabs.setCurrentIndex(1 if self.stream.kind == "2d" else 0)
-        self.bottom_tabs.setTabEnabled(1, self.stream.kind == "2d")
-        self.top_tabs.setVisible(self.stream.kind == "image")  # filters and feature maps need images
+        self.views.show_kind(self.stream.kind)  # filters and feature maps need images
         self._set_running(True)
         self.status.setText(f"training {type(trainer.model).__name__} on {self.dataset.currentText()} "
                             f"({len(trainer.x)} samples, {self.total_steps} steps)…")
@@ -659,84 +334,27 @@ class TrainPanel(QWidget):
         """The timer's tick: show the latest snapshot and redraw the curves, a few times a second."""
         if self._snapshot is not None:
             snapshot, self._snapshot = self._snapshot, None
-            self._on_snapshot(snapshot)
+            self._show_snapshot(snapshot)
         now = time.perf_counter()
         if self._dirty and (force or now - self._last_draw >= REDRAW_INTERVAL):
-            self._redraw_curves()
+            self._dirty = False
+            self.curves.redraw()
             self._last_draw = time.perf_counter()
 
     def _on_record(self, r):
-        h = self.history
+        self.curves.add(r)
         if r.kind == "step":
-            h["step"].append(r.step)
-            h["loss"].append(r.loss)
-            h["acc"].append(r.accuracy)
-            for name, value in (r.grad_norms or {}).items():
-                h["norms"].setdefault(name, []).append((r.step, value))
             self.progress_bar.setValue(min(r.step, self.progress_bar.maximum()))
             self.progress.emit(r.step, self.total_steps)
             self.status.setText(f"epoch {r.epoch + 1} · step {r.step}/{self.total_steps} · loss {r.loss:.4f}"
                                 + (f" · batch accuracy {100 * r.accuracy:.0f}%" if r.accuracy is not None else "")
                                 + f" · {r.elapsed:.1f} s")
-        elif r.kind == "epoch":
-            h["epoch_step"].append(r.step)
-            h["epoch_loss"].append(r.loss)
-            h["val_loss"].append(r.val_loss)
-            h["epoch_acc"].append(r.accuracy)
-            h["val_acc"].append(r.val_accuracy)
-        else:
+        elif r.kind != "epoch":
             self.final_kind = r.kind
             msg = r.message or r.kind
             self.status.setText(msg)
             self.statusMessage.emit(f"training: {msg}", 8000)
         self._dirty = True
-
-    def _on_snapshot(self, snap):
-        self.last_snapshot = {**(self.last_snapshot or {}), **snap}
-        rows = []
-        for name, array in (snap.get("filters") or {}).items():
-            rows.append((f"{name}: {array.shape[0]} filters × {array.shape[1]} channels, "
-                         f"{array.shape[2]}×{array.shape[3]} (blue −, white 0, red +)", array, True))
-        self.filters.set_rows(rows)
-        if "feature_maps" in snap:
-            layers = list(snap["feature_maps"])
-            if [self.layer.itemText(k) for k in range(1, self.layer.count())] != layers:
-                chosen = self.layer.currentText()
-                self.layer.blockSignals(True)
-                self.layer.clear()
-                self.layer.addItems(["all layers"] + layers)
-                self.layer.setCurrentText(chosen if chosen in layers else "all layers")
-                self.layer.blockSignals(False)
-            self._show_maps()
-        if "confusion" in snap:
-            self.confusion.set_matrix(snap["confusion"], self.class_names)
-            pred, labels = snap["predictions"], snap["labels"]
-            names = self.class_names or []
-            fmt = lambda k: names[k] if k < len(names) else str(k)  # noqa: E731
-            cells = [f"<span style='color:{'#15803d' if p == t else '#b91c1c'}'>#{i}: {fmt(p)}"
-                     f"{'' if p == t else f' (true {fmt(t)})'}</span>" for i, (p, t) in enumerate(zip(pred, labels))]
-            self.predictions.setText("predictions on the first validation samples:<br>" + "<br>".join(cells))
-        if "boundary" in snap:
-            self.boundary.set_snapshot(snap)
-        if "error" in snap:
-            self.statusMessage.emit(f"snapshot: {snap['error']}", 5000)
-
-    def _show_maps(self):
-        """The feature-map rows of the last snapshot: the input, then every layer (or the
-        chosen one)."""
-        snap = self.last_snapshot or {}
-        if "feature_maps" not in snap:
-            return
-        label = snap.get("image_label")
-        name = (self.class_names[label] if self.class_names and label is not None and label < len(self.class_names)
-                else label)
-        rows = [(f"input #{self.image_index.value()} (class {name})",
-                 np.asarray(snap["image"]).reshape(-1, *np.shape(snap["image"])[-2:]))]
-        chosen = self.layer.currentText()
-        for layer, a in snap["feature_maps"].items():
-            if chosen in ("", "all layers") or layer == chosen:
-                rows.append((f"{layer}  ({'×'.join(map(str, np.shape(a)))})", a))
-        self.maps.set_rows(rows)
 
     # -- exploring: any time, from any model ------------------------------------------------------
     def can_explore_now(self) -> bool:
@@ -751,7 +369,7 @@ class TrainPanel(QWidget):
         trainer = self.trainer
         if self.running:  # paused: the step in flight may still finish; read a copy of the model
             trainer = types.SimpleNamespace(model=copy.deepcopy(trainer.model), x=trainer.x, y=trainer.y)
-        self._on_snapshot(model_snapshot(trainer, kind, x, y, self.image_index.value(), heavy=False))
+        self._show_snapshot(model_snapshot(trainer, kind, x, y, self.image_index.value(), heavy=False))
 
     def explore_checkpoint(self, path) -> bool:
         """Look inside a saved network: build the lesson's model (not trained), load the
@@ -767,8 +385,8 @@ class TrainPanel(QWidget):
             self.errorRaised.emit(f"loading {path}", error, None)
             return False
         self.trainer = trainer
-        self.class_names = self._class_names(self.options().get("dataset"))
-        self.top_tabs.setVisible(data_kind(trainer) == "image")
+        self.views.class_names = class_names(self.options().get("dataset"))
+        self.views.top_tabs.setVisible(data_kind(trainer) == "image")
         self.status.setText(f"looking inside {path}: choose an input image and a layer")
         self.explore()
         return True
@@ -779,18 +397,6 @@ class TrainPanel(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Load a checkpoint", "", "gradgraph checkpoints (*.npz)")
         if path:
             self.explore_checkpoint(path)
-
-    def _on_layer_changed(self, _text):
-        self._show_maps()
-
-    def _zoom_tiles(self, factor):
-        for grid in (self.maps, self.filters):
-            grid.set_zoom(grid.zoom * factor)
-
-    def _on_tile_clicked(self, label, index, tile):
-        if self.tile_dialog is None:
-            self.tile_dialog = TileDialog(self)
-        self.tile_dialog.show_tile(label, index, tile)
 
     def _on_error(self, error):
         tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
@@ -806,55 +412,25 @@ class TrainPanel(QWidget):
 
     # -- drawing -------------------------------------------------------------------------------------
     def _reset_history(self):
-        self.history = {"step": [], "loss": [], "acc": [], "norms": {}, "epoch_step": [], "epoch_loss": [],
-                        "val_loss": [], "epoch_acc": [], "val_acc": []}
+        self.curves.reset()
         self.final_kind = None
-        self.last_snapshot = None
+        self.views.last_snapshot = None
 
-    @staticmethod
-    def _class_names(dataset):
-        try:
-            from gradgraph.data import CLASSES
+    @property
+    def history(self) -> dict:
+        """The numbers of the records so far (see TrainingCurves)."""
+        return self.curves.history
 
-            return list(CLASSES.get(dataset, [])) or None
-        except Exception:
-            return None
+    @property
+    def last_snapshot(self):
+        """Every snapshot shown since the run started, merged (see ModelViews)."""
+        return self.views.last_snapshot
 
-    def _redraw_curves(self, now=False):
-        """Repaint the three live panels from the history (a few ms: QPainter, main thread)."""
-        self._dirty = False
-        h = self.history
-        steps = h["step"]
-        x_range = (0, max(self.total_steps, steps[-1] if steps else 1))
-        loss_series = [Series("batch loss", steps, h["loss"], "#94a3b8", 0.8)]
-        if len(steps) >= 10:
-            k = max(5, len(steps) // 30)
-            smooth = np.convolve(np.asarray(h["loss"], dtype=float), np.ones(k) / k, mode="valid")
-            loss_series.append(Series(f"mean of {k} steps", steps[k - 1:], smooth, "#1d4ed8", 2.0))
-        if h["epoch_step"]:
-            loss_series.append(Series("epoch (train)", h["epoch_step"], h["epoch_loss"], "#0f172a", 1.5, True))
-            if any(v is not None for v in h["val_loss"]):
-                loss_series.append(Series("validation", h["epoch_step"],
-                                          [np.nan if v is None else v for v in h["val_loss"]], "#dc2626", 1.5, True))
-        self.loss_plot.set_series(loss_series, x_range)
-        acc = [np.nan if a is None else 100 * a for a in h["acc"]]
-        acc_series = []
-        if acc and not all(math.isnan(a) for a in acc):
-            acc_series.append(Series("batch", steps, acc, "#94a3b8", 0.8))
-            if h["epoch_step"]:
-                acc_series.append(Series("epoch (train)", h["epoch_step"],
-                                         [np.nan if a is None else 100 * a for a in h["epoch_acc"]],
-                                         "#0f172a", 1.5, True))
-                if any(v is not None for v in h["val_acc"]):
-                    acc_series.append(Series("validation", h["epoch_step"],
-                                             [np.nan if a is None else 100 * a for a in h["val_acc"]],
-                                             "#dc2626", 1.5, True))
-        self.acc_plot.set_series(acc_series, x_range)
-        norm_series = []
-        for k, (name, pts) in enumerate(h["norms"].items()):
-            if pts:
-                xs, ys = zip(*pts)
-                norm_series.append(Series(name, xs, ys, PALETTE[k % len(PALETTE)], 1.0))
-        self.norm_plot.set_series(norm_series, x_range)
+    @property
+    def tile_dialog(self):
+        return self.views.tile_dialog
 
-
+    def _show_snapshot(self, snap):
+        self.views.show_snapshot(snap)
+        if "error" in snap:
+            self.statusMessage.emit(f"snapshot: {snap['error']}", 5000)
