@@ -157,6 +157,36 @@ def test_fast_forward_on_batch_rows_and_wide_rows(monkeypatch, x_shape, w_shape,
     assert calls == expected
 
 
+@pytest.mark.parametrize("x_shape,w_shape,padding,dilation,batch_rows", [
+    ((130, 3, 9, 8), (5, 3, 3, 3), (1, 0), (2, 1), True),  # three blocks of 64, odd F
+    ((1, 2, 7, 7), (3, 2, 5, 5), 0, 1, True),               # one image
+    ((3, 1, 28, 28), (6, 1, 5, 5), 2, 1, False),            # C1: the wide row's junk is small
+])
+@pytest.mark.parametrize("need_dx,need_dw", [(True, True), (True, False), (False, True)])
+def test_fast_backward_on_batch_rows_and_wide_rows(monkeypatch, x_shape, w_shape, padding, dilation,
+                                                   batch_rows, need_dx, need_dw):
+    """fast's stride-1 backward takes the same path as its forward, and both match the reference."""
+    calls = []
+    names = ("_conv_dw_s1", "_conv_dx_s1", "_conv_dw_s1_batch", "_conv_dx_s1_batch")
+    for name in names:
+        kernel = getattr(fast, name)
+        monkeypatch.setattr(fast, name, lambda *a, _k=kernel, _n=name: calls.append(_n) or _k(*a))
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(x_shape)
+    w = rng.standard_normal(w_shape)
+    d_out = rng.standard_normal(reference.conv2d_forward(x, w, None, 1, padding, dilation).shape)
+    got = fast.conv2d_backward(d_out, x, w, 1, padding, dilation, need_dx=need_dx, need_dw=need_dw)
+    ref = reference.conv2d_backward(d_out, x, w, 1, padding, dilation)
+    for g, r, needed in zip(got, ref, (need_dx, need_dw, True)):
+        if needed:
+            assert_close(g, r, np.float64, 30.0)
+        else:
+            assert g is None
+    suffix = "_batch" if batch_rows else ""
+    wanted = [f"_conv_dw_s1{suffix}"] * need_dw + [f"_conv_dx_s1{suffix}"] * need_dx
+    assert sorted(set(calls)) == sorted(wanted)
+    assert len(calls) == (-(-x_shape[0] // 64) if batch_rows else 1) * len(wanted)
+
 def test_non_contiguous_and_integer_inputs():
     rng = np.random.default_rng(1)
     x = np.asfortranarray(rng.standard_normal((2, 3, 6, 5)))
@@ -489,10 +519,11 @@ def test_auto_runs_numpy_until_the_kernel_is_ready(monkeypatch):
 
 
 @pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"), reason="needs Numba")
-def test_compile_task_covers_both_stride_1_forwards(tmp_path):
-    """The tiny run of the stride-1 forward compiles the wide-row and the batch-rows
+@pytest.mark.parametrize("task", [("conv2d_forward", "stride 1", "float32"),
+                                  ("conv2d_backward", "stride 1, d_x, d_w", "float32")])
+def test_compile_task_covers_both_stride_1_paths(tmp_path, task):
+    """The tiny run of a stride-1 conv compiles the wide-row and the batch-rows
     kernels, so a fresh cache holds every kernel that task lists."""
-    task = ("conv2d_forward", "stride 1", "float32")
     code = ("from gradgraph.kernels import fast;"
             f"fast.compile_task({task!r});"
             f"print(fast.is_cached({task!r}))")

@@ -44,6 +44,14 @@ columns set to zero so they contribute nothing):
   gwide[n,f,0:L]`` accumulated over f and taps in a plane that stays in L1
   cache, then cropped.
 
+Where the forward takes the batch rows, so does the backward (same test, in
+blocks of 64 images): ``d_out`` and the input are copied batch-innermost, and
+the same sums run over rows of ``OW*N`` numbers, one per output row p:
+``d_w[f,k] += dot(gt[f,p], x_k)`` (one job per pair of filters, so no thread
+shares a sum) and ``d_x`` gathers, for each input row h of every image, the
+output rows ``p = h - i*D_h`` times ``w[f,c,i,j]`` (one job per input row).
+On C3 this took the backward from about 0.7 ms to 0.3 ms (batch 64).
+
 Other strides use straightforward direct loops (correct, less tuned).  We do not
 call BLAS: the LeNet shapes are too small for GEMM to win, and mixing Numba's
 and OpenBLAS's thread pools in one process makes both wait for each other.
@@ -379,6 +387,125 @@ def _conv_dx_s1(g, w, Hp, Wp, ph, pw, dh, dw, H, W):
 
 
 # ----------------------------------------------------------------------------
+# convolution backward, stride 1, on rows that run over the batch
+# ----------------------------------------------------------------------------
+
+
+@kernel(parallel=True)
+def _batch_last(a):
+    """Copy of a with the batch innermost: ``out[c, h, v, n] = a[n, c, h, v]``."""
+    N, C, H, W = a.shape
+    out = np.empty((C, H, W, N), a.dtype)
+    for ch in prange(C * H):
+        c = ch // H
+        h = ch % H
+        dst = out[c, h]
+        for n in range(N):
+            src = a[n, c, h]
+            for v in range(W):
+                dst[v, n] = src[v]
+    return out
+
+
+@kernel(parallel=True, fastmath=CONV_FASTMATH)
+def _conv_dw_s1_batch(gt, xt, KH, KW, offs, d_w):
+    """Add ``d_w[f, k]`` (float64, k = tap) for the images of ``gt = d_out[:, f, p, q]``
+    and ``xt = xpad`` in batch-innermost layout: for every output row p,
+    ``d_w[f, k] += dot(gt[f, p], x_k)`` with ``x_k`` the tap's shifted row, OW*N long."""
+    C, Hp, Wp, N = xt.shape
+    F, OH, OW = gt.shape[0], gt.shape[1], gt.shape[2]
+    K = offs.shape[0]
+    K4 = K - K % 4
+    R = OW * N
+    xf = xt.reshape(C * Hp * Wp * N)
+    gf = gt.reshape(F * OH * R)
+    zero = np.zeros(1, xt.dtype)[0]
+    npairs = (F + 1) // 2
+    for pair in prange(npairs):  # one job = two filters: no sums shared between threads
+        f0 = 2 * pair
+        f1 = min(f0 + 1, F - 1)
+        for p in range(OH):
+            g0 = gf[(f0 * OH + p) * R:(f0 * OH + p + 1) * R]
+            g1 = gf[(f1 * OH + p) * R:(f1 * OH + p + 1) * R]
+            base = p * Wp * N
+            for k in range(0, K4, 4):
+                o0, o1 = base + N * offs[k], base + N * offs[k + 1]
+                o2, o3 = base + N * offs[k + 2], base + N * offs[k + 3]
+                x0, x1, x2, x3 = xf[o0:o0 + R], xf[o1:o1 + R], xf[o2:o2 + R], xf[o3:o3 + R]
+                s0 = s1 = s2 = s3 = r0 = r1 = r2 = r3 = zero
+                for t in range(R):
+                    c0, c1 = g0[t], g1[t]
+                    e0, e1, e2, e3 = x0[t], x1[t], x2[t], x3[t]
+                    s0 += c0 * e0
+                    s1 += c0 * e1
+                    s2 += c0 * e2
+                    s3 += c0 * e3
+                    r0 += c1 * e0
+                    r1 += c1 * e1
+                    r2 += c1 * e2
+                    r3 += c1 * e3
+                d_w[f0, k] += s0
+                d_w[f0, k + 1] += s1
+                d_w[f0, k + 2] += s2
+                d_w[f0, k + 3] += s3
+                if f1 != f0:
+                    d_w[f1, k] += r0
+                    d_w[f1, k + 1] += r1
+                    d_w[f1, k + 2] += r2
+                    d_w[f1, k + 3] += r3
+            for k in range(K4, K):
+                o0 = base + N * offs[k]
+                x0 = xf[o0:o0 + R]
+                s0 = r0 = zero
+                for t in range(R):
+                    s0 += g0[t] * x0[t]
+                    r0 += g1[t] * x0[t]
+                d_w[f0, k] += s0
+                if f1 != f0:
+                    d_w[f1, k] += r0
+
+
+@kernel(parallel=True, fastmath=CONV_FASTMATH)
+def _conv_dx_s1_batch(gt, w, Hp, Wp, ph, pw, dh, dw, d_x):
+    """col2im into ``d_x`` (NCHW) from ``gt = d_out[:, f, p, q]`` in batch-innermost layout:
+    each padded input row h of every image, ``acc[v*N + n]``, gathers
+    ``w[f, c, i, j] * gt[f, p]`` from the output rows p = h - i*dh, shifted by j*dw pixels."""
+    F, OH, OW, N = gt.shape
+    C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
+    H, W = d_x.shape[2], d_x.shape[3]
+    F4 = F - F % 4
+    R = OW * N
+    gf = gt.reshape(F * OH * R)
+    for job in prange(C * H):  # one job = one input row (c, h) of every image
+        c = job // H
+        h = job % H + ph  # rows in the padding border are never needed
+        acc = np.zeros(Wp * N, gt.dtype)  # acc[v*N + n] = d_xpad[n, c, h, v]
+        for i in range(KH):
+            p = h - i * dh
+            if p < 0 or p >= OH:
+                continue
+            for j in range(KW):
+                dst = acc[j * dw * N:j * dw * N + R]
+                for f in range(0, F4, 4):  # four filters per sweep
+                    w0, w1, w2, w3 = w[f, c, i, j], w[f + 1, c, i, j], w[f + 2, c, i, j], w[f + 3, c, i, j]
+                    q0 = (f * OH + p) * R
+                    g0, g1 = gf[q0:q0 + R], gf[q0 + OH * R:q0 + OH * R + R]
+                    g2, g3 = gf[q0 + 2 * OH * R:q0 + 2 * OH * R + R], gf[q0 + 3 * OH * R:q0 + 3 * OH * R + R]
+                    for t in range(R):
+                        dst[t] += w0 * g0[t] + w1 * g1[t] + w2 * g2[t] + w3 * g3[t]
+                for f in range(F4, F):
+                    w0 = w[f, c, i, j]
+                    q0 = (f * OH + p) * R
+                    g0 = gf[q0:q0 + R]
+                    for t in range(R):
+                        dst[t] += w0 * g0[t]
+        for n in range(N):  # back to NCHW, cropping the padding border
+            d_row = d_x[n, c, h - ph]
+            for v in range(W):
+                d_row[v] = acc[(v + pw) * N + n]
+
+
+# ----------------------------------------------------------------------------
 # convolution, any stride: direct loops
 # ----------------------------------------------------------------------------
 
@@ -486,6 +613,34 @@ def _nchunks(n):
     return max(1, min(n, numba.get_num_threads()))
 
 
+def _wide_rows_pay(OH, OW, Wp):
+    """True when the wide row's junk columns are under a sixth of it (C1, not C3): then
+    the batch rows' two layout copies would cost more than the junk they avoid."""
+    return 5 * ((OH - 1) * Wp + OW) <= 6 * OH * OW
+
+
+def _conv_backward_batch_rows(d_out, xp, w, padding, dilation, size, need_dx, need_dw):
+    """Stride-1 ``(d_x, d_w)`` on rows that run over the batch, as the forward does,
+    in blocks of _BATCH_BLOCK images (d_w summed over the blocks in float64)."""
+    (ph, pw), (dh, dw), (H, W) = padding, dilation, size
+    N, F = d_out.shape[0], w.shape[0]
+    C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
+    d_x = np.empty((N, C, H, W), d_out.dtype) if need_dx else None
+    d_w = np.zeros((F, C * KH * KW), np.float64) if need_dw else None
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    offs = _tap_offsets(C, Hp, Wp, KH, KW, dh, dw)
+    for n0 in range(0, N, _BATCH_BLOCK):
+        n1 = n0 + _BATCH_BLOCK
+        gt = _batch_last(d_out[n0:n1])
+        if need_dw:
+            _conv_dw_s1_batch(gt, _batch_last(xp[n0:n1]), KH, KW, offs, d_w)
+        if need_dx:
+            _conv_dx_s1_batch(gt, w, Hp, Wp, ph, pw, dh, dw, d_x[n0:n1])
+    if need_dw:
+        d_w = d_w.astype(d_out.dtype).reshape(w.shape)
+    return d_x, d_w
+
+
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     """Same as :func:`gradgraph.kernels.reference.conv2d_forward`, fast."""
     x, w, b, _, (sh, sw), (ph, pw), (dh, dw), (OH, OW) = conv_arguments(
@@ -495,7 +650,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     if sh == 1 and sw == 1:
         Hp, Wp = xp.shape[2], xp.shape[3]
         offs = _tap_offsets(w.shape[1], Hp, Wp, w.shape[2], w.shape[3], dh, dw)
-        if 5 * ((OH - 1) * Wp + OW) <= 6 * OH * OW:  # junk under a sixth of the wide row
+        if _wide_rows_pay(OH, OW, Wp):
             return _conv_fwd_s1(xp, w, b, offs, dh, dw)
         out = np.empty((x.shape[0], w.shape[0], OH, OW), x.dtype)
         for n0 in range(0, x.shape[0], _BATCH_BLOCK):  # blocks keep the rows in cache
@@ -517,13 +672,15 @@ def conv2d_backward(d_out, x, w, stride=1, padding=0, dilation=1, need_dx=True, 
         return d_x, d_w, d_b
     Hp, Wp = H + 2 * ph, W + 2 * pw
     xp = (_pad(x, ph, pw) if (ph or pw) else x) if need_dw else None
-    if sh == 1 and sw == 1:
+    if sh == 1 and sw == 1 and _wide_rows_pay(OH, OW, Wp):
         g = _widen(d_out, Wp)
         if need_dw:
             offs = _tap_offsets(C, Hp, Wp, KH, KW, dh, dw)
             d_w = _conv_dw_s1(g, xp, KH, KW, offs, _nchunks(N))
         if need_dx:
             d_x = _conv_dx_s1(g, w, Hp, Wp, ph, pw, dh, dw, H, W)
+    elif sh == 1 and sw == 1:
+        d_x, d_w = _conv_backward_batch_rows(d_out, xp, w, (ph, pw), (dh, dw), (H, W), need_dx, need_dw)
     else:
         if need_dw:
             d_w = _conv_dw_any(d_out, xp, KH, KW, sh, sw, dh, dw, _nchunks(N))
@@ -740,7 +897,8 @@ def pool_variant(kernel):
 TASK_KERNELS = {
     ("conv2d_forward", "stride 1"): (_pad, _tap_offsets, _conv_fwd_s1, _conv_fwd_s1_batch),
     ("conv2d_forward", "strided"): (_pad, _conv_fwd_any),
-    ("conv2d_backward", "stride 1"): (_pad, _bias_grad, _widen, _tap_offsets, _conv_dw_s1, _conv_dx_s1),
+    ("conv2d_backward", "stride 1"): (_pad, _bias_grad, _widen, _tap_offsets, _conv_dw_s1, _conv_dx_s1,
+                                      _batch_last, _conv_dw_s1_batch, _conv_dx_s1_batch),
     ("conv2d_backward", "strided"): (_pad, _bias_grad, _conv_dw_any, _conv_dx_any),
     ("max_pool2d_forward", "2x2"): (_max_pool_fwd[(2, 2)],),
     ("max_pool2d_forward", "any"): (_max_pool_fwd[(0, 0)],),
@@ -797,7 +955,11 @@ def _run_tiny(task):
             conv2d_forward(x, np.ascontiguousarray(w[:, :, :1, :1]), w[:, 0, 0, 0].copy(), 1, 1, 1)
     elif op == "conv2d_backward":
         d_out = np.ones((2, 3) + check_conv_shapes(x.shape, w.shape, None, stride, 1, 1), dtype)
-        conv2d_backward(d_out, x, w, stride, 1, 1, need_dx="d_x" in variant, need_dw="d_w" in variant)
+        need = dict(need_dx="d_x" in variant, need_dw="d_w" in variant)
+        conv2d_backward(d_out, x, w, stride, 1, 1, **need)
+        if stride == 1:  # as in the forward: the 1x1 kernel takes the wide rows
+            w1 = np.ascontiguousarray(w[:, :, :1, :1])
+            conv2d_backward(np.ones((2, 3, 8, 8), dtype), x, w1, 1, 1, 1, **need)
     elif op == "max_pool2d_forward":
         max_pool2d_forward(x, kernel, 2, 1)
     elif op == "max_pool2d_backward":
