@@ -160,12 +160,13 @@ def test_fast_forward_on_batch_rows_and_wide_rows(monkeypatch, x_shape, w_shape,
 @pytest.mark.parametrize("x_shape,w_shape,padding,dilation,batch_rows", [
     ((130, 3, 9, 8), (5, 3, 3, 3), (1, 0), (2, 1), True),  # three blocks of 64, odd F
     ((1, 2, 7, 7), (3, 2, 5, 5), 0, 1, True),               # one image
-    ((3, 1, 28, 28), (6, 1, 5, 5), 2, 1, False),            # C1: the wide row's junk is small
+    ((3, 1, 28, 28), (6, 1, 5, 5), 2, 1, False),            # C1, few images: short batch rows
+    ((64, 1, 28, 28), (6, 1, 5, 5), 2, 1, True),            # C1 at batch 64: batch rows win
 ])
 @pytest.mark.parametrize("need_dx,need_dw", [(True, True), (True, False), (False, True)])
 def test_fast_backward_on_batch_rows_and_wide_rows(monkeypatch, x_shape, w_shape, padding, dilation,
                                                    batch_rows, need_dx, need_dw):
-    """fast's stride-1 backward takes the same path as its forward, and both match the reference."""
+    """fast's stride-1 backward takes the path its docstring says, and both match the reference."""
     calls = []
     names = ("_conv_dw_s1", "_conv_dx_s1", "_conv_dw_s1_batch", "_conv_dx_s1_batch")
     for name in names:

@@ -44,13 +44,15 @@ columns set to zero so they contribute nothing):
   gwide[n,f,0:L]`` accumulated over f and taps in a plane that stays in L1
   cache, then cropped.
 
-Where the forward takes the batch rows, so does the backward (same test, in
-blocks of 64 images): ``d_out`` and the input are copied batch-innermost, and
+The backward takes the batch rows wherever the forward does, and also where the
+junk is small but the batch is not (C1 at batch 64; see ``_SHORT_BATCH_ROW``), in
+blocks of 64 images: ``d_out`` and the input are copied batch-innermost, and
 the same sums run over rows of ``OW*N`` numbers, one per output row p:
 ``d_w[f,k] += dot(gt[f,p], x_k)`` (one job per pair of filters, so no thread
 shares a sum) and ``d_x`` gathers, for each input row h of every image, the
 output rows ``p = h - i*D_h`` times ``w[f,c,i,j]`` (one job per input row).
-On C3 this took the backward from about 0.7 ms to 0.3 ms (batch 64).
+At batch 64 this took C3's backward from about 0.7 ms to 0.3 ms, C1's d_w
+from 0.44 ms to 0.30 ms.
 
 Other strides use straightforward direct loops (correct, less tuned).  We do not
 call BLAS: the LeNet shapes are too small for GEMM to win, and mixing Numba's
@@ -608,6 +610,11 @@ def _conv_dx_any(d_out, w, Hp, Wp, ph, pw, sh, sw, dh, dw, H, W):
 #: Images per call of _conv_fwd_s1_batch: rows of OW * 64 numbers stay in L1 cache.
 _BATCH_BLOCK = 64
 
+#: The backward keeps the wide rows only where the junk is small *and* the batch rows
+#: would be short (a few images).  On C1 at batch 64 the batch rows won even so
+#: (0.44 -> 0.30 ms for d_w): they need no wide copy of d_out and no per-thread sums.
+_SHORT_BATCH_ROW = 256
+
 
 def _nchunks(n):
     return max(1, min(n, numba.get_num_threads()))
@@ -672,7 +679,7 @@ def conv2d_backward(d_out, x, w, stride=1, padding=0, dilation=1, need_dx=True, 
         return d_x, d_w, d_b
     Hp, Wp = H + 2 * ph, W + 2 * pw
     xp = (_pad(x, ph, pw) if (ph or pw) else x) if need_dw else None
-    if sh == 1 and sw == 1 and _wide_rows_pay(OH, OW, Wp):
+    if sh == 1 and sw == 1 and _wide_rows_pay(OH, OW, Wp) and OW * N < _SHORT_BATCH_ROW:
         g = _widen(d_out, Wp)
         if need_dw:
             offs = _tap_offsets(C, Hp, Wp, KH, KW, dh, dw)
