@@ -182,6 +182,22 @@ def _tap_offsets(C, Hp, Wp, KH, KW, dh, dw):
 # ----------------------------------------------------------------------------
 
 
+@kernel(parallel=True)
+def _batch_last(a):
+    """Copy of a with the batch innermost: ``out[c, h, v, n] = a[n, c, h, v]``."""
+    N, C, H, W = a.shape
+    out = np.empty((C, H, W, N), a.dtype)
+    for ch in prange(C * H):
+        c = ch // H
+        h = ch % H
+        dst = out[c, h]
+        for n in range(N):
+            src = a[n, c, h]
+            for v in range(W):
+                dst[v, n] = src[v]
+    return out
+
+
 @kernel(fastmath=CONV_FASTMATH)
 def _sweep_two_filters(a0, a1, xf, base, step, offs, wf, f0, f1):
     """The inner loop of both stride-1 forwards: for every tap k, with the row
@@ -255,15 +271,7 @@ def _conv_fwd_s1_batch(xp, w, b, offs, dh, dw, out):
     F, _, KH, KW = w.shape
     OH, OW = Hp - dh * (KH - 1), Wp - dw * (KW - 1)
     K = C * KH * KW
-    xt = np.empty((C, Hp, Wp, N), xp.dtype)  # xt[c, h, v, n] = xp[n, c, h, v]
-    for ch in prange(C * Hp):
-        c = ch // Hp
-        h = ch % Hp
-        dst = xt[c, h]
-        for n in range(N):
-            src = xp[n, c, h]
-            for v in range(Wp):
-                dst[v, n] = src[v]
+    xt = _batch_last(xp)  # xt[c, h, v, n] = xp[n, c, h, v]
     xf = xt.reshape(C * Hp * Wp * N)
     wf = w.reshape(F, K)
     R = OW * N  # one output row of every image: the long row each tap sweeps
@@ -289,16 +297,61 @@ def _conv_fwd_s1_batch(xp, w, b, offs, dh, dw, out):
                 d1[q] = a1[q * N + n]
 
 
+@kernel(fastmath=CONV_FASTMATH)
+def _dots_two_filters(g0, g1, xf, base, step, offs, d_w, f0, f1):
+    """The inner loop of both stride-1 weight gradients: for every tap k, with the row
+    ``x_k = xf[base + step*offs[k]:][:len(g0)]``, ``d_w[f0, k] += dot(g0, x_k)`` and
+    ``d_w[f1, k] += dot(g1, x_k)`` (f1 == f0: once).  Four taps per sweep over the
+    rows, as in :func:`_sweep_two_filters`: eight running sums in registers."""
+    R = g0.shape[0]
+    K = offs.shape[0]
+    K4 = K - K % 4
+    zero = np.zeros(1, xf.dtype)[0]
+    for k in range(0, K4, 4):
+        o0, o1 = base + step * offs[k], base + step * offs[k + 1]
+        o2, o3 = base + step * offs[k + 2], base + step * offs[k + 3]
+        x0, x1, x2, x3 = xf[o0:o0 + R], xf[o1:o1 + R], xf[o2:o2 + R], xf[o3:o3 + R]
+        s0 = s1 = s2 = s3 = r0 = r1 = r2 = r3 = zero
+        for t in range(R):
+            c0, c1 = g0[t], g1[t]
+            e0, e1, e2, e3 = x0[t], x1[t], x2[t], x3[t]
+            s0 += c0 * e0
+            s1 += c0 * e1
+            s2 += c0 * e2
+            s3 += c0 * e3
+            r0 += c1 * e0
+            r1 += c1 * e1
+            r2 += c1 * e2
+            r3 += c1 * e3
+        d_w[f0, k] += s0
+        d_w[f0, k + 1] += s1
+        d_w[f0, k + 2] += s2
+        d_w[f0, k + 3] += s3
+        if f1 != f0:
+            d_w[f1, k] += r0
+            d_w[f1, k + 1] += r1
+            d_w[f1, k + 2] += r2
+            d_w[f1, k + 3] += r3
+    for k in range(K4, K):
+        o0 = base + step * offs[k]
+        x0 = xf[o0:o0 + R]
+        s0 = r0 = zero
+        for t in range(R):
+            s0 += g0[t] * x0[t]
+            r0 += g1[t] * x0[t]
+        d_w[f0, k] += s0
+        if f1 != f0:
+            d_w[f1, k] += r0
+
+
 @kernel(parallel=True, fastmath=CONV_FASTMATH)
 def _conv_dw_s1(g, xp, KH, KW, offs, nchunks):
     N, C, Hp, Wp = xp.shape
     F, L = g.shape[1], g.shape[2]
     K = C * KH * KW
-    K4 = K - K % 4
     image = C * Hp * Wp
     xf = xp.reshape(N * image)
     gf = g.reshape(N * F * L)
-    zero = np.zeros(1, xp.dtype)[0]
     partial = np.zeros((nchunks, F, K), np.float64)
     npairs = (F + 1) // 2
     for job in prange(nchunks * npairs):  # one job = a slice of the batch, two filters
@@ -308,41 +361,7 @@ def _conv_dw_s1(g, xp, KH, KW, offs, nchunks):
         for n in range(chunk * N // nchunks, (chunk + 1) * N // nchunks):
             g0 = gf[(n * F + f0) * L:(n * F + f0 + 1) * L]
             g1 = gf[(n * F + f1) * L:(n * F + f1 + 1) * L]
-            base = n * image
-            for k in range(0, K4, 4):
-                o0, o1, o2, o3 = base + offs[k], base + offs[k + 1], base + offs[k + 2], base + offs[k + 3]
-                x0, x1, x2, x3 = xf[o0:o0 + L], xf[o1:o1 + L], xf[o2:o2 + L], xf[o3:o3 + L]
-                s0 = s1 = s2 = s3 = r0 = r1 = r2 = r3 = zero
-                for t in range(L):
-                    c0, c1 = g0[t], g1[t]
-                    e0, e1, e2, e3 = x0[t], x1[t], x2[t], x3[t]
-                    s0 += c0 * e0
-                    s1 += c0 * e1
-                    s2 += c0 * e2
-                    s3 += c0 * e3
-                    r0 += c1 * e0
-                    r1 += c1 * e1
-                    r2 += c1 * e2
-                    r3 += c1 * e3
-                partial[chunk, f0, k] += s0
-                partial[chunk, f0, k + 1] += s1
-                partial[chunk, f0, k + 2] += s2
-                partial[chunk, f0, k + 3] += s3
-                if f1 != f0:
-                    partial[chunk, f1, k] += r0
-                    partial[chunk, f1, k + 1] += r1
-                    partial[chunk, f1, k + 2] += r2
-                    partial[chunk, f1, k + 3] += r3
-            for k in range(K4, K):
-                o0 = base + offs[k]
-                x0 = xf[o0:o0 + L]
-                s0 = r0 = zero
-                for t in range(L):
-                    s0 += g0[t] * x0[t]
-                    r0 += g1[t] * x0[t]
-                partial[chunk, f0, k] += s0
-                if f1 != f0:
-                    partial[chunk, f1, k] += r0
+            _dots_two_filters(g0, g1, xf, n * image, 1, offs, partial[chunk], f0, f1)
     d_w = np.zeros((F, K), np.float64)
     for chunk in range(nchunks):
         d_w += partial[chunk]
@@ -393,35 +412,16 @@ def _conv_dx_s1(g, w, Hp, Wp, ph, pw, dh, dw, H, W):
 # ----------------------------------------------------------------------------
 
 
-@kernel(parallel=True)
-def _batch_last(a):
-    """Copy of a with the batch innermost: ``out[c, h, v, n] = a[n, c, h, v]``."""
-    N, C, H, W = a.shape
-    out = np.empty((C, H, W, N), a.dtype)
-    for ch in prange(C * H):
-        c = ch // H
-        h = ch % H
-        dst = out[c, h]
-        for n in range(N):
-            src = a[n, c, h]
-            for v in range(W):
-                dst[v, n] = src[v]
-    return out
-
-
 @kernel(parallel=True, fastmath=CONV_FASTMATH)
-def _conv_dw_s1_batch(gt, xt, KH, KW, offs, d_w):
+def _conv_dw_s1_batch(gt, xt, offs, d_w):
     """Add ``d_w[f, k]`` (float64, k = tap) for the images of ``gt = d_out[:, f, p, q]``
     and ``xt = xpad`` in batch-innermost layout: for every output row p,
     ``d_w[f, k] += dot(gt[f, p], x_k)`` with ``x_k`` the tap's shifted row, OW*N long."""
     C, Hp, Wp, N = xt.shape
     F, OH, OW = gt.shape[0], gt.shape[1], gt.shape[2]
-    K = offs.shape[0]
-    K4 = K - K % 4
     R = OW * N
     xf = xt.reshape(C * Hp * Wp * N)
     gf = gt.reshape(F * OH * R)
-    zero = np.zeros(1, xt.dtype)[0]
     npairs = (F + 1) // 2
     for pair in prange(npairs):  # one job = two filters: no sums shared between threads
         f0 = 2 * pair
@@ -429,42 +429,8 @@ def _conv_dw_s1_batch(gt, xt, KH, KW, offs, d_w):
         for p in range(OH):
             g0 = gf[(f0 * OH + p) * R:(f0 * OH + p + 1) * R]
             g1 = gf[(f1 * OH + p) * R:(f1 * OH + p + 1) * R]
-            base = p * Wp * N
-            for k in range(0, K4, 4):
-                o0, o1 = base + N * offs[k], base + N * offs[k + 1]
-                o2, o3 = base + N * offs[k + 2], base + N * offs[k + 3]
-                x0, x1, x2, x3 = xf[o0:o0 + R], xf[o1:o1 + R], xf[o2:o2 + R], xf[o3:o3 + R]
-                s0 = s1 = s2 = s3 = r0 = r1 = r2 = r3 = zero
-                for t in range(R):
-                    c0, c1 = g0[t], g1[t]
-                    e0, e1, e2, e3 = x0[t], x1[t], x2[t], x3[t]
-                    s0 += c0 * e0
-                    s1 += c0 * e1
-                    s2 += c0 * e2
-                    s3 += c0 * e3
-                    r0 += c1 * e0
-                    r1 += c1 * e1
-                    r2 += c1 * e2
-                    r3 += c1 * e3
-                d_w[f0, k] += s0
-                d_w[f0, k + 1] += s1
-                d_w[f0, k + 2] += s2
-                d_w[f0, k + 3] += s3
-                if f1 != f0:
-                    d_w[f1, k] += r0
-                    d_w[f1, k + 1] += r1
-                    d_w[f1, k + 2] += r2
-                    d_w[f1, k + 3] += r3
-            for k in range(K4, K):
-                o0 = base + N * offs[k]
-                x0 = xf[o0:o0 + R]
-                s0 = r0 = zero
-                for t in range(R):
-                    s0 += g0[t] * x0[t]
-                    r0 += g1[t] * x0[t]
-                d_w[f0, k] += s0
-                if f1 != f0:
-                    d_w[f1, k] += r0
+            # in xt every pixel holds N numbers: the tap starts move to N times offs[k]
+            _dots_two_filters(g0, g1, xf, p * Wp * N, N, offs, d_w, f0, f1)
 
 
 @kernel(parallel=True, fastmath=CONV_FASTMATH)
@@ -640,7 +606,7 @@ def _conv_backward_batch_rows(d_out, xp, w, padding, dilation, size, need_dx, ne
         n1 = n0 + _BATCH_BLOCK
         gt = _batch_last(d_out[n0:n1])
         if need_dw:
-            _conv_dw_s1_batch(gt, _batch_last(xp[n0:n1]), KH, KW, offs, d_w)
+            _conv_dw_s1_batch(gt, _batch_last(xp[n0:n1]), offs, d_w)
         if need_dx:
             _conv_dx_s1_batch(gt, w, Hp, Wp, ph, pw, dh, dw, d_x[n0:n1])
     if need_dw:
