@@ -18,6 +18,9 @@ Read it in this order:
 5. kernels/ and ops/conv.py (convolution), nn/ and optim.py, inspect.py, train.py, data/.
 """
 from . import _command  # noqa: F401  (first: Ctrl-C while the `gradgraph` command starts, see there)
+from .memory import keep_freed_memory
+
+keep_freed_memory()  # a training step reuses the last step's memory instead of faulting in fresh pages
 
 # the engine
 from .gate import Gate, unbroadcast

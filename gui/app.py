@@ -191,6 +191,7 @@ def main(args=None) -> int:
 
     app = _app()
     window = MainWindow(screenshot_mode=bool(shot))
+    window.start_warmup()  # compile progress in the status bar, from the lesson's first conv on
     if shot:
         window.show_at_size(*(size or SCREENSHOT_SIZE))
         window.load_lessons()
@@ -220,6 +221,5 @@ def main(args=None) -> int:
             take_steps(window, steps, backward)
         QTimer.singleShot(300, window.browser.update_status)
 
-    window.start_warmup()  # compile progress in the status bar, from the lesson's first conv on
     QTimer.singleShot(0, lambda: window.load_lessons(then=after_listing))
     return int(app.exec() or 0)

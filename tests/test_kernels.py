@@ -250,6 +250,24 @@ def test_max_pool_ties_and_nan():
         assert out[0, 0, 0, 0] == 1 and np.isnan(out[0, 0, 0, 1]) and arg[0, 0, 0, 1] == 7
 
 
+@pytest.mark.parametrize("backend", [vectorized, fast], ids=["numpy", "fast"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_2x2_stride_2_matches_reference_on_ties_nan_and_inf(backend, dtype):
+    """The branch-free 2x2 kernel: the same maximum and the same (first) position as the
+    reference, on odd sizes, many ties, NaNs (the first one wins) and infinities."""
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        shape = (int(rng.integers(1, 3)), int(rng.integers(1, 3)), int(rng.integers(2, 8)), int(rng.integers(2, 8)))
+        x = rng.integers(-2, 3, shape).astype(dtype)
+        for value, share in ((np.nan, 0.2 * (trial % 3 == 0)), (np.inf, 0.1 * (trial % 5 == 0)),
+                             (-np.inf, 0.1 * (trial % 7 == 0))):
+            x[rng.random(shape) < share] = value
+        out_r, arg_r = reference.max_pool2d_forward(x, 2)
+        out, arg = backend.max_pool2d_forward(x, 2)
+        np.testing.assert_array_equal(out, out_r)  # NaN == NaN here
+        np.testing.assert_array_equal(arg, arg_r)
+
+
 def test_pool_padding_never_wins_and_counts_in_average():
     x = -np.ones((1, 1, 2, 2))
     for backend in BACKENDS:
@@ -608,6 +626,34 @@ def test_compiler_reports_every_step_and_counts():
     status = worker.status()
     assert (status.done, status.total, status.left, status.busy) == (2, 2, 0, False)
     assert status.ready == ("conv2d_forward (float32, stride 1)", "max_pool2d_forward (float32, 2x2)")
+    worker.stop()
+
+
+def test_started_counts_the_kernels_asked_for_while_the_first_was_looked_up():
+    """Looking a kernel up in the disk cache first imports Numba (a tenth of a second):
+    kernels asked for meanwhile count in its "n of m"."""
+    worker = compiler._Compiler()
+    events = []
+    unsubscribe = worker.subscribe(events.append)
+    one, two = ("conv2d_forward", "stride 1", "float32"), ("max_pool2d_forward", "any", "float32")
+    build = fake_build()
+    looking_up = threading.Event()
+
+    def slow_lookup(task):
+        looking_up.set()
+        time.sleep(0.2)
+        return False
+
+    build.is_cached = slow_lookup
+    worker.request(one, build)
+    assert looking_up.wait(5)
+    worker.request(two, build)
+    assert worker.wait(10)
+    unsubscribe()
+    started = [e for e in events if e.kind == "started"]
+    assert [(e.kernel, e.done, e.total) for e in started] == [
+        ("conv2d_forward (float32, stride 1)", 0, 2), ("max_pool2d_forward (float32, any)", 1, 2)]
+    assert str(started[0]) == "compiling kernel conv2d_forward (float32, stride 1) (1 of 2)"
     worker.stop()
 
 

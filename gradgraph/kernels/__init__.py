@@ -180,9 +180,16 @@ def _conv_task(op, x, stride, need_dx=None, need_dw=None):
     return op, variant, float_dtype(np.asarray(x).dtype).name
 
 
-def _pool_task(op, x, kernel=None):
-    """``(op, variant, dtype)``: 2x2 windows have their own Numba kernels."""
+def _pool_task(op, x, kernel=None, stride=None, padding=None):
+    """``(op, variant, dtype)``: 2x2 windows have their own Numba kernels (for max
+    pooling, 2x2 windows at stride 2 without padding)."""
     variant = "2x2" if kernel is not None and pair(kernel, "kernel") == (2, 2) else "any"
+    if variant == "2x2" and op == "max_pool2d_forward":
+        try:
+            plain = pair(2 if stride is None else stride, "stride") == (2, 2) and pair(padding, "padding") == (0, 0)
+        except ValueError:  # the backend says what is wrong, naming the gate
+            plain = False
+        variant = "2x2 stride 2" if plain else "any"
     return op, variant, float_dtype(np.asarray(x).dtype).name
 
 
@@ -197,7 +204,7 @@ def conv2d_backward(d_out, x, w, stride=1, padding=0, dilation=1, need_dx=True, 
 
 
 def max_pool2d_forward(x, kernel, stride=None, padding=0):
-    task = _pool_task("max_pool2d_forward", x, kernel)
+    task = _pool_task("max_pool2d_forward", x, kernel, stride, padding)
     return _run("max_pool2d_forward", task, x, kernel, stride, padding)
 
 

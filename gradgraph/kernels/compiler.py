@@ -296,10 +296,11 @@ class _Compiler:
             if self.stopping:
                 return False
             task = self.current = self.queue.popleft()
-            total = len(self.known)
         cached = False
         try:
-            cached = self.build.is_cached(task)
+            cached = self.build.is_cached(task)  # the first call imports Numba: more may be queued by now
+            with self.lock:
+                total = len(self.known)
             self.emit(CompileEvent("started", task_name(task), self.done, total, cached))
             start = time.perf_counter()
             if not cached:

@@ -667,55 +667,87 @@ def conv2d_backward(d_out, x, w, stride=1, padding=0, dilation=1, need_dx=True, 
 # ----------------------------------------------------------------------------
 
 
-# Each pooling kernel is built by a factory: ``KH, KW = 0, 0`` gives the general
-# kernel (window size from the arguments); a fixed size such as 2x2 gives a copy in
-# which the window loops have constant trip counts, which LLVM unrolls (about 3x
-# faster for LeNet's 2x2 pools).  Only sizes in _POOL_SIZES get a special copy.
-# The constant must be read *inside* the prange body (khc, kwc): the body is
-# compiled as a separate function, and values from outside arrive as arguments.
+# Max pooling has a general kernel and one for LeNet's 2x2 windows at stride 2
+# (branch-free, about 2x faster).  Each average-pooling kernel is built by a
+# factory: ``KH, KW = 0, 0`` gives the general kernel (window size from the
+# arguments); a fixed size such as 2x2 gives a copy in which the window loops have
+# constant trip counts, which LLVM unrolls (about 3x faster for 2x2 pools).  Only
+# sizes in _POOL_SIZES get a special copy.  The constant must be read *inside* the
+# prange body (khc, kwc): the body is compiled as a separate function, and values
+# from outside arrive as arguments.
 _POOL_SIZES = ((2, 2),)
 
 
-def _make_max_pool_fwd(KH, KW):
-    @kernel()
-    def _max_pool_fwd(x, kh, kw, sh, sw, ph, pw, OH, OW):
-        N, C, H, W = x.shape
-        xf = x.reshape(N * C * H * W)
-        out = np.empty((N, C, OH, OW), x.dtype)
-        arg = np.empty((N, C, OH, OW), np.int32)
-        of = out.reshape(N * C * OH * OW)
-        af = arg.reshape(N * C * OH * OW)
-        for nc in prange(N * C):
-            khc = KH if KH > 0 else kh  # a constant in the specialised copies
-            kwc = KW if KW > 0 else kw
-            src = xf[nc * H * W:(nc + 1) * H * W]
-            r = nc * OH * OW
-            for p in range(OH):
-                h0 = p * sh - ph
-                for q in range(OW):
-                    v0 = q * sw - pw
-                    best = src[0]
-                    at = -1
-                    for i in range(khc):
-                        h = h0 + i
-                        if h < 0 or h >= H:
-                            continue  # -inf padding never wins
-                        s_row = src[h * W:(h + 1) * W]
-                        for j in range(kwc):
-                            v = v0 + j
-                            if v < 0 or v >= W:
-                                continue
-                            val = s_row[v]
-                            # strict '>' keeps the first maximum; a NaN wins (the first
-                            # one).  Bitwise '|', '&': no short-circuit branches.
-                            if (at < 0) | (val > best) | ((val != val) & (best == best)):
-                                best = val
-                                at = h * W + v
-                    of[r + p * OW + q] = best
-                    af[r + p * OW + q] = at
-        return out, arg
+@kernel()
+def _max_pool_fwd(x, kh, kw, sh, sw, ph, pw, OH, OW):
+    N, C, H, W = x.shape
+    xf = x.reshape(N * C * H * W)
+    out = np.empty((N, C, OH, OW), x.dtype)
+    arg = np.empty((N, C, OH, OW), np.int32)
+    of = out.reshape(N * C * OH * OW)
+    af = arg.reshape(N * C * OH * OW)
+    for nc in prange(N * C):
+        src = xf[nc * H * W:(nc + 1) * H * W]
+        r = nc * OH * OW
+        for p in range(OH):
+            h0 = p * sh - ph
+            for q in range(OW):
+                v0 = q * sw - pw
+                best = src[0]
+                at = -1
+                for i in range(kh):
+                    h = h0 + i
+                    if h < 0 or h >= H:
+                        continue  # -inf padding never wins
+                    s_row = src[h * W:(h + 1) * W]
+                    for j in range(kw):
+                        v = v0 + j
+                        if v < 0 or v >= W:
+                            continue
+                        val = s_row[v]
+                        # strict '>' keeps the first maximum; a NaN wins (the first
+                        # one).  Bitwise '|', '&': no short-circuit branches.
+                        if (at < 0) | (val > best) | ((val != val) & (best == best)):
+                            best = val
+                            at = h * W + v
+                of[r + p * OW + q] = best
+                af[r + p * OW + q] = at
+    return out, arg
 
-    return _max_pool_fwd
+
+@kernel()
+def _max_pool_fwd_2x2(x):
+    """LeNet's pool: 2x2 windows, stride 2, no padding (a last odd row or column is left out).
+
+    The same result as ``_max_pool_fwd``, without branches: the first maximum of each
+    pair of a row, then the first of the two rows' winners (the first maximum of the
+    four in row-major order either way). ``winner = (best == best) & ~(v <= best)``
+    is "v > best, or v is the first NaN".
+    """
+    N, C, H, W = x.shape
+    OH, OW = H // 2, W // 2
+    xf = x.reshape(N * C * H * W)
+    out = np.empty((N, C, OH, OW), x.dtype)
+    arg = np.empty((N, C, OH, OW), np.int32)
+    of = out.reshape(N * C * OH * OW)
+    af = arg.reshape(N * C * OH * OW)
+    for nc in range(N * C):
+        base, r = nc * H * W, nc * OH * OW
+        for p in range(OH):
+            top = base + 2 * p * W  # the window's top row
+            for q in range(OW):
+                i = top + 2 * q
+                a, b, c, d = xf[i], xf[i + 1], xf[i + W], xf[i + W + 1]
+                k1 = (a == a) & ~(b <= a)        # the top row's winner
+                m1 = b if k1 else a
+                j1 = 1 if k1 else 0
+                k2 = (c == c) & ~(d <= c)        # the bottom row's
+                m2 = d if k2 else c
+                j2 = W + 1 if k2 else W
+                k = (m1 == m1) & ~(m2 <= m1)     # the window's
+                of[r + p * OW + q] = m2 if k else m1
+                af[r + p * OW + q] = i - base + (j2 if k else j1)
+    return out, arg
 
 
 def _make_avg_pool_fwd(KH, KW):
@@ -784,7 +816,6 @@ def _make_avg_pool_bwd(KH, KW):
     return _avg_pool_bwd
 
 
-_max_pool_fwd = {size: _make_max_pool_fwd(*size) for size in ((0, 0),) + _POOL_SIZES}
 _avg_pool_fwd = {size: _make_avg_pool_fwd(*size) for size in ((0, 0),) + _POOL_SIZES}
 _avg_pool_bwd = {size: _make_avg_pool_bwd(*size) for size in ((0, 0),) + _POOL_SIZES}
 
@@ -816,7 +847,9 @@ def _pool_setup(x, kernel, stride, padding, name):
 def max_pool2d_forward(x, kernel, stride=None, padding=0):
     """Same as :func:`gradgraph.kernels.reference.max_pool2d_forward`, fast."""
     x, (kh, kw), (sh, sw), (ph, pw), OH, OW = _pool_setup(x, kernel, stride, padding, "max_pool2d")
-    return _pick(_max_pool_fwd, kh, kw)(x, kh, kw, sh, sw, ph, pw, OH, OW)
+    if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0):
+        return _max_pool_fwd_2x2(x)
+    return _max_pool_fwd(x, kh, kw, sh, sw, ph, pw, OH, OW)
 
 
 def max_pool2d_backward(d_out, argmax, x_shape, kernel, stride=None, padding=0):
@@ -852,20 +885,6 @@ def avg_pool2d_backward(d_out, x_shape, kernel, stride=None, padding=0):
 # ----------------------------------------------------------------------------
 
 
-def conv_variant(stride, need_dx=None, need_dw=None):
-    """The code path a conv call takes: ``"stride 1"`` (wide rows) or ``"strided"``,
-    plus, for the backward pass, which of d_x and d_w it computes."""
-    name = "stride 1" if tuple(stride) == (1, 1) else "strided"
-    if need_dx is None:
-        return name
-    return name + (", d_x" if need_dx else "") + (", d_w" if need_dw else "")
-
-
-def pool_variant(kernel):
-    """``"2x2"`` for the specialised 2x2 pooling kernels, else ``"any"``."""
-    return "2x2" if tuple(kernel) == (2, 2) else "any"
-
-
 #: The Numba functions each (public function, variant) runs.
 TASK_KERNELS = {
     ("conv2d_forward", "stride 1"): (_pad, _tap_offsets, _conv_fwd_s1, _conv_fwd_s1_batch),
@@ -873,8 +892,8 @@ TASK_KERNELS = {
     ("conv2d_backward", "stride 1"): (_pad, _bias_grad, _widen, _tap_offsets, _conv_dw_s1, _conv_dx_s1,
                                       _batch_last, _conv_dw_s1_batch, _conv_dx_s1_batch),
     ("conv2d_backward", "strided"): (_pad, _bias_grad, _conv_dw_any, _conv_dx_any),
-    ("max_pool2d_forward", "2x2"): (_max_pool_fwd[(2, 2)],),
-    ("max_pool2d_forward", "any"): (_max_pool_fwd[(0, 0)],),
+    ("max_pool2d_forward", "2x2 stride 2"): (_max_pool_fwd_2x2,),
+    ("max_pool2d_forward", "any"): (_max_pool_fwd,),
     ("max_pool2d_backward", "any"): (_max_pool_bwd,),
     ("avg_pool2d_forward", "2x2"): (_avg_pool_fwd[(2, 2)],),
     ("avg_pool2d_forward", "any"): (_avg_pool_fwd[(0, 0)],),
@@ -921,7 +940,7 @@ def _run_tiny(task):
     x = rng.standard_normal((2, 2, 6, 6)).astype(dtype)
     w = rng.standard_normal((3, 2, 3, 3)).astype(dtype)
     stride = 1 if variant.startswith("stride 1") else 2
-    kernel = 2 if variant == "2x2" else 3
+    kernel = 2 if variant.startswith("2x2") else 3
     if op == "conv2d_forward":
         conv2d_forward(x, w, w[:, 0, 0, 0].copy(), stride, 1, 1)
         if stride == 1:  # a 1x1 kernel has no junk columns: the wide-row forward
@@ -934,7 +953,7 @@ def _run_tiny(task):
             w1 = np.ascontiguousarray(w[:, :, :1, :1])
             conv2d_backward(np.ones((2, 3, 8, 8), dtype), x, w1, 1, 1, 1, **need)
     elif op == "max_pool2d_forward":
-        max_pool2d_forward(x, kernel, 2, 1)
+        max_pool2d_forward(x, kernel, 2, 0 if variant == "2x2 stride 2" else 1)
     elif op == "max_pool2d_backward":
         d_out = np.ones((2, 2, 3, 3), dtype)
         max_pool2d_backward(d_out, np.zeros(d_out.shape, ARGMAX_DTYPE), x.shape, 2, 2, 0)
