@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from gradgraph import kernels
-from gradgraph.kernels import compiler, fast, reference, vectorized
+from gradgraph.kernels import _compile, compiler, fast, reference, vectorized
 
 from strategies import conv_cases, conv_needs, pool_cases
 
@@ -585,6 +585,23 @@ def test_warmup_reports_progress_only_when_compiling():
     from gradgraph.kernels import _compile
     assert len(_compile.KERNELS) > 10
     assert set(fast.all_tasks()) <= compiler._compiler.ready or not _compile.jit_enabled()
+
+
+def test_warmup_raises_when_a_kernel_fails_to_compile(monkeypatch):
+    """A benchmark or test that asked for Numba must not silently time numpy instead."""
+    if not _compile.jit_enabled():
+        pytest.skip("no compiling under NUMBA_DISABLE_JIT=1")
+    worker = compiler._Compiler()
+    monkeypatch.setattr(compiler, "_compiler", worker)
+    bad = ("conv2d_forward", "stride 1", "float32")
+    monkeypatch.setattr(kernels, "_build", fake_build(fail={bad}))
+    monkeypatch.setattr(fast, "all_tasks", lambda dtypes: [bad])
+    messages = []
+    with pytest.raises(RuntimeError, match=r"failed to compile.*conv2d_forward \(float32, stride 1\): "
+                                           r"RuntimeError: LLVM says no"):
+        kernels.warmup(progress=messages.append, dtypes=("float32",))
+    assert any("failed to compile" in m for m in messages)
+    worker.stop()
 
 
 # ----------------------------------------------------------------------------

@@ -248,15 +248,19 @@ def warmup(progress=None, dtypes=("float32", "float64")) -> bool:
     tests and benchmarks that want the Numba kernels from the first call.  When
     something really has to be compiled, reports ``COMPILE_MESSAGE``, then each
     kernel, then the time it took, through ``progress(message)`` (default: none).
-    Returns True if it compiled, False if everything was already warm.
+    Returns True if it compiled, False if everything was already warm. A kernel that
+    fails to compile is a RuntimeError naming it and the error (under "auto" numpy
+    would quietly keep running it, which a benchmark must not mistake for Numba).
     """
     if not _JIT:
         return False
-    compiled = []
+    compiled, failures = [], []
 
     def report(event):
-        if event.kind == "failed" and progress is not None:
-            progress(str(event))
+        if event.kind == "failed":
+            failures.append(f"{event.kernel}: {event.error}")
+            if progress is not None:
+                progress(str(event))
         if event.kind == "started" and not event.cached:
             if not compiled and progress is not None:
                 progress(COMPILE_MESSAGE)
@@ -273,4 +277,8 @@ def warmup(progress=None, dtypes=("float32", "float64")) -> bool:
         unsubscribe()
     if compiled and progress is not None:
         progress(f"compiled {len(compiled)} conv/pool kernel(s)")
+    failed = compile_status().failed
+    if failed:
+        raise RuntimeError("gradgraph.kernels: Numba kernels failed to compile (numpy runs them instead): "
+                           + "; ".join(failures or failed))
     return bool(compiled)

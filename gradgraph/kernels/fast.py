@@ -182,7 +182,7 @@ def _tap_offsets(C, Hp, Wp, KH, KW, dh, dw):
 # ----------------------------------------------------------------------------
 
 
-@kernel(parallel=True)
+@kernel()
 def _batch_last(a):
     """Copy of a with the batch innermost: ``out[c, h, v, n] = a[n, c, h, v]``."""
     N, C, H, W = a.shape
@@ -264,14 +264,13 @@ def _conv_fwd_s1(xp, w, b, offs, dh, dw):
 
 
 @kernel(parallel=True, fastmath=CONV_FASTMATH)
-def _conv_fwd_s1_batch(xp, w, b, offs, dh, dw, out):
+def _conv_fwd_s1_batch(xt, w, b, offs, dh, dw, out):
     """Forward into ``out`` on rows that run over the batch (see "The forward's rows
-    run over the batch")."""
-    N, C, Hp, Wp = xp.shape
+    run over the batch"); ``xt[c, h, v, n] = xpad[n, c, h, v]`` (:func:`_batch_last`)."""
+    C, Hp, Wp, N = xt.shape
     F, _, KH, KW = w.shape
     OH, OW = Hp - dh * (KH - 1), Wp - dw * (KW - 1)
     K = C * KH * KW
-    xt = _batch_last(xp)  # xt[c, h, v, n] = xp[n, c, h, v]
     xf = xt.reshape(C * Hp * Wp * N)
     wf = w.reshape(F, K)
     R = OW * N  # one output row of every image: the long row each tap sweeps
@@ -280,8 +279,8 @@ def _conv_fwd_s1_batch(xp, w, b, offs, dh, dw, out):
         p = job // npairs
         f0 = 2 * (job % npairs)
         f1 = min(f0 + 1, F - 1)  # F odd: the last pair computes f0 twice
-        a0 = np.empty(R, xp.dtype)  # a0[q*N + n] = out[n, f0, p, q]
-        a1 = np.empty(R, xp.dtype)
+        a0 = np.empty(R, xt.dtype)  # a0[q*N + n] = out[n, f0, p, q]
+        a1 = np.empty(R, xt.dtype)
         b0, b1 = b[f0], b[f1]
         for t in range(R):
             a0[t] = b0
@@ -628,7 +627,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
         out = np.empty((x.shape[0], w.shape[0], OH, OW), x.dtype)
         for n0 in range(0, x.shape[0], _BATCH_BLOCK):  # blocks keep the rows in cache
             n1 = n0 + _BATCH_BLOCK
-            _conv_fwd_s1_batch(xp[n0:n1], w, b, offs, dh, dw, out[n0:n1])
+            _conv_fwd_s1_batch(_batch_last(xp[n0:n1]), w, b, offs, dh, dw, out[n0:n1])
         return out
     return _conv_fwd_any(xp, w, b, sh, sw, dh, dw, OH, OW)
 
@@ -887,7 +886,7 @@ def avg_pool2d_backward(d_out, x_shape, kernel, stride=None, padding=0):
 
 #: The Numba functions each (public function, variant) runs.
 TASK_KERNELS = {
-    ("conv2d_forward", "stride 1"): (_pad, _tap_offsets, _conv_fwd_s1, _conv_fwd_s1_batch),
+    ("conv2d_forward", "stride 1"): (_pad, _tap_offsets, _conv_fwd_s1, _batch_last, _conv_fwd_s1_batch),
     ("conv2d_forward", "strided"): (_pad, _conv_fwd_any),
     ("conv2d_backward", "stride 1"): (_pad, _bias_grad, _widen, _tap_offsets, _conv_dw_s1, _conv_dx_s1,
                                       _batch_last, _conv_dw_s1_batch, _conv_dx_s1_batch),
