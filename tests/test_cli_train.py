@@ -167,6 +167,13 @@ def test_an_error_while_writing_names_only_existing_files(tmp_path, capsys, monk
 
 
 # -- Ctrl-C -------------------------------------------------------------------------------------
+def _ctrl_c_as_in_a_terminal():
+    """(in the child, before exec) Ctrl-C at its default, as a command typed in a terminal has it:
+    the test run may itself ignore SIGINT (started in the background, `cmd &`), and a child would
+    inherit that and never see the Ctrl-C these tests send."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_ctrl_c_always_ends_cleanly_with_exit_130(tmp_path):
     """Ctrl-C pressed at random moments of training, sometimes twice: never a traceback."""
@@ -176,7 +183,8 @@ def test_ctrl_c_always_ends_cleanly_with_exit_130(tmp_path):
         child = subprocess.Popen(
             [sys.executable, "-m", "gradgraph", "train", "lenet", "--epochs", "30", "--limit", "3000",
              "--runs-dir", str(tmp_path / "runs")],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+            preexec_fn=_ctrl_c_as_in_a_terminal)
         first = child.stderr.readline()  # "loading ...": the command is running
         time.sleep(rng.uniform(0.0, 3.0))
         for _ in range(rng.choice([1, 1, 2, 3])):
@@ -199,7 +207,7 @@ def test_ctrl_c_to_the_process_group_while_a_kernel_compiles_in_a_child(tmp_path
         [sys.executable, "-m", "gradgraph", "train", "lenet", "--epochs", "30", "--limit", "3000",
          "--runs-dir", str(tmp_path / "runs")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
-        start_new_session=True)  # its own process group, as in a terminal
+        start_new_session=True, preexec_fn=_ctrl_c_as_in_a_terminal)  # its own process group, as in a terminal
     seen = []
     for line in child.stderr:  # an empty cache: a kernel is soon compiling in the child process
         seen.append(line)
@@ -226,7 +234,8 @@ def test_ctrl_c_while_the_command_is_still_importing(tmp_path):
         child = subprocess.Popen(
             [sys.executable, "-m", "gradgraph", "train", "lenet", "--epochs", "30", "--limit", "3000",
              "--runs-dir", str(tmp_path / "runs")],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+            preexec_fn=_ctrl_c_as_in_a_terminal)
         deadline = time.monotonic() + 30
         while not _importing_numpy(child.pid):
             assert time.monotonic() < deadline
