@@ -130,6 +130,7 @@ def test_stop_kills_the_child_and_leaves_the_kernel_for_next_time(tiny, worker):
     assert time.monotonic() - start < 5 and process.returncode is not None
     assert not worker.thread.is_alive() and worker.ready == set() and build.built == []
     assert kinds(worker.events) == ["started", "stopped"]
+    assert worker.events[-1].kernel == "" and "finishes" not in str(worker.events[-1])  # killed: nothing
     assert worker.wait(1)  # nothing left to wait for
 
 
@@ -152,4 +153,6 @@ def test_at_a_normal_exit_the_child_finishes_its_kernel_into_the_cache(tiny, wor
     assert time.monotonic() - start < 1
     assert process.wait(timeout=60) == 0  # it compiled what it had, then saw its input close
     assert build.is_cached(TASK) and not build.is_cached(OTHER)
-    assert [e.kind for e in worker.events].count("stopped") == 1
+    stopped = [e for e in worker.events if e.kind == "stopped"]
+    assert len(stopped) == 1 and stopped[0].kernel == compiler.task_name(TASK)
+    assert f"{compiler.task_name(TASK)} finishes in the background, the rest compile next time" in str(stopped[0])

@@ -69,7 +69,8 @@ class CompileEvent:
       kernels compile in this process from now on (it may stutter meanwhile);
     * ``"idle"``     -- nothing left to compile (``kernel`` is empty);
     * ``"stopped"``  -- the program is exiting: the kernels not compiled yet are
-      left for the next run (the one being compiled was finished and cached).
+      left for the next run; ``kernel`` names the one the child process goes on
+      compiling into the cache after we are gone (empty if none, or on Ctrl-C).
 
     ``done`` of ``total`` counts the tasks finished (or failed) of those asked for so
     far; ``total`` grows when new kernels are requested.
@@ -96,8 +97,9 @@ class CompileEvent:
         if self.kind == "idle":
             return f"kernels ready ({self.done} of {self.total})"
         if self.kind == "stopped":
+            finishing = f"{self.kernel} finishes in the background, " if self.kernel else ""
             return (f"{self.done} of {self.total} kernels compiled and cached; "
-                    "the rest compile next time")
+                    f"{finishing}the rest compile next time")
         return f"kernel {self.kernel} queued ({self.total - self.done} left)"
 
 
@@ -406,7 +408,7 @@ class _Compiler:
             self.lock.notify_all()
             thread, child = self.thread, self.child
         if child is not None:
-            self.say_stopped()
+            self.say_stopped(finishing="" if kill else task_name(self.current) if self.current else "")
             if not kill:
                 child.detach()
                 return  # the thread waits for the child's answer, maybe after we are gone
@@ -414,13 +416,13 @@ class _Compiler:
         if thread is not None and thread.is_alive():
             thread.join(timeout)
 
-    def say_stopped(self):
-        """The "stopped" event, once."""
+    def say_stopped(self, finishing: str = ""):
+        """The "stopped" event, once; ``finishing``: the kernel the child goes on compiling."""
         with self.lock:
             said, self.stopped_said = self.stopped_said, True
             done, total = self.done, len(self.known)
         if not said:
-            self.emit(CompileEvent("stopped", "", done, total))
+            self.emit(CompileEvent("stopped", finishing, done, total))
 
 
 _compiler = _Compiler()
