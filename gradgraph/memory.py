@@ -5,8 +5,8 @@ gradients, the kernels' work arrays) and frees them all when it ends. By
 default glibc's ``malloc`` hands large blocks straight back to the operating
 system (``mmap`` for each block over 128 KiB, and trimming the heap when a few
 megabytes are free at its top), so the next step gets fresh pages and pays a
-page fault on each one: measured on LeNet-5 at batch 64, about 2,450 faults and
-6.5 ms per step, against 3.8 ms with no faults. Raising the two thresholds
+page fault on each one: measured on LeNet-5 at batch 64, about 2,500 faults and
+6.5 ms per step, against 2.6 to 3.3 ms with no faults. Raising the two thresholds
 keeps the memory in the process, where the next step reuses it::
 
     M_MMAP_THRESHOLD  128 KiB (adapting upwards) -> 32 MiB
