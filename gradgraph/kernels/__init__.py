@@ -62,6 +62,7 @@ from .shapes import (
     check_pool_shapes,
     conv_output_size,
     float_dtype,
+    is_lenet_pool,
     pair,
 )
 
@@ -180,16 +181,13 @@ def _conv_task(op, x, stride, need_dx=None, need_dw=None):
     return op, variant, float_dtype(np.asarray(x).dtype).name
 
 
-def _pool_task(op, x, kernel=None, stride=None, padding=None):
+def _pool_task(op, x, kernel=None, stride=None, padding=0):
     """``(op, variant, dtype)``: 2x2 windows have their own Numba kernels (for max
     pooling, 2x2 windows at stride 2 without padding)."""
-    variant = "2x2" if kernel is not None and pair(kernel, "kernel") == (2, 2) else "any"
-    if variant == "2x2" and op == "max_pool2d_forward":
-        try:
-            plain = pair(2 if stride is None else stride, "stride") == (2, 2) and pair(padding, "padding") == (0, 0)
-        except ValueError:  # the backend says what is wrong, naming the gate
-            plain = False
-        variant = "2x2 stride 2" if plain else "any"
+    if op == "max_pool2d_forward":
+        variant = "2x2 stride 2" if is_lenet_pool(kernel, stride, padding) else "any"
+    else:
+        variant = "2x2" if kernel is not None and pair(kernel, "kernel") == (2, 2) else "any"
     return op, variant, float_dtype(np.asarray(x).dtype).name
 
 

@@ -95,6 +95,7 @@ from .shapes import (
     conv_arguments,
     conv_output_size,
     float_array,
+    is_lenet_pool,
     pool_params,
 )
 
@@ -846,7 +847,7 @@ def _pool_setup(x, kernel, stride, padding, name):
 def max_pool2d_forward(x, kernel, stride=None, padding=0):
     """Same as :func:`gradgraph.kernels.reference.max_pool2d_forward`, fast."""
     x, (kh, kw), (sh, sw), (ph, pw), OH, OW = _pool_setup(x, kernel, stride, padding, "max_pool2d")
-    if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0):
+    if is_lenet_pool((kh, kw), (sh, sw), (ph, pw)):
         return _max_pool_fwd_2x2(x)
     return _max_pool_fwd(x, kh, kw, sh, sw, ph, pw, OH, OW)
 

@@ -22,6 +22,7 @@ __all__ = [
     "conv_output_size",
     "conv_params",
     "pool_params",
+    "is_lenet_pool",
     "check_conv_shapes",
     "check_pool_shapes",
     "check_grad_shape",
@@ -79,6 +80,15 @@ def pool_params(kernel, stride, padding):
     """``(kernel, stride, padding)`` as pairs; ``stride=None`` means ``stride = kernel``."""
     kernel = pair(kernel, "kernel")
     return kernel, kernel if stride is None else pair(stride, "stride"), pair(padding, "padding")
+
+
+def is_lenet_pool(kernel, stride=None, padding=0) -> bool:
+    """2x2 windows at stride 2 without padding (LeNet's pools), which ``fast.py`` has a
+    branch-free max-pooling kernel for. False for arguments ``pool_params`` refuses."""
+    try:
+        return pool_params(kernel, stride, padding) == ((2, 2), (2, 2), (0, 0))
+    except ValueError:  # the backend says what is wrong, naming the gate
+        return False
 
 
 def check_conv_shapes(x_shape, w_shape, b_shape=None, stride=1, padding=0,
