@@ -3,14 +3,15 @@
     python benchmarks/bench_lenet.py [--repeats 50] [--batch 64]
 
 Both run in this one process with the same number of threads (torch's is set to
-Numba's), float32, batch 64. gradgraph runs as ``gradgraph train`` runs it: Numba's
-OpenMP workers sleep when idle (OMP_WAIT_POLICY=PASSIVE, set here before the first
-kernel; torch, imported first, keeps its own defaults) and numpy's BLAS on one thread
-during the training step, as the Trainer does. Each row is forward + backward through
-the public API (gates and the autograd loop for gradgraph, autograd for torch); the
-median time over the repeats is shown, and the ratio gradgraph / torch (below 1:
-gradgraph is faster). The two are timed alternately, so noise from other processes on
-a shared machine hits both alike.
+Numba's), float32, batch 64, and numpy's BLAS on one thread during gradgraph's
+training step, as the Trainer runs it. torch is imported first and starts the
+OpenMP runtime with its defaults (idle workers spin for a while); measured, Numba's
+workers then behave the same, although gradgraph alone has them sleep
+(OMP_WAIT_POLICY=PASSIVE), which is why the child process below matters. Each row is
+forward + backward through the public API (gates and the autograd loop for
+gradgraph, autograd for torch); the median time over the repeats is shown, and the
+ratio gradgraph / torch (below 1: gradgraph is faster). The two are timed
+alternately, so noise from other processes on a shared machine hits both alike.
 
 Last, a child process without torch times gradgraph's step alone, with one BLAS
 thread and with numpy's default: what a student's own loop gets. (In this process a
